@@ -1,0 +1,81 @@
+"""The event types every platform builds on."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botrt._errors import BotrtError
+
+
+class ReplyNotSupportedError(BotrtError):
+    """Raised by `TextEvent.reply` on an event whose platform cannot answer it."""
+
+
+class Event:
+    """Something that happened on a platform and that flows may handle.
+
+    Every platform's events derive from this class, so a node annotated with
+    `Event` runs for all of them.
+
+    Attributes:
+        platform: the platform's name (``"console"``, ``"vk"``, ``"memory"``).
+        bot: the name of the bot account that received the event
+            (``[[bots]] name`` in ``bot.toml``; ``"console"`` for the console).
+        time: when botrt received it (seconds since the epoch).
+    """
+
+    __slots__ = ("bot", "platform", "time")
+
+    def __init__(self, *, platform: str, bot: str, time_: float | None = None) -> None:
+        self.platform = platform
+        self.bot = bot
+        self.time = time.time() if time_ is None else time_
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r}>"
+
+
+class TextEvent(Event):
+    """A text message from a user, which a flow can answer with `reply`.
+
+    Attributes:
+        text: the message text as the user wrote it.
+        user_id: who wrote it.
+        peer_id: the conversation it was written in (the user's own id in a
+            private conversation; a chat's id in a group chat).
+    """
+
+    __slots__ = ("peer_id", "text", "user_id")
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        user_id: int,
+        peer_id: int | None = None,
+        platform: str,
+        bot: str,
+        time_: float | None = None,
+    ) -> None:
+        super().__init__(platform=platform, bot=bot, time_=time_)
+        self.text = text
+        self.user_id = user_id
+        self.peer_id = user_id if peer_id is None else peer_id
+
+    async def reply(self, text: str, **options: Any) -> None:
+        """Send `text` to the conversation this message came from.
+
+        `options` are platform-specific (for VK: `attachment`, `keyboard`, ...).
+
+        :raises ReplyNotSupportedError: if the platform has no way to answer.
+        """
+        raise ReplyNotSupportedError(
+            f"{type(self).__name__} from platform {self.platform!r} cannot be replied to"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r} "
+            f"user_id={self.user_id} text={self.text!r}>"
+        )

@@ -1,0 +1,71 @@
+"""Flows: DAGs of handler nodes, their control functions, store, records and injection.
+
+``event``, ``f_store`` and ``f_records`` are dynamic: reading
+``botrt.handle.event`` inside a flow run gives the current event; outside a
+run it raises `FlowContextError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botrt.handle._dispatch import Dispatcher
+from botrt.handle._flow import Flow
+from botrt.handle._graph import FlowCycleError
+from botrt.handle._inject import InjectionError, NoMatch, Services
+from botrt.handle._node import FlowNode, node
+from botrt.handle._run import (
+    FlowContextError,
+    FlowRecord,
+    FlowStore,
+    RecordStage,
+    block,
+    bypass,
+    flow_to,
+    get_event,
+    get_flow_records,
+    get_flow_store,
+    nextn,
+    rewind,
+    stop,
+)
+
+__all__ = [
+    "Dispatcher",
+    "Flow",
+    "FlowContextError",
+    "FlowCycleError",
+    "FlowNode",
+    "FlowRecord",
+    "FlowStore",
+    "InjectionError",
+    "NoMatch",
+    "RecordStage",
+    "Services",
+    "block",
+    "bypass",
+    "event",
+    "f_records",
+    "f_store",
+    "flow_to",
+    "get_event",
+    "get_flow_records",
+    "get_flow_store",
+    "nextn",
+    "node",
+    "rewind",
+    "stop",
+]
+
+_DYNAMIC = {
+    "event": get_event,
+    "f_store": get_flow_store,
+    "f_records": get_flow_records,
+}
+
+
+def __getattr__(name: str) -> Any:
+    getter = _DYNAMIC.get(name)
+    if getter is not None:
+        return getter()
+    raise AttributeError(f"module 'botrt.handle' has no attribute {name!r}")

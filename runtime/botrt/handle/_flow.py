@@ -1,0 +1,168 @@
+"""`Flow`: a named DAG of nodes with a guard and a priority."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from botrt.handle._graph import Graph, edges_of_paths
+from botrt.handle._node import FlowNode, as_node
+
+if TYPE_CHECKING:
+    from botrt.adapter import Event
+
+Guard = Callable[["Event"], bool | None | Awaitable[bool | None]]
+
+_EMPTY = Graph((), ())
+
+
+class Flow:
+    """A named DAG of `FlowNode`s that handles events.
+
+    ``Flow(name, *paths, priority=0)``: each path is a list of nodes; an
+    element that is itself a list fans out and back in
+    (``[n4, [n5, n6], n7]`` is n4→n5→n7 and n4→n6→n7); a one-node path adds
+    an isolated node. The edges of all paths form one graph, which the
+    composable API (`add`, `after`, `before`, `merge`, `fork`) extends later.
+
+    :raises FlowCycleError: if the paths form a cycle (its nodes named in order).
+    :raises TypeError: if a path holds something that is not a node.
+    """
+
+    def __init__(self, name: str, *paths: Iterable[Any], priority: int = 0) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a flow's first argument is its name (a str), got {name!r}")
+        self.name = name
+        nodes, edges = edges_of_paths(name, paths)
+        self._graph = _EMPTY.extended(name, nodes, edges)
+        self._priority = int(priority)
+        self._guard: Guard | None = None
+        self._guard_is_async = False
+        self._priority_watchers: list[Callable[[Flow], None]] = []
+
+    # -- structure -----------------------------------------------------------
+
+    @property
+    def graph(self) -> Graph:
+        """The current snapshot of the DAG (replaced, never mutated, on change)."""
+        return self._graph
+
+    @property
+    def nodes(self) -> tuple[FlowNode, ...]:
+        """Every node, in the order it was added."""
+        return self._graph.nodes
+
+    @property
+    def edges(self) -> tuple[tuple[FlowNode, FlowNode], ...]:
+        """Every edge, in the order it was added."""
+        return self._graph.edges
+
+    def _extend(
+        self, nodes: Iterable[FlowNode], edges: Iterable[tuple[FlowNode, FlowNode]]
+    ) -> None:
+        self._graph = self._graph.extended(self.name, nodes, edges)
+
+    def add(self, fn: Any) -> FlowNode:
+        """Add `fn` (a node, or a function made into one) as an isolated node.
+
+        Returns the node, so it stacks with the other decorators.
+        """
+        n = as_node(fn)
+        self._extend([n], ())
+        return n
+
+    def after(self, prev: FlowNode) -> Callable[[Any], FlowNode]:
+        """Decorator: add the decorated node as a successor of `prev` (prev → node).
+
+        :raises FlowCycleError: if the new edge closes a cycle.
+        """
+        return self._linker(lambda n: [(prev, n)])
+
+    def before(self, nxt: FlowNode) -> Callable[[Any], FlowNode]:
+        """Decorator: add the decorated node as a predecessor of `nxt` (node → nxt).
+
+        :raises FlowCycleError: if the new edge closes a cycle.
+        """
+        return self._linker(lambda n: [(n, nxt)])
+
+    def merge(self, *prevs: FlowNode) -> Callable[[Any], FlowNode]:
+        """Decorator: add the decorated node after each of `prevs` (p → node for each).
+
+        :raises FlowCycleError: if a new edge closes a cycle; no edge is added.
+        """
+        return self._linker(lambda n: [(p, n) for p in prevs])
+
+    def fork(self, *nexts: FlowNode) -> Callable[[Any], FlowNode]:
+        """Decorator: add the decorated node before each of `nexts` (node → x for each).
+
+        :raises FlowCycleError: if a new edge closes a cycle; no edge is added.
+        """
+        return self._linker(lambda n: [(n, x) for x in nexts])
+
+    def _linker(
+        self, edges_for: Callable[[FlowNode], list[tuple[FlowNode, FlowNode]]]
+    ) -> Callable[[Any], FlowNode]:
+        def decorate(fn: Any) -> FlowNode:
+            n = as_node(fn)
+            edges = edges_for(n)
+            for a, b in edges:
+                for x in (a, b):
+                    if not isinstance(x, FlowNode):
+                        raise TypeError(f"flow {self.name!r}: {x!r} is not a node")
+            self._extend([n], edges)
+            return n
+
+        return decorate
+
+    # -- guard and priority ----------------------------------------------------
+
+    def set_guard(self, fn: Guard | None) -> Guard | None:
+        """Set (or with None, remove) the guard: a sync or async predicate on the event.
+
+        When it returns a falsy value the flow does not run for that event.
+        Returns `fn`, so it works as a decorator.
+        """
+        self._guard = fn
+        self._guard_is_async = fn is not None and inspect.iscoroutinefunction(fn)
+        return fn
+
+    async def guard_passes(self, event: Event) -> bool:
+        """Whether the guard lets `event` through (True without a guard)."""
+        guard = self._guard
+        if guard is None:
+            return True
+        result = guard(event)
+        if self._guard_is_async or inspect.isawaitable(result):
+            result = await result  # type: ignore[misc]
+        return bool(result)
+
+    @property
+    def guard(self) -> Guard | None:
+        """The guard, or None."""
+        return self._guard
+
+    @property
+    def priority(self) -> int:
+        """Higher priorities receive an event first."""
+        return self._priority
+
+    def update_priority(self, priority: int) -> None:
+        """Change the priority; it takes effect from the next event."""
+        self._priority = int(priority)
+        for watcher in tuple(self._priority_watchers):
+            watcher(self)
+
+    def watch_priority(self, callback: Callable[[Flow], None]) -> None:
+        """Call `callback(flow)` whenever the priority changes (for dispatchers)."""
+        self._priority_watchers.append(callback)
+
+    def unwatch_priority(self, callback: Callable[[Flow], None]) -> None:
+        """Stop calling `callback` (no error when it was not watching)."""
+        try:
+            self._priority_watchers.remove(callback)
+        except ValueError:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name!r} priority={self._priority} nodes={len(self.nodes)}>"

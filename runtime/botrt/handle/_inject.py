@@ -1,0 +1,181 @@
+"""Dependency injection by annotation.
+
+A node's parameters are classified once, when the node is made; per event,
+injection is an `isinstance` check or a dict lookup for each parameter.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botrt._errors import BotrtError
+from botrt.adapter import Event
+
+if TYPE_CHECKING:
+    from botrt.handle._run import FlowRun
+
+
+class InjectionError(BotrtError):
+    """Raised when a node's signature cannot be injected at all.
+
+    The message names the function, its file and line, and the parameter.
+    """
+
+
+class NoMatch(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by a service provider whose service does not apply to this event.
+
+    The node that asked for it is skipped, like a node whose event annotation
+    does not match.
+    """
+
+
+Provider = Callable[["FlowRun"], Any]
+"""Makes a service's value for one flow run; may raise `NoMatch`."""
+
+
+class Services(Mapping[type, Provider]):
+    """The runtime's injectable services: a type mapped to its provider.
+
+    The host fills one per bot runtime (plugin settings, storage, platform
+    API); a node parameter annotated with one of these types receives what
+    the provider returns for the current run.
+    """
+
+    __slots__ = ("_by_type", "_resolved")
+
+    def __init__(self, providers: Mapping[type, Provider] | None = None) -> None:
+        self._by_type: dict[type, Provider] = dict(providers or {})
+        self._resolved: dict[type, Provider | None] = {}
+
+    def register(self, kind: type, provider: Provider) -> None:
+        """Make parameters annotated `kind` receive `provider(run)`."""
+        self._by_type[kind] = provider
+        self._resolved.clear()
+
+    def unregister(self, kind: type) -> None:
+        """Forget the provider of `kind` (no error when there is none)."""
+        self._by_type.pop(kind, None)
+        self._resolved.clear()
+
+    def find(self, kind: type) -> Provider | None:
+        """The provider for `kind`: its own, else one registered for a subclass."""
+        try:
+            return self._resolved[kind]
+        except KeyError:
+            pass
+        found = self._by_type.get(kind)
+        if found is None:
+            for registered, provider in self._by_type.items():
+                if isinstance(registered, type) and issubclass(registered, kind):
+                    found = provider
+                    break
+        self._resolved[kind] = found
+        return found
+
+    def __getitem__(self, kind: type) -> Provider:
+        return self._by_type[kind]
+
+    def __iter__(self) -> Iterator[type]:
+        return iter(self._by_type)
+
+    def __len__(self) -> int:
+        return len(self._by_type)
+
+
+# Parameter kinds of an injection plan.
+EVENT = 0  # isinstance check on the event; data = tuple of types, optional flag
+STORE = 1
+RECORDS = 2
+SERVICE = 3  # data = the annotated type
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """How one parameter of a node gets its value."""
+
+    name: str
+    kind: int
+    types: tuple[type, ...]
+    optional: bool
+    keyword: bool
+
+    def describe(self) -> str:
+        """The annotation as a user wrote it, for messages."""
+        names = " | ".join(t.__qualname__ for t in self.types)
+        return f"{self.name}: {names}{' | None' if self.optional else ''}"
+
+
+def where(fn: Callable[..., Any]) -> str:
+    """`file:line` of a function's definition, or its repr when unknown."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return repr(fn)
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+def build_plan(fn: Callable[..., Any], node_name: str) -> tuple[Param, ...]:
+    """Classify each parameter of `fn` for injection.
+
+    :raises InjectionError: if an annotation cannot be evaluated, or a
+        parameter without a default has no annotation or is `*args`/`**kwargs`.
+    """
+    from botrt.handle._run import FlowRecord, FlowStore
+
+    try:
+        sig = inspect.signature(fn, eval_str=True)
+    except NameError as exc:
+        raise InjectionError(
+            f"node {node_name!r} ({where(fn)}): an annotation cannot be evaluated: {exc}"
+        ) from exc
+    plan: list[Param] = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        keyword = p.kind is p.KEYWORD_ONLY
+        ann = p.annotation
+        if ann is p.empty:
+            if p.default is not p.empty:
+                continue
+            raise InjectionError(
+                f"node {node_name!r} ({where(fn)}): parameter {p.name!r} has no annotation, "
+                "so botrt does not know what to pass; annotate it (an Event type, FlowStore, "
+                "tuple[FlowRecord, ...] or a runtime service) or give it a default"
+            )
+        if ann is FlowStore:
+            plan.append(Param(p.name, STORE, (FlowStore,), False, keyword))
+            continue
+        if typing.get_origin(ann) is tuple and typing.get_args(ann) == (FlowRecord, ...):
+            plan.append(Param(p.name, RECORDS, (FlowRecord,), False, keyword))
+            continue
+        event_types, optional = _event_types(ann)
+        if event_types:
+            plan.append(Param(p.name, EVENT, event_types, optional, keyword))
+            continue
+        if isinstance(ann, type):
+            plan.append(Param(p.name, SERVICE, (ann,), False, keyword))
+            continue
+        raise InjectionError(
+            f"node {node_name!r} ({where(fn)}): parameter {p.name!r} is annotated {ann!r}, "
+            "which botrt cannot inject; use an Event type or a union of them, FlowStore, "
+            "tuple[FlowRecord, ...] or a runtime service class"
+        )
+    return tuple(plan)
+
+
+def _event_types(ann: Any) -> tuple[tuple[type, ...], bool]:
+    """The Event types of an annotation (`E`, `E1 | E2`, `E | None`), or ()."""
+    if isinstance(ann, type):
+        return ((ann,), False) if issubclass(ann, Event) else ((), False)
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = typing.get_args(ann)
+        optional = type(None) in args
+        members = tuple(a for a in args if a is not type(None))
+        if members and all(isinstance(a, type) and issubclass(a, Event) for a in members):
+            return members, optional
+    return (), False
