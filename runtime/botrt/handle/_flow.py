@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from botrt.handle._node import FlowNode, as_node
 if TYPE_CHECKING:
     from botrt.adapter import Event
 
-Guard = Callable[["Event"], bool | None | Awaitable[bool | None]]
+Guard = Callable[["Event"], bool | Awaitable[bool | None] | None]
 
 _EMPTY = Graph((), ())
 
@@ -159,10 +160,8 @@ class Flow:
 
     def unwatch_priority(self, callback: Callable[[Flow], None]) -> None:
         """Stop calling `callback` (no error when it was not watching)."""
-        try:
+        with contextlib.suppress(ValueError):
             self._priority_watchers.remove(callback)
-        except ValueError:
-            pass
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r} priority={self._priority} nodes={len(self.nodes)}>"

@@ -38,7 +38,9 @@ class Graph:
 
     __slots__ = ("edges", "nodes", "rstarts", "rsucc", "starts", "succ")
 
-    def __init__(self, nodes: tuple[FlowNode, ...], edges: tuple[tuple[FlowNode, FlowNode], ...]):
+    def __init__(
+        self, nodes: tuple[FlowNode, ...], edges: tuple[tuple[FlowNode, FlowNode], ...]
+    ) -> None:
         self.nodes = nodes
         self.edges = edges
         succ: dict[FlowNode, list[FlowNode]] = {n: [] for n in nodes}
@@ -122,7 +124,7 @@ def edges_of_paths(
     nodes: dict[FlowNode, None] = {}
     edges: list[tuple[FlowNode, FlowNode]] = []
     for p_index, path in enumerate(paths, 1):
-        if isinstance(path, FlowNode) or isinstance(path, (str, bytes)) or not _iterable(path):
+        if isinstance(path, (FlowNode, str, bytes)) or not _iterable(path):
             raise TypeError(
                 f"flow {flow_name!r}: path {p_index} must be a list of nodes, got {path!r}"
             )

@@ -27,7 +27,7 @@ class InjectionError(BotrtError):
     """
 
 
-class NoMatch(Exception):  # noqa: N818 (a signal, not an error)
+class NoMatch(Exception):
     """Raised by a service provider whose service does not apply to this event.
 
     The node that asked for it is skipped, like a node whose event annotation
