@@ -151,13 +151,13 @@ class FlowRun:
     async def _run_node(self, n: FlowNode) -> bool:
         """Run one node; True when traversal should go on to its successors."""
         records = self.records
+        records.append((_S.NODE_START, n, None))
         if n.plan:
             args = self._inject(n)
             if args is None:
                 return False
         else:
             args = ()
-        records.append((_S.NODE_START, n, None))
         frame = _Frame(n)
         frames = self.frames
         frames.append(frame)
