@@ -11,9 +11,11 @@ PUBLIC = {
     "botrt.handle": [
         "Flow", "FlowNode", "node", "nextn", "block", "stop", "bypass", "rewind", "flow_to",
         "get_event", "get_flow_store", "get_flow_records", "FlowStore", "FlowRecord",
-        "FlowCycleError",
+        "FlowCycleError", "on_command", "on_start_match", "on_text", "on_event",
     ],
+    "botrt": ["PluginPlanner"],
     "botrt.adapter": ["Event", "TextEvent"],
+    "botrt.protocols.console": ["StdinEvent"],
     "botrt.testing": ["TestHost"],
 }  # fmt: skip
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from botrt.cli import _check, _serve
+
 
 def _parser() -> argparse.ArgumentParser:
     from botrt import __version__
@@ -13,18 +15,16 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="botrt", description="A chat-bot runtime with hot reload.")
     p.add_argument("--version", action="version", version=f"botrt {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the bot described by bot.toml")
-    serve.add_argument("--config", default="bot.toml")
-    serve.add_argument("--no-reload", action="store_true")
-    serve.add_argument("--log-level", default="INFO")
+    for module in (_serve, _check):
+        module.add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `botrt` command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        _parser().print_help(sys.stderr)
+        parser.print_help(sys.stderr)
         return 2
-    print(f"botrt {args.command}: not yet available (the plugin host lands next)", file=sys.stderr)
-    return 1
+    return int(args.run(args))

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from botrt.handle._binders import (
+    CommandArgs,
+    CommandSpec,
+    on_command,
+    on_event,
+    on_start_match,
+    on_text,
+)
 from botrt.handle._dispatch import Dispatcher
 from botrt.handle._flow import Flow
 from botrt.handle._graph import FlowCycleError
@@ -31,6 +39,8 @@ from botrt.handle._run import (
 )
 
 __all__ = [
+    "CommandArgs",
+    "CommandSpec",
     "Dispatcher",
     "Flow",
     "FlowContextError",
@@ -53,6 +63,10 @@ __all__ = [
     "get_flow_store",
     "nextn",
     "node",
+    "on_command",
+    "on_event",
+    "on_start_match",
+    "on_text",
     "rewind",
     "stop",
 ]

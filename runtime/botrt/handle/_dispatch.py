@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
 
+from botrt.adapter import TextEvent
+from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._flow import Flow
+from botrt.handle._inject import Services
 from botrt.handle._run import Delivery, failure_site, run_flow
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
-    from botrt.handle._inject import Services
+    from botrt.handle._binders import CommandSpec
 
 log = logging.getLogger("botrt.dispatch")
+
+IsAdmin = Callable[["Event"], Awaitable[bool]]
+
+
+class _Tier:
+    """The flows of one priority: those with guards, and commands by their words."""
+
+    __slots__ = ("commands", "plain")
+
+    def __init__(self, flows: Sequence[Flow], prefixes: Sequence[str]) -> None:
+        plain: list[Flow] = []
+        commands: dict[str, list[Flow]] = {}
+        for f in flows:
+            spec = f.binding.command if f.binding is not None else None
+            if spec is None:
+                plain.append(f)
+                continue
+            for prefix in prefixes:
+                for name in spec.names:
+                    commands.setdefault(prefix + name, []).append(f)
+        self.plain = tuple(plain)
+        self.commands = {word: tuple(fs) for word, fs in commands.items()}
 
 
 class Dispatcher:
@@ -25,21 +50,47 @@ class Dispatcher:
     lower tiers do not see the event. A flow that raises is logged with its
     flow and node name; the other flows and later events carry on.
 
-    The tier table is built when the set of flows or a priority changes,
-    never per event; an event keeps the table it started with, so a swap of
-    flows (a reload) never splits one event across two versions.
+    Command flows (`on_command`) are indexed by ``prefix + name`` when the
+    flows change, so an event costs one dict lookup per tier however many
+    commands there are. The tier table is rebuilt when the set of flows or a
+    priority changes, never per event; an event keeps the table it started
+    with, so a swap of flows (a reload) never splits one event across two
+    versions.
     """
 
-    def __init__(self, flows: Iterable[Flow] = (), services: Services | None = None) -> None:
+    def __init__(
+        self,
+        flows: Iterable[Flow] = (),
+        services: Services | None = None,
+        *,
+        prefixes: Sequence[str] = ("/",),
+        is_admin: IsAdmin | None = None,
+    ) -> None:
+        if services is None:
+            services = Services()
+        if services.find(CommandArgs) is None:
+            services.register(CommandArgs, command_args_provider)
         self.services = services
+        self.is_admin = is_admin
+        self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
-        self._tiers: tuple[tuple[Flow, ...], ...] | None = None
+        self._tiers: tuple[_Tier, ...] | None = None
         self.replace((), flows)
 
     @property
     def flows(self) -> tuple[Flow, ...]:
         """Every flow, in the order it was added."""
         return tuple(self._flows)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The command prefixes."""
+        return self._prefixes
+
+    @prefixes.setter
+    def prefixes(self, value: Sequence[str]) -> None:
+        self._prefixes = tuple(value)
+        self._tiers = None
 
     def add(self, flow: Flow) -> None:
         """Start delivering events to `flow` (from the next event on)."""
@@ -50,14 +101,19 @@ class Dispatcher:
         self.replace((flow,), ())
 
     def replace(self, old: Iterable[Flow], new: Iterable[Flow]) -> None:
-        """Remove `old` and add `new` in one step: no event sees half of the change."""
+        """Remove `old` and add `new` in one step: no event sees half of the change.
+
+        :raises TypeError: if something in `new` is not a `Flow`.
+        """
+        new = tuple(new)
+        for f in new:
+            if not isinstance(f, Flow):
+                raise TypeError(f"a dispatcher takes flows, got {f!r}")
         for f in old:
             if f in self._flows:
                 del self._flows[f]
                 f.unwatch_priority(self._invalidate)
         for f in new:
-            if not isinstance(f, Flow):
-                raise TypeError(f"a dispatcher takes flows, got {f!r}")
             if f not in self._flows:
                 self._flows[f] = None
                 f.watch_priority(self._invalidate)
@@ -66,11 +122,13 @@ class Dispatcher:
     def _invalidate(self, _flow: Flow) -> None:
         self._tiers = None
 
-    def _build_tiers(self) -> tuple[tuple[Flow, ...], ...]:
+    def _build_tiers(self) -> tuple[_Tier, ...]:
         by_priority: dict[int, list[Flow]] = {}
         for f in self._flows:
             by_priority.setdefault(f.priority, []).append(f)
-        tiers = tuple(tuple(by_priority[p]) for p in sorted(by_priority, reverse=True))
+        tiers = tuple(
+            _Tier(by_priority[p], self._prefixes) for p in sorted(by_priority, reverse=True)
+        )
         self._tiers = tiers
         return tiers
 
@@ -78,9 +136,18 @@ class Dispatcher:
         """Deliver `event` and return when every flow that took it has finished."""
         tiers = self._tiers or self._build_tiers()
         delivery = Delivery()
+        word: str | None = None
         for tier in tiers:
             runnable: list[Flow] = []
-            for f in tier:
+            if tier.commands:
+                if word is None:
+                    word = _command_word(event)
+                matched = tier.commands.get(word)
+                if matched:
+                    for f in matched:
+                        if await self._allowed(f, event):
+                            runnable.append(f)
+            for f in tier.plain:
                 guard = f._guard
                 if guard is None or f._guard_is_async:
                     runnable.append(f)
@@ -101,8 +168,25 @@ class Dispatcher:
             if delivery.blocked:
                 break
 
+    async def _allowed(self, flow: Flow, event: Event) -> bool:
+        spec: CommandSpec = flow.binding.command  # type: ignore[union-attr, assignment]
+        if not spec.privileged:
+            return True
+        if self.is_admin is not None and await self.is_admin(event):
+            return True
+        if isinstance(event, TextEvent):
+            try:
+                await event.reply(f"Only admins can use {spec.name}.")
+            except Exception:
+                log.exception("could not send the refusal for %r", spec.name)
+        return False
+
     async def _run(self, flow: Flow, event: Event, delivery: Delivery) -> None:
         try:
+            if flow.gate is not None:
+                await flow.gate.wait()
+                if flow.retired:
+                    return
             if flow._guard_is_async and not await flow.guard_passes(event):
                 return
             await run_flow(flow, event, delivery, self.services)
@@ -117,3 +201,11 @@ class Dispatcher:
                 exc,
                 exc_info=exc,
             )
+
+
+def _command_word(event: Event) -> str:
+    """The first word of a text event, lower-cased ('' for other events)."""
+    if not isinstance(event, TextEvent):
+        return ""
+    parts = event.text.split(None, 1)
+    return parts[0].lower() if parts else ""

@@ -12,6 +12,7 @@ from botrt.handle._node import FlowNode, as_node
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
+    from botrt.handle._binders import Binding
 
 Guard = Callable[["Event"], bool | Awaitable[bool | None] | None]
 
@@ -41,6 +42,14 @@ class Flow:
         self._guard: Guard | None = None
         self._guard_is_async = False
         self._priority_watchers: list[Callable[[Flow], None]] = []
+        # Set by the event binders (on_command, ...): how this flow matches text.
+        self.binding: Binding | None = None
+        # Set by the plugin planner: the name of the plugin that owns the flow.
+        self.plugin: str | None = None
+        # Set by the host while a reload hands over: runs wait on it before starting.
+        self.gate: Any = None
+        # Set when a flow was withdrawn before it ever served: waiting runs skip it.
+        self.retired = False
 
     # -- structure -----------------------------------------------------------
 

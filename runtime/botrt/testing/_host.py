@@ -1,14 +1,20 @@
-"""`TestHost`: a real dispatcher over an in-memory platform, for tests."""
+"""`TestHost`: a real host over an in-memory platform, for tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from botrt._errors import BotrtError
 from botrt.adapter import Event
+from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
+from botrt.host import Host
+from botrt.plugin import PluginIssue, PluginLoadError
 from botrt.testing._memory import MemoryEvent
 
 
@@ -17,12 +23,16 @@ class TestHostError(BotrtError):
 
 
 class TestHost:
-    """Runs flows over an in-memory platform, so they can be tested with no network.
+    """A real host with an in-memory platform, so plugins and flows run with no network.
 
-    Use as ``async with TestHost(flows=[f]) as host: assert await host.send("/hi") == [...]``.
+    ``async with TestHost(plugins=["plugins/echo"]) as host:
+    assert await host.send("/echo hi") == ["hi"]``
 
-    `plugins` takes plugin folders once the plugin host is available;
-    `config` a ``bot.toml`` mapping.
+    `plugins` are plugin folders; `flows` are extra flows attached directly;
+    `config` is a ``bot.toml`` mapping (or a `BotConfig`) merged over the test
+    defaults: SQLite in memory, no console, no built-in plugins unless
+    ``{"plugins": {"builtin": True}}``. A plugin that fails to load raises
+    `PluginLoadError` from ``async with``.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -30,20 +40,41 @@ class TestHost:
     def __init__(
         self,
         *,
-        plugins: Iterable[Any] = (),
+        plugins: Iterable[str | os.PathLike[str]] = (),
         flows: Iterable[Flow] = (),
-        config: Any = None,
+        config: Mapping[str, Any] | BotConfig | None = None,
     ) -> None:
         self._flows = tuple(flows)
-        self._plugins = tuple(plugins)
+        self._plugins = tuple(Path(p).resolve() for p in plugins)
         self._config = config
-        self.services = Services()
-        self._dispatcher: Dispatcher | None = None
+        self._host: Host | None = None
+
+    def _build_config(self) -> BotConfig:
+        if isinstance(self._config, BotConfig):
+            return self._config
+        data: dict[str, Any] = {
+            "storage": {"url": "sqlite:///:memory:"},
+            "console": {"enabled": False},
+            "plugins": {"builtin": False, "reload": False, "dirs": [], "enabled": ["*"]},
+        }
         if self._plugins:
-            raise TestHostError("TestHost(plugins=...) needs the plugin host, not built yet")
+            data["plugins"]["dirs"] = list(dict.fromkeys(str(p.parent) for p in self._plugins))
+            data["plugins"]["enabled"] = [p.name for p in self._plugins]
+        for section, values in copy.deepcopy(dict(self._config or {})).items():
+            if isinstance(values, dict) and isinstance(data.get(section), dict):
+                data[section].update(values)
+            else:
+                data[section] = values
+        return parse_config(data, base_dir=Path.cwd())
 
     async def __aenter__(self) -> TestHost:
-        self._dispatcher = Dispatcher(self._flows, self.services)
+        host = Host(self._build_config(), entry_points=False)
+        issues = await host.start()
+        if issues:
+            await host.stop()
+            raise PluginLoadError(list(issues))
+        host.dispatcher.replace((), self._flows)
+        self._host = host
         return self
 
     async def __aexit__(
@@ -52,17 +83,34 @@ class TestHost:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._dispatcher = None
+        host, self._host = self._host, None
+        if host is not None:
+            await host.stop()
 
     @property
-    def dispatcher(self) -> Dispatcher:
-        """The running dispatcher.
+    def host(self) -> Host:
+        """The running host.
 
         :raises TestHostError: outside the ``async with`` block.
         """
-        if self._dispatcher is None:
+        if self._host is None:
             raise TestHostError("use the TestHost inside `async with TestHost(...) as host:`")
-        return self._dispatcher
+        return self._host
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The running host's dispatcher."""
+        return self.host.dispatcher
+
+    @property
+    def services(self) -> Services:
+        """The services flows can be injected with; register test doubles here."""
+        return self.host.services
+
+    @property
+    def load_issues(self) -> list[PluginIssue]:
+        """Problems found while loading (empty: a problem makes ``async with`` raise)."""
+        return self.host.load_issues
 
     async def send(self, text: str, *, user_id: int = 1, role: str = "member") -> list[str]:
         """Deliver a text message from `user_id` and return the replies.
@@ -72,7 +120,7 @@ class TestHost:
         :raises TestHostError: outside the ``async with`` block.
         """
         ev = MemoryEvent(text, user_id=user_id, role=role)
-        await self.dispatcher.dispatch(ev)
+        await self.host.handle(ev)
         return list(ev.replies)
 
     async def emit(self, event: Event) -> list[str]:
@@ -80,5 +128,5 @@ class TestHost:
 
         :raises TestHostError: outside the ``async with`` block.
         """
-        await self.dispatcher.dispatch(event)
+        await self.host.handle(event)
         return list(event.replies) if isinstance(event, MemoryEvent) else []

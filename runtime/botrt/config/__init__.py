@@ -1,0 +1,40 @@
+"""``bot.toml``: loading, validation, ``${VAR}`` expansion and plugin enable/disable edits.
+
+``load_config("bot.toml")`` gives a frozen `BotConfig` or raises `ConfigError`
+listing every problem of the file, one per line, each with its key path.
+"""
+
+from __future__ import annotations
+
+from botrt.config._compare import LIVE_KEYS, is_plugin_enabled, restart_needed
+from botrt.config._edit import set_plugin_enabled
+from botrt.config._errors import ConfigError, ConfigIssue
+from botrt.config._load import default_config, load_config, parse_config
+from botrt.config._model import (
+    BotConfig,
+    BotSection,
+    ConsoleSection,
+    PluginsSection,
+    ServerSection,
+    StorageSection,
+    VkBotConfig,
+)
+
+__all__ = [
+    "LIVE_KEYS",
+    "BotConfig",
+    "BotSection",
+    "ConfigError",
+    "ConfigIssue",
+    "ConsoleSection",
+    "PluginsSection",
+    "ServerSection",
+    "StorageSection",
+    "VkBotConfig",
+    "default_config",
+    "is_plugin_enabled",
+    "load_config",
+    "parse_config",
+    "restart_needed",
+    "set_plugin_enabled",
+]

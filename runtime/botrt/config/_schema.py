@@ -1,0 +1,221 @@
+"""The ``bot.toml`` schema: defaults, types and cross-checks, from parsed data to `BotConfig`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from botrt.config import _check as c
+from botrt.config._check import Table
+from botrt.config._errors import ConfigIssue
+from botrt.config._fs import absolute_path
+from botrt.config._keys import join_index, join_key
+from botrt.config._model import (
+    BotConfig,
+    BotSection,
+    ConsoleSection,
+    PluginsSection,
+    ServerSection,
+    StorageSection,
+    VkBotConfig,
+)
+from botrt.config._storage import resolve_url
+from botrt.config._timezone import is_zone_name, local_zone_name
+
+# The defaults SPEC §3 shows; the time zone's default is the machine's and so is computed.
+DEFAULT_NAME = "botrt"
+DEFAULT_PREFIXES = ("/", ".")
+DEFAULT_DIRS = ("plugins",)
+DEFAULT_ENABLED = ("*",)
+DEFAULT_STORAGE_URL = "sqlite:///botrt.db"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_API_URL = "https://api.vk.com/method"
+DEFAULT_API_VERSION = "5.199"
+DEFAULT_RATE_LIMIT = 20
+_CALLBACK_ONLY = ' (required when transport is "callback")'
+
+
+def build_config(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    path: Path | None,
+    environ: Mapping[str, str],
+    issues: list[ConfigIssue],
+    failed: set[str],
+) -> BotConfig:
+    """Validate expanded TOML `data` into a `BotConfig`, appending every problem to `issues`.
+
+    The result is only meaningful when no issue was added; callers raise otherwise.
+    `failed` holds key paths whose ``${VAR}`` expansion already failed.
+    """
+    root = Table(data, "", issues, failed)
+    config = BotConfig(
+        path=path,
+        base_dir=base_dir,
+        bot=_bot(root.table("bot"), environ),
+        plugins=_plugins(root.table("plugins"), base_dir),
+        storage=_storage(root.table("storage"), base_dir),
+        console=_console(root.table("console")),
+        server=_server(root.table("server")),
+        bots=_bots(root, issues),
+    )
+    root.finish()
+    return config
+
+
+def _bot(t: Table, environ: Mapping[str, str]) -> BotSection:
+    name = t.get("name", c.string(nonempty=True), DEFAULT_NAME)
+    prefixes = t.get(
+        "prefixes",
+        c.array(c.string(nonempty=True), "strings", empty="must list at least one prefix"),
+        DEFAULT_PREFIXES,
+    )
+    admins = t.get("admins", c.array(c.integer(), "integers"), ())
+    timezone = t.get("timezone", _zone, None)
+    t.finish()
+    return BotSection(
+        name=name,
+        prefixes=prefixes,
+        admins=admins,
+        timezone=timezone if timezone is not None else local_zone_name(environ),
+    )
+
+
+def _zone(value: Any, path: str, report: c.Report) -> Any:
+    name = c.string(nonempty=True)(value, path, report)
+    if name is c.INVALID:
+        return c.INVALID
+    if not is_zone_name(name):
+        report(path, f'unknown time zone "{name}" (expected an IANA name such as "Europe/Moscow")')
+        return c.INVALID
+    return name
+
+
+def _plugins(t: Table, base_dir: Path) -> PluginsSection:
+    names = c.array(c.string(nonempty=True), "plugin names")
+    dirs = t.get("dirs", c.array(c.string(nonempty=True), "folder paths"), DEFAULT_DIRS)
+    section = PluginsSection(
+        dirs=tuple(absolute_path(d, base_dir) for d in dirs),
+        enabled=t.get("enabled", names, DEFAULT_ENABLED),
+        disabled=t.get("disabled", names, ()),
+        reload=t.get("reload", c.boolean, True),
+        builtin=t.get("builtin", c.boolean, True),
+        settings=_settings(t.table("settings")),
+    )
+    t.finish()
+    return section
+
+
+def _settings(t: Table) -> dict[str, dict[str, Any]]:
+    settings: dict[str, dict[str, Any]] = {}
+    for plugin in t.data:  # any plugin name is a valid key: the table has no fixed schema
+        settings[plugin] = dict(t.table(plugin).data)
+    return settings
+
+
+def _storage(t: Table, base_dir: Path) -> StorageSection:
+    url = t.get("url", c.string(nonempty=True), DEFAULT_STORAGE_URL)
+    resolved = resolve_url(url, base_dir)
+    if isinstance(resolved, str):
+        t.report(t.key("url"), resolved)
+        resolved = resolve_url(DEFAULT_STORAGE_URL, base_dir)
+        assert not isinstance(resolved, str)
+    t.finish()
+    return StorageSection(
+        url=url, resolved_url=resolved.url, dialect=resolved.dialect, database=resolved.database
+    )
+
+
+def _console(t: Table) -> ConsoleSection:
+    section = ConsoleSection(
+        enabled=t.get("enabled", c.choice(True, False, "auto"), "auto"),
+        user_id=t.get("user_id", c.integer(), 1),
+        role=t.get("role", c.choice("admin", "member"), "admin"),
+    )
+    t.finish()
+    return section
+
+
+def _server(t: Table) -> ServerSection:
+    section = ServerSection(
+        host=t.get("host", c.string(nonempty=True), DEFAULT_HOST),
+        port=t.get("port", c.integer(0, 65535, wording="an integer from 0 to 65535"), DEFAULT_PORT),
+    )
+    t.finish()
+    return section
+
+
+def _bots(root: Table, issues: list[ConfigIssue]) -> tuple[VkBotConfig, ...]:
+    entries = root.raw("bots")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        hint = " (write [[bots]] above each bot's table)" if isinstance(entries, dict) else ""
+        root.report("bots", f"expected an array of tables, got {c.describe(entries)}{hint}")
+        return ()
+    bots: list[VkBotConfig] = []
+    names: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        where = join_index("bots", i)
+        if not isinstance(entry, dict):
+            root.report(where, f"expected a table, got {c.describe(entry)}")
+            continue
+        bot = _bot_entry(Table(entry, where, issues, root.failed))
+        route = bot.path if bot.transport == "callback" else None  # unused paths can't clash
+        for value, seen, key in ((bot.name, names, "name"), (route, paths, "path")):
+            if value is None:
+                continue
+            if value in seen:
+                root.report(join_key(where, key), f'"{value}" is already used by {seen[value]}')
+            else:
+                seen[value] = where
+        bots.append(bot)
+    return tuple(bots)
+
+
+def _bot_entry(t: Table) -> VkBotConfig:
+    secret = c.string(nonempty=True, hide=True)
+    name = t.get("name", c.string(nonempty=True))
+    platform = t.get("platform", c.choice("vk"))
+    token = t.get("token", secret)
+    group_id = t.get("group_id", c.integer(1, wording="a positive integer"))
+    transport = t.get("transport", c.choice("longpoll", "callback"), "longpoll")
+    # Callback-only keys are accepted with long poll too, so switching transport back
+    # and forth is a one-line edit; they are required only where they are used.
+    needed = c.MISSING if transport == "callback" else None
+    path = t.get("path", _route, needed, note=_CALLBACK_ONLY)
+    bot = VkBotConfig(
+        name=name,
+        platform=platform,
+        token=token,
+        group_id=group_id,
+        transport=transport,
+        api_url=t.get("api_url", _http_url, DEFAULT_API_URL),
+        api_version=t.get("api_version", c.string(nonempty=True), DEFAULT_API_VERSION),
+        rate_limit=t.get("rate_limit", c.positive_number, DEFAULT_RATE_LIMIT),
+        path=path,
+        secret=t.get("secret", secret, needed, note=_CALLBACK_ONLY),
+        confirmation=t.get("confirmation", secret, needed, note=_CALLBACK_ONLY),
+    )
+    t.finish()
+    return bot
+
+
+def _route(value: Any, path: str, report: c.Report) -> Any:
+    route = c.string()(value, path, report)
+    if route is not c.INVALID and not route.startswith("/"):
+        report(path, f'must start with "/", got {c.render(route)}')
+        return c.INVALID
+    return route
+
+
+def _http_url(value: Any, path: str, report: c.Report) -> Any:
+    url = c.string()(value, path, report)
+    if url is not c.INVALID and not url.startswith(("http://", "https://")):
+        report(path, f"expected an http:// or https:// URL, got {c.render(url)}")
+        return c.INVALID
+    return url

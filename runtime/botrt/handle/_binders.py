@@ -1,0 +1,184 @@
+"""Event binders: decorators that turn a function into a one-node flow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botrt.adapter import Event, TextEvent
+from botrt.handle._flow import Flow
+from botrt.handle._node import FlowNode
+
+if TYPE_CHECKING:
+    from botrt.handle._run import FlowRun
+
+_NAME = re.compile(r"^[^\s/\\.][^\s]*$")
+
+
+class CommandArgs(str):
+    """The text after a command word (or a matched prefix), stripped.
+
+    Annotate a handler parameter with it to receive it:
+    ``async def echo(e: TextEvent, args: CommandArgs)``. ``args.argv`` is the
+    text split on whitespace; ``args.command`` the word the user typed.
+    """
+
+    __slots__ = ("command",)
+
+    command: str
+
+    def __new__(cls, rest: str, command: str = "") -> CommandArgs:
+        """Make the arguments `rest` of the command word `command`."""
+        self = super().__new__(cls, rest)
+        self.command = command
+        return self
+
+    @property
+    def argv(self) -> list[str]:
+        """The arguments split on whitespace."""
+        return self.split()
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """What `on_command` declares: its names and the text `help` shows.
+
+    Attributes:
+        name: the command's name, without a prefix.
+        aliases: other names it answers to.
+        description: one line for the command list.
+        usage: how to call it, for ``help NAME``.
+        privileged: only admins may run it.
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    usage: str = ""
+    privileged: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name followed by the aliases."""
+        return (self.name, *self.aliases)
+
+
+class Binding:
+    """How a binder's flow matches text; computes the handler's `CommandArgs`."""
+
+    __slots__ = ("command", "prefixes")
+
+    def __init__(
+        self, *, command: CommandSpec | None = None, prefixes: tuple[str, ...] = ()
+    ) -> None:
+        self.command = command
+        self.prefixes = prefixes
+
+    def args(self, event: Event) -> CommandArgs:
+        """The arguments `event` carries for this binding."""
+        text = event.text if isinstance(event, TextEvent) else ""
+        if self.command is not None:
+            word, _, rest = text.strip().partition(" ")
+            return CommandArgs(rest.strip(), word)
+        for p in self.prefixes:
+            if text.startswith(p):
+                return CommandArgs(text[len(p) :].strip(), p)
+        return CommandArgs(text.strip(), "")
+
+
+def command_args_provider(run: FlowRun) -> CommandArgs:
+    """Service provider: the `CommandArgs` of the flow's binding for this event."""
+    binding = run.flow.binding
+    if binding is None:
+        return CommandArgs("", "")
+    return binding.args(run.event)
+
+
+def _flow_for(fn: Callable[..., Any], priority: int, binding: Binding) -> Flow:
+    n = FlowNode(fn)
+    flow = Flow(n.name, [n], priority=priority)
+    flow.binding = binding
+    return flow
+
+
+def on_command(
+    name: str,
+    *,
+    aliases: Iterable[str] = (),
+    description: str = "",
+    usage: str = "",
+    privileged: bool = False,
+    priority: int = 0,
+) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs on ``<prefix><name or alias>`` followed by a space or the end.
+
+    Prefixes come from ``[bot] prefixes``. The handler may take `CommandArgs`
+    for the rest of the text. A privileged command runs only for admins;
+    others get a short refusal. Attach the flow with ``planner.use``.
+
+    :raises ValueError: if a name is empty, has spaces, or starts with a prefix-like character.
+    """
+    names = (name, *aliases)
+    for n in names:
+        if not isinstance(n, str) or not _NAME.match(n):
+            raise ValueError(
+                f"on_command: {n!r} is not a valid command name (one word, no prefix: "
+                "write 'help', not '/help')"
+            )
+    spec = CommandSpec(
+        name.lower(), tuple(a.lower() for a in aliases), description, usage, privileged
+    )
+    return lambda fn: _flow_for(fn, priority, Binding(command=spec))
+
+
+def on_start_match(
+    prefixes: str | Iterable[str], *, priority: int = 0
+) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs on text messages starting with one of `prefixes`.
+
+    The handler may take `CommandArgs` for the text after the prefix.
+    """
+    ps = (prefixes,) if isinstance(prefixes, str) else tuple(prefixes)
+
+    def decorate(fn: Callable[..., Any]) -> Flow:
+        flow = _flow_for(fn, priority, Binding(prefixes=ps))
+        flow.set_guard(lambda e: isinstance(e, TextEvent) and e.text.startswith(ps))
+        return flow
+
+    return decorate
+
+
+def on_text(
+    predicate: Callable[[str], bool] | None = None, *, priority: int = 0
+) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs on every text message, or those whose text passes `predicate`."""
+
+    def decorate(fn: Callable[..., Any]) -> Flow:
+        flow = _flow_for(fn, priority, Binding())
+        if predicate is None:
+            flow.set_guard(lambda e: isinstance(e, TextEvent))
+        else:
+            flow.set_guard(lambda e: isinstance(e, TextEvent) and bool(predicate(e.text)))
+        return flow
+
+    return decorate
+
+
+def on_event(*event_types: type[Event], priority: int = 0) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs on events of the given types (every event when none given).
+
+    :raises TypeError: if a type is not an `Event` subclass.
+    """
+    for t in event_types:
+        if not (isinstance(t, type) and issubclass(t, Event)):
+            raise TypeError(f"on_event takes Event subclasses, got {t!r}")
+
+    def decorate(fn: Callable[..., Any]) -> Flow:
+        flow = _flow_for(fn, priority, Binding())
+        if event_types:
+            flow.set_guard(lambda e: isinstance(e, event_types))
+        return flow
+
+    return decorate

@@ -1,0 +1,74 @@
+"""pluggy hook specifications: how adapters, middleware and observers extend the host.
+
+Third-party packages implement these with `hookimpl` in a module and register
+it through the entry point group ``botrt``::
+
+    [project.entry-points.botrt]
+    my_adapter = "my_package.botrt_hooks"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from botrt.adapter import Adapter, Event
+    from botrt.host import Host
+    from botrt.plugin import LoadedPlugin, PluginIssue
+
+PROJECT = "botrt"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class HostSpec:
+    """The hooks the host calls. Every hook is optional for an implementation."""
+
+    @hookspec
+    def botrt_adapters(self, host: Host) -> list[Adapter]:  # type: ignore[empty-body]
+        """Return the adapters this package provides for ``host.config`` (may be empty)."""
+
+    @hookspec
+    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
+        """Middleware: called for every event before dispatch; return False to drop it."""
+
+    @hookspec(firstresult=True)
+    def botrt_is_admin(self, host: Host, event: Event) -> Any:
+        """Return True/False (or an awaitable of it) if this package knows the sender's role."""
+
+    @hookspec
+    def botrt_host_started(self, host: Host) -> None:
+        """The host has loaded its plugins and started its adapters."""
+
+    @hookspec
+    def botrt_host_stopping(self, host: Host) -> None:
+        """The host stopped taking events and is draining."""
+
+    @hookspec
+    def botrt_plugin_loaded(self, host: Host, plugin: LoadedPlugin) -> None:
+        """A plugin was loaded (at start, or a new folder appeared)."""
+
+    @hookspec
+    def botrt_plugin_unloaded(self, host: Host, plugin: LoadedPlugin) -> None:
+        """A plugin was unloaded (disabled, or its folder removed)."""
+
+    @hookspec
+    def botrt_plugin_reloaded(
+        self, host: Host, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
+    ) -> None:
+        """A plugin was reloaded: `new` now serves; `old` is draining or gone."""
+
+    @hookspec
+    def botrt_reload_refused(self, host: Host, plugin: str, issues: list[PluginIssue]) -> None:
+        """A load or reload of `plugin` was refused; the old version (if any) keeps serving."""
+
+
+def make_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
+    """A plugin manager with botrt's hook specs and the ``botrt`` entry points loaded."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(HostSpec)
+    if entry_points:
+        pm.load_setuptools_entrypoints(PROJECT)
+    return pm

@@ -1,0 +1,268 @@
+"""The host: wires config, storage, plugins, dispatcher and adapters, and runs them."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections import deque
+from collections.abc import Hashable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+
+from botrt.adapter import Adapter, Event
+from botrt.config import is_plugin_enabled
+from botrt.handle import Dispatcher, Services
+from botrt.hooks import make_plugin_manager
+from botrt.host._plugins import PluginRuntime
+from botrt.host._roles import Roles
+from botrt.plugin import CommandCatalog, PluginIssue, PluginSettings
+from botrt.plugin._catalog import builtin_plugins_dir, discover
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from botrt.config import BotConfig
+    from botrt.handle._run import FlowRun
+
+log = logging.getLogger("botrt.host")
+
+
+class Host:
+    """One bot runtime: plugins, dispatcher, adapters, storage, for one ``bot.toml``.
+
+    ``await host.start()`` loads everything; ``await host.serve()`` runs the
+    adapters until `request_stop` (a signal, or the console's input ending),
+    then drains. ``async with Host(config) as host:`` starts and stops it
+    around a block, for tests and embedding.
+
+    Attributes:
+        config: the validated ``bot.toml``.
+        dispatcher: delivers events to the plugins' flows.
+        runtime: the running plugins.
+        pm: the pluggy plugin manager with botrt's hook specs.
+        catalog: every command of the running plugins.
+        roles: who is an admin.
+    """
+
+    max_queue = 1000
+    max_pending = 256
+    drain_grace = 10.0
+
+    def __init__(
+        self,
+        config: BotConfig,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        entry_points: bool = True,
+        hook_modules: tuple[Any, ...] = (),
+    ) -> None:
+        self.config = config
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.pm: pluggy.PluginManager = make_plugin_manager(entry_points=entry_points)
+        for module in hook_modules:
+            self.pm.register(module)
+        self.services = Services()
+        self.roles = Roles(self, lambda: self.config.bot.admins)
+        self.dispatcher = Dispatcher(
+            services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
+        )
+        self.runtime = PluginRuntime(self.dispatcher, self._lifecycle_services)
+        self.catalog = CommandCatalog(lambda: self.runtime.plugins.values())
+        self.storage: Any = None
+        self.adapters: list[Adapter] = []
+        self.load_issues: list[PluginIssue] = []
+        self._send, self._receive = anyio.create_memory_object_stream[Event](self.max_queue)
+        self._stop = anyio.Event()
+        self._lanes: dict[Hashable, deque[Event]] = {}
+        self._pending = anyio.Semaphore(self.max_pending)
+        self._drained = anyio.Event()
+        self._middleware = False
+        self._started = False
+
+    # -- services --------------------------------------------------------------
+
+    def _register_services(self) -> None:
+        s = self.services
+        s.register(PluginSettings, self._settings_provider)
+        s.register(CommandCatalog, lambda run: self.catalog)
+        s.register(Roles, lambda run: self.roles)
+        if self.storage is not None:
+            from botrt.storage import PluginStorage
+
+            s.register(PluginStorage, lambda run: self.storage.for_plugin(run.flow.plugin))
+
+    def _settings_provider(self, run: FlowRun) -> PluginSettings:
+        name = run.flow.plugin or ""
+        return PluginSettings(name, self.config.plugins.settings_for(name))
+
+    def _lifecycle_services(self, plugin: str) -> dict[type, Any]:
+        values: dict[type, Any] = {
+            PluginSettings: PluginSettings(plugin, self.config.plugins.settings_for(plugin)),
+            CommandCatalog: self.catalog,
+            Roles: self.roles,
+        }
+        if self.storage is not None:
+            from botrt.storage import PluginStorage
+
+            values[PluginStorage] = self.storage.for_plugin(plugin)
+        return values
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def plugin_folders(self) -> dict[str, Path]:
+        """The enabled plugin folders by name, in the precedence ``bot.toml`` gives."""
+        p = self.config.plugins
+        found = discover(p.dirs, builtin_plugins_dir() if p.builtin else None)
+        return {n: f for n, f in found.items() if is_plugin_enabled(self.config, n)}
+
+    async def start(self) -> list[PluginIssue]:
+        """Open storage, load the plugins, and create the adapters.
+
+        Returns the plugins' load problems (those plugins are left out and logged).
+        """
+        if self.config.storage is not None:
+            from botrt.storage import Storage
+
+            self.storage = await Storage.open(self.config.storage.resolved_url)
+        self._register_services()
+        self.runtime.importer.install()
+        self.load_issues = await self.runtime.load_all(self.plugin_folders())
+        for issue in self.load_issues:
+            log.error("plugin refused: %s", issue)
+        for name, plugin in self.runtime.plugins.items():
+            log.info("plugin %s %s loaded", name, plugin.version)
+            self.pm.hook.botrt_plugin_loaded(host=self, plugin=plugin)
+        self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]
+        self._middleware = bool(self.pm.hook.botrt_event_received.get_hookimpls())
+        self._started = True
+        return self.load_issues
+
+    async def stop(self) -> None:
+        """Unload plugins (running `on_unload`), close adapters and storage."""
+        await self.runtime.unload_all()
+        self.runtime.importer.uninstall()
+        for adapter in self.adapters:
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("adapter %s did not close cleanly", adapter.name)
+        if self.storage is not None:
+            await self.storage.close()
+            self.storage = None
+        self._started = False
+
+    async def __aenter__(self) -> Host:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def request_stop(self) -> None:
+        """Stop taking events; `serve` drains what is in flight and returns."""
+        self._stop.set()
+
+    # -- serving ---------------------------------------------------------------
+
+    async def serve(self, *, extra_tasks: tuple[Any, ...] = (), signals: bool = True) -> None:
+        """Run adapters and the dispatcher until `request_stop`, then drain.
+
+        In-flight and queued events finish (up to `drain_grace` seconds)
+        before this returns. `extra_tasks` are async callables run beside
+        the adapters (the reload watcher) and cancelled with them.
+        """
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._consume)
+            async with anyio.create_task_group() as intake:
+                if signals:
+                    intake.start_soon(self._watch_signals)
+                for adapter in self.adapters:
+                    intake.start_soon(self._run_adapter, adapter)
+                for task in extra_tasks:
+                    intake.start_soon(task)
+                self.pm.hook.botrt_host_started(host=self)
+                if not self.adapters:
+                    log.warning("no adapter is configured: nothing will deliver events")
+                await self._stop.wait()
+                intake.cancel_scope.cancel()
+            self.pm.hook.botrt_host_stopping(host=self)
+            await self._send.aclose()
+            with anyio.move_on_after(self.drain_grace) as scope:
+                await self._drained.wait()
+            if scope.cancelled_caught:
+                log.warning("events still running after %.0f s; cancelling them", self.drain_grace)
+            outer.cancel_scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("received %s: stopping", signal.Signals(signum).name)
+                    self.request_stop()
+                    return
+        except (NotImplementedError, ValueError):  # not the main thread, or no signals here
+            return
+
+    async def _run_adapter(self, adapter: Adapter) -> None:
+        try:
+            await adapter.run(self.submit)
+        except Exception:
+            log.exception("adapter %s failed", adapter.name)
+        if adapter.ends_host and not any(
+            a is not adapter and not a.ends_host for a in self.adapters
+        ):
+            log.info("%s input ended: stopping after in-flight events", adapter.name)
+            self.request_stop()
+
+    async def submit(self, event: Event) -> None:
+        """Queue `event` for dispatch; waits while the queue is full (backpressure)."""
+        await self._send.send(event)
+
+    async def _consume(self) -> None:
+        async with anyio.create_task_group() as lanes, self._receive:
+            async for event in self._receive:
+                await self._pending.acquire()
+                key = _lane_key(event)
+                lane = self._lanes.get(key)
+                if lane is not None:
+                    lane.append(event)
+                    continue
+                self._lanes[key] = deque((event,))
+                lanes.start_soon(self._drain_lane, key)
+        self._drained.set()
+
+    async def _drain_lane(self, key: Hashable) -> None:
+        # One lane per conversation: its events run in arrival order, so replies
+        # keep their order; different conversations run concurrently.
+        lane = self._lanes[key]
+        try:
+            while lane:
+                event = lane.popleft()
+                try:
+                    await self.handle(event)
+                finally:
+                    self._pending.release()
+        finally:
+            del self._lanes[key]
+
+    async def handle(self, event: Event) -> None:
+        """Dispatch one event now (middleware first), counting it in flight."""
+        if self._middleware and False in self.pm.hook.botrt_event_received(host=self, event=event):
+            return
+        epoch = self.runtime.event_started()
+        try:
+            await self.dispatcher.dispatch(event)
+        finally:
+            self.runtime.event_finished(epoch)
+
+
+def _lane_key(event: Event) -> Hashable:
+    peer = getattr(event, "peer_id", None)
+    if peer is None:
+        return ("event", id(event))
+    return (event.bot, peer)

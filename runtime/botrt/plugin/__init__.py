@@ -1,0 +1,17 @@
+"""Plugins: the planner, loading folders into their own namespaces, validation."""
+
+from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
+from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
+from botrt.plugin._planner import LifecycleError, PluginPlanner
+
+__all__ = [
+    "CommandCatalog",
+    "CommandInfo",
+    "LifecycleError",
+    "LoadedPlugin",
+    "PluginIssue",
+    "PluginLoadError",
+    "PluginPlanner",
+    "PluginSettings",
+    "load_plugin",
+]

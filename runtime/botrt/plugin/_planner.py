@@ -1,0 +1,146 @@
+"""`PluginPlanner`: what a plugin's `__plugin__.py` declares."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from botrt._errors import BotrtError
+from botrt.handle import Flow
+
+T = TypeVar("T")
+
+# While a plugin's __plugin__.py runs, the loader collects the planners it creates here.
+COLLECTING: ContextVar[list[PluginPlanner] | None] = ContextVar(
+    "botrt_collecting_planners", default=None
+)
+
+
+class LifecycleError(BotrtError):
+    """Raised when an `on_load`/`on_unload` function asks for something botrt cannot give."""
+
+
+class PluginPlanner:
+    """What a plugin is made of: its version, flows, and lifecycle functions.
+
+    Create exactly one in the plugin's ``__plugin__.py``. With
+    ``auto_import=True`` every other ``.py`` file of the plugin folder is
+    imported after ``__plugin__.py`` (sorted by path), so other files can
+    extend the plugin's flows with ``from __plugin__ import some_flow``.
+
+    Attributes:
+        version: the plugin's version, shown by ``botrt plugins list`` and reload logs.
+        auto_import: import every other module of the folder on load.
+        name: the plugin's name (its folder's name), set when it is loaded.
+        location: ``file:line`` where the planner was created.
+    """
+
+    def __init__(
+        self, version: str, *, flows: Iterable[Flow] = (), auto_import: bool = False
+    ) -> None:
+        if not isinstance(version, str) or not version.strip():
+            raise TypeError(
+                f"PluginPlanner needs a version string such as '1.0.0', got {version!r}"
+            )
+        self.version = version
+        self.auto_import = bool(auto_import)
+        self.name: str | None = None
+        caller = sys._getframe(1)
+        self.location = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+        self._flows: list[Flow] = []
+        self._on_load: list[Callable[..., Any]] = []
+        self._on_unload: list[Callable[..., Any]] = []
+        for f in flows:
+            self.use(f)
+        collecting = COLLECTING.get()
+        if collecting is not None:
+            collecting.append(self)
+
+    @property
+    def flows(self) -> tuple[Flow, ...]:
+        """The flows attached so far, in order."""
+        return tuple(self._flows)
+
+    def use(self, obj: T) -> T:
+        """Attach a flow (from `Flow(...)` or an event binder); returns it, so it decorates.
+
+        :raises TypeError: if `obj` is not a `Flow`.
+        """
+        if not isinstance(obj, Flow):
+            hint = (
+                "; decorate the function with an event binder (on_command, ...) first"
+                if callable(obj)
+                else ""
+            )
+            raise TypeError(f"planner.use() takes a flow, got {obj!r}{hint}")
+        if obj not in self._flows:
+            self._flows.append(obj)
+        return obj
+
+    def on_load(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register a sync or async function to run when the plugin loads or reloads.
+
+        Its parameters are filled in by name and annotation: ``previous`` gets
+        what the old version's `on_unload` returned (None on a first load);
+        parameters annotated with a runtime service (plugin settings,
+        storage) get that service.
+        """
+        self._on_load.append(fn)
+        return fn
+
+    def on_unload(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register a sync or async function to run when the plugin unloads.
+
+        What it returns reaches the next version's `on_load` as ``previous``
+        (with several, the last non-None result).
+        """
+        self._on_unload.append(fn)
+        return fn
+
+    async def run_on_load(self, previous: Any, services: Mapping[type, Any]) -> None:
+        """Run the `on_load` functions in order.
+
+        :raises LifecycleError: if a parameter cannot be filled in.
+        """
+        for fn in self._on_load:
+            await _call(fn, previous, services)
+
+    async def run_on_unload(self, services: Mapping[type, Any]) -> Any:
+        """Run the `on_unload` functions in order; returns the state for the next version.
+
+        :raises LifecycleError: if a parameter cannot be filled in.
+        """
+        state = None
+        for fn in self._on_unload:
+            result = await _call(fn, None, services)
+            if result is not None:
+                state = result
+        return state
+
+    def __repr__(self) -> str:
+        return f"<PluginPlanner {self.name or '?'} {self.version} flows={len(self._flows)}>"
+
+
+async def _call(fn: Callable[..., Any], previous: Any, services: Mapping[type, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for p in inspect.signature(fn, eval_str=True).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name == "previous":
+            kwargs[p.name] = previous
+        elif isinstance(p.annotation, type) and p.annotation in services:
+            kwargs[p.name] = services[p.annotation]
+        elif p.default is p.empty:
+            code = getattr(fn, "__code__", None)
+            where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(fn)
+            raise LifecycleError(
+                f"{getattr(fn, '__name__', fn)} ({where}): cannot fill in parameter {p.name!r}; "
+                "lifecycle functions take `previous` and runtime services by annotation"
+            )
+    result = fn(**kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -1,0 +1,96 @@
+"""The console adapter: each line of standard input is a message from the console user."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, TextIO
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from botrt.adapter import Adapter, Submit, TextEvent
+
+BOT_NAME = "console"
+
+
+class StdinEvent(TextEvent):
+    """A line typed on the console (or piped in), from the console user.
+
+    Attributes:
+        role: the console user's role from ``[console] role``.
+    """
+
+    __slots__ = ("_out", "role")
+
+    def __init__(self, text: str, *, user_id: int, role: str, out: TextIO) -> None:
+        super().__init__(text, user_id=user_id, platform="console", bot=BOT_NAME)
+        self.role = role
+        self._out = out
+
+    async def reply(self, text: str, **options: Any) -> None:
+        """Write `text` to standard output, as is, followed by a newline."""
+        self._out.write(f"{text}\n")
+        self._out.flush()
+
+
+class ConsoleAdapter(Adapter):
+    """Reads standard input line by line; replies go to standard output.
+
+    When standard input is a terminal a prompt is shown; when it is a pipe,
+    nothing but replies is written to standard output. End of input ends the
+    host (after in-flight events finish) when the console is the only adapter.
+    """
+
+    name = "console"
+    ends_host = True
+
+    def __init__(
+        self, *, user_id: int, role: str, stdin: TextIO, stdout: TextIO, prompt: str = "> "
+    ) -> None:
+        self.user_id = user_id
+        self.role = role
+        self._in = stdin
+        self._out = stdout
+        self._prompt = prompt if _isatty(stdin) else ""
+
+    async def run(self, submit: Submit) -> None:
+        """Read lines until end of input, submitting each non-empty one as a `StdinEvent`."""
+        send, receive = anyio.create_memory_object_stream[str](max_buffer_size=16)
+        token = anyio.lowlevel.current_token()
+
+        def read_lines() -> None:
+            # A daemon thread of its own: a read blocked on a terminal must never
+            # keep the process from exiting, which a worker-pool thread would.
+            try:
+                for line in iter(self._in.readline, ""):
+                    anyio.from_thread.run(send.send, line, token=token)
+            except Exception:
+                return  # the host stopped listening (stream closed or loop gone)
+            finally:
+                with contextlib.suppress(Exception):
+                    anyio.from_thread.run_sync(send.close, token=token)
+
+        threading.Thread(target=read_lines, name="botrt-console-stdin", daemon=True).start()
+        async with receive:
+            self._show_prompt()
+            async for line in receive:
+                text = line.rstrip("\r\n")
+                if text.strip():
+                    await submit(
+                        StdinEvent(text, user_id=self.user_id, role=self.role, out=self._out)
+                    )
+                self._show_prompt()
+
+    def _show_prompt(self) -> None:
+        if self._prompt:
+            self._out.write(self._prompt)
+            self._out.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,28 @@
+"""Registers the console adapter with the host (entry point ``botrt: console``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botrt.hooks import hookimpl
+from botrt.protocols.console._adapter import ConsoleAdapter
+
+if TYPE_CHECKING:
+    from botrt.adapter import Adapter
+    from botrt.host import Host
+
+
+@hookimpl
+def botrt_adapters(host: Host) -> list[Adapter]:
+    """The console adapter, when ``[console]`` says it is on."""
+    config = host.config
+    if not config.console_active:
+        return []
+    return [
+        ConsoleAdapter(
+            user_id=config.console.user_id,
+            role=config.console.role,
+            stdin=host.stdin,
+            stdout=host.stdout,
+        )
+    ]

@@ -1,0 +1,64 @@
+"""Lifecycle: on_load/on_unload and the state hand-over between versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pluginkit import write_plugin
+
+from botrt.testing import TestHost
+
+pytestmark = pytest.mark.anyio
+
+COUNTER = """
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import on_command
+from botrt.plugin import PluginSettings
+
+PLUGIN = PluginPlanner(version="{version}")
+state = {{"count": 0, "loads": []}}
+
+
+@PLUGIN.on_load
+async def restore(previous, settings: PluginSettings) -> None:
+    if previous is not None:
+        state.update(previous)
+    state["loads"].append("{version}")
+
+
+@PLUGIN.on_unload
+def save() -> dict:
+    return dict(state)
+
+
+@PLUGIN.use
+@on_command("count")
+async def count(event: TextEvent) -> None:
+    state["count"] += 1
+    await event.reply(f"{{state['count']}} via {{'/'.join(state['loads'])}}")
+"""
+
+
+async def test_state_is_handed_from_the_old_version_to_the_new(tmp_path: Path) -> None:
+    folder = write_plugin(tmp_path, "counter", {"__plugin__.py": COUNTER.format(version="1")})
+    async with TestHost(plugins=[folder]) as host:
+        assert await host.send("/count") == ["1 via 1"]
+        assert await host.send("/count") == ["2 via 1"]
+        (folder / "__plugin__.py").write_text(COUNTER.format(version="2"), encoding="utf-8")
+        runtime = host.host.runtime
+        new = runtime.import_plugin("counter", folder)
+        old = await runtime.swap("counter", new)
+        assert old is not None
+        assert old.version == "1"
+        assert await host.send("/count") == ["3 via 1/2"]
+
+
+async def test_unload_runs_on_unload_and_removes_commands(tmp_path: Path) -> None:
+    folder = write_plugin(tmp_path, "counter", {"__plugin__.py": COUNTER.format(version="1")})
+    async with TestHost(plugins=[folder]) as host:
+        assert await host.send("/count") == ["1 via 1"]
+        await host.host.runtime.swap("counter", None)
+        assert await host.send("/count") == []
+        assert host.host.catalog.all() == []
