@@ -83,6 +83,9 @@ class Reloader:
                 tg.start_soon(self._watch_config, config_path)
 
     async def _watch_plugins(self, roots: list[Path]) -> None:
+        # Logged just before the first iteration, which creates the OS watches with no
+        # await in between: once this line is out, no save can be missed.
+        log.info("reload: watching %s", ", ".join(str(r) for r in roots))
         async for changes in awatch(
             *roots,
             watch_filter=_PluginFilter(),
