@@ -17,8 +17,7 @@ from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._plugins import PluginRuntime
-from botrt.host._roles import Roles
-from botrt.plugin import CommandCatalog, PluginIssue, PluginSettings
+from botrt.plugin import CommandCatalog, PluginIssue, PluginSettings, Roles
 from botrt.plugin._catalog import builtin_plugins_dir, discover
 
 if TYPE_CHECKING:
@@ -67,12 +66,17 @@ class Host:
         for module in hook_modules:
             self.pm.register(module)
         self.services = Services()
-        self.roles = Roles(self, lambda: self.config.bot.admins)
+        self.roles = Roles(
+            lambda: self.config.bot.admins,
+            lambda event: self.pm.hook.botrt_is_admin(host=self, event=event),
+        )
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
         self.runtime = PluginRuntime(self.dispatcher, self._lifecycle_services)
-        self.catalog = CommandCatalog(lambda: self.runtime.plugins.values())
+        self.catalog = CommandCatalog(
+            lambda: self.runtime.plugins.values(), lambda: self.dispatcher.prefixes
+        )
         self.storage: Any = None
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []

@@ -3,6 +3,7 @@
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
 from botrt.plugin._planner import LifecycleError, PluginPlanner
+from botrt.plugin._roles import Roles
 
 __all__ = [
     "CommandCatalog",
@@ -13,5 +14,6 @@ __all__ = [
     "PluginLoadError",
     "PluginPlanner",
     "PluginSettings",
+    "Roles",
     "load_plugin",
 ]

@@ -51,8 +51,18 @@ class CommandCatalog:
     `CommandCatalog`); `help` is built on it.
     """
 
-    def __init__(self, source: Callable[[], Iterable[LoadedPlugin]]) -> None:
+    def __init__(
+        self,
+        source: Callable[[], Iterable[LoadedPlugin]],
+        prefixes: Callable[[], Sequence[str]] = lambda: ("/",),
+    ) -> None:
         self._source = source
+        self._prefixes = prefixes
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The command prefixes from ``[bot] prefixes``, the first one the usual."""
+        return tuple(self._prefixes())
 
     def all(self) -> list[CommandInfo]:
         """Every command, grouped by plugin in load order."""

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
-    from botrt.host._host import Host
 
 
 class Roles:
     """Answers "is the sender of this event an admin?".
 
     An admin is a user listed in ``[bot] admins``, a console or test user
-    whose role is ``"admin"``, or whoever a platform says manages the
-    community (the ``botrt_is_admin`` hook; VK asks for the managers).
-    Plugins receive it by injection (annotate a parameter with `Roles`).
+    whose role is ``"admin"``, or whoever the event's platform says manages
+    the community (for VK, the community's managers). Plugins receive it by
+    injection (annotate a parameter with `Roles`).
     """
 
-    def __init__(self, host: Host, admins: Callable[[], tuple[int, ...]]) -> None:
-        self._host = host
+    def __init__(
+        self,
+        admins: Callable[[], tuple[int, ...]],
+        platform_check: Callable[[Event], Any] | None = None,
+    ) -> None:
         self._admins = admins
+        self._platform_check = platform_check
 
     async def is_admin(self, event: Event) -> bool:
         """Whether the sender of `event` is an admin."""
@@ -32,7 +35,9 @@ class Roles:
         role = getattr(event, "role", None)
         if role is not None:
             return role == "admin"
-        answer = self._host.pm.hook.botrt_is_admin(host=self._host, event=event)
+        if self._platform_check is None:
+            return False
+        answer = self._platform_check(event)
         if inspect.isawaitable(answer):
             answer = await answer
         return bool(answer)
