@@ -1,4 +1,8 @@
-"""Fixtures for the storage tests: every test runs on SQLite and on a real PostgreSQL."""
+"""Fixtures for the storage tests: every test runs on SQLite and on a real PostgreSQL.
+
+`storage_url`, `postgres_url` and `postgres_server` come from the pytest plugin
+``botrt.testing._pytest_storage``, which the root ``conftest.py`` registers.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from botrt.storage import Storage
-
-# Re-exported so this folder runs on its own; harmless once the root conftest registers
-# the plugin, since the server lives in the config's stash and is started once.
-from botrt.testing._pytest_storage import postgres_server, postgres_url, storage_url
-
-__all__ = ["postgres_server", "postgres_url", "storage_url"]
 
 
 @pytest.fixture

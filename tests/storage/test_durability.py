@@ -137,3 +137,27 @@ async def test_close_waits_for_the_write_in_progress(storage_url: str) -> None:
         again = reopened.for_plugin("attendance")
         declare(again)
         assert await count(again) == 1
+
+
+async def test_cancelled_transaction_rolls_back_and_frees_the_writer_slot(storage: Storage) -> None:
+    ps = storage.for_plugin("attendance")
+    declare(ps)
+    await ps.migrate(1)
+    marks = ps.tables["marks"]
+    inside = anyio.Event()
+
+    async def stuck_write() -> None:
+        async with ps.begin() as conn:
+            await conn.execute(marks.insert().values(user_id=1, lesson="x"))
+            inside.set()
+            await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stuck_write)
+        await inside.wait()
+        tg.cancel_scope.cancel()
+
+    with anyio.fail_after(10):  # a leaked lock or transaction would block here
+        await ps.execute(marks.insert().values(user_id=2, lesson="y"))
+    rows = await ps.fetch_all(select(marks.c.user_id))
+    assert [row.user_id for row in rows] == [2]

@@ -14,7 +14,7 @@ import anyio
 
 from botrt.adapter import Adapter, Event
 from botrt.config import is_plugin_enabled
-from botrt.handle import Dispatcher, Services
+from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._plugins import PluginRuntime
 from botrt.plugin import CommandCatalog, PluginIssue, PluginSettings, Roles
@@ -73,7 +73,9 @@ class Host:
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
-        self.runtime = PluginRuntime(self.dispatcher, self._lifecycle_services)
+        self.runtime = PluginRuntime(
+            self.dispatcher, self._lifecycle_services, forget=self._forget_tables
+        )
         self.catalog = CommandCatalog(
             lambda: self.runtime.plugins.values(), lambda: self.dispatcher.prefixes
         )
@@ -98,11 +100,21 @@ class Host:
         if self.storage is not None:
             from botrt.storage import PluginStorage
 
-            s.register(PluginStorage, lambda run: self.storage.for_plugin(run.flow.plugin))
+            s.register(PluginStorage, self._storage_provider)
+
+    def _storage_provider(self, run: FlowRun) -> Any:
+        if run.flow.plugin is None:
+            raise NoMatch  # a flow attached outside any plugin owns no tables
+        return self.storage.for_plugin(run.flow.plugin)
 
     def _settings_provider(self, run: FlowRun) -> PluginSettings:
         name = run.flow.plugin or ""
         return PluginSettings(name, self.config.plugins.settings_for(name))
+
+    def _forget_tables(self, plugin: str) -> None:
+        # A new version re-declares its tables; the old declarations must not linger.
+        if self.storage is not None:
+            self.storage.forget_plugin(plugin)
 
     def _lifecycle_services(self, plugin: str) -> dict[type, Any]:
         values: dict[type, Any] = {

@@ -31,9 +31,16 @@ LifecycleServices = Callable[[str], Mapping[type, Any]]
 class PluginRuntime:
     """The set of loaded plugins and the dispatcher's view of their flows."""
 
-    def __init__(self, dispatcher: Dispatcher, services_for: LifecycleServices) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        services_for: LifecycleServices,
+        *,
+        forget: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.dispatcher = dispatcher
         self._services_for = services_for
+        self._forget = forget
         self.plugins: dict[str, LoadedPlugin] = {}
         self._generation = 0
         self._epoch = 0
@@ -176,6 +183,7 @@ class PluginRuntime:
                 except Exception:
                     log.exception("plugin %r: on_unload failed; its state is not handed over", name)
                 unload_modules(old)
+                self._forget(name)
                 del self.plugins[name]
                 if new is not None:
                     try:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Constraint, Index, MetaData, Row, Table, delete, select
+from sqlalchemy import Constraint, Index, MetaData, Row, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.sql import Executable
 
+from botrt.storage import _kv as kv
 from botrt.storage._errors import StorageError
 from botrt.storage._migrate import MigrationStep, Plan, check_steps, recorded_version, run_migration
 from botrt.storage._upsert import build_upsert
@@ -24,7 +24,6 @@ _PREFIX = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 _TABLE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _MAX_IDENTIFIER = 63
 """PostgreSQL silently truncates longer names, which would make two tables one."""
-_MAX_KEY = 500
 
 
 class PluginStorage:
@@ -265,13 +264,9 @@ class PluginStorage:
         :raises StorageError: if `key` is not a non-empty string of at most 500
             characters, or the storage is closed or unreachable.
         """
-        kv = self._storage.core.kv
-        _check_key(key)
+        kv.check_key(key)
         async with self._storage.transaction(write=False) as conn:
-            text = await conn.scalar(
-                select(kv.c.value).where(kv.c.plugin == self._name, kv.c.key == key)
-            )
-        return default if text is None else json.loads(text)
+            return await kv.get(conn, self._storage.core.kv, self._name, key, default)
 
     async def kv_set(self, key: str, value: Any) -> None:
         """Store `value` (anything `json.dumps` takes) under `key`, replacing what was there.
@@ -279,18 +274,9 @@ class PluginStorage:
         :raises StorageError: if `key` is invalid, `value` is not JSON-serialisable, the
             storage is closed or unreachable, or this task is already in a write transaction.
         """
-        _check_key(key)
-        try:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise StorageError(
-                f"plugin {self._name!r}: the value for key {key!r} cannot be stored as JSON: {exc}"
-            ) from None
-        kv = self._storage.core.kv
-        row = {"plugin": self._name, "key": key, "value": text}
-        statement = build_upsert(self._storage.backend, kv, [row], ["plugin", "key"], ["value"])
+        text = kv.encode(self._name, key, value)
         async with self._storage.transaction(write=True) as conn:
-            await conn.execute(statement, [row])
+            await kv.put(conn, self._storage.core.kv, self._name, key, text)
 
     async def kv_delete(self, key: str) -> bool:
         """Forget `key`; returns whether it was there.
@@ -298,13 +284,9 @@ class PluginStorage:
         :raises StorageError: if `key` is invalid, the storage is closed or unreachable,
             or this task is already in a write transaction.
         """
-        _check_key(key)
-        kv = self._storage.core.kv
+        kv.check_key(key)
         async with self._storage.transaction(write=True) as conn:
-            result = await conn.execute(
-                delete(kv).where(kv.c.plugin == self._name, kv.c.key == key)
-            )
-            return bool(result.rowcount)
+            return await kv.remove(conn, self._storage.core.kv, self._name, key)
 
     def __repr__(self) -> str:
         return f"<PluginStorage {self._name!r} on {self._storage.url}>"
@@ -332,10 +314,3 @@ def _writes(statement: Executable) -> bool:
     # Anything but a plain SELECT may write (INSERT … RETURNING, text(), DDL), so it
     # takes the write path: on SQLite it then queues instead of failing with "locked".
     return not getattr(statement, "is_select", False)
-
-
-def _check_key(key: object) -> None:
-    if not isinstance(key, str) or not key or len(key) > _MAX_KEY:
-        raise StorageError(
-            f"a key must be a non-empty string of at most {_MAX_KEY} characters, not {key!r}"
-        )

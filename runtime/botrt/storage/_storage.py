@@ -218,7 +218,7 @@ class Storage:
         if self._closed:
             raise StorageError(f"storage {self.url} is closed")
         if not write:
-            async with self._connect(self._engine) as conn, conn.begin():
+            async with self._transaction_on(self._engine) as conn:
                 yield conn
             return
         if self._in_write.get(False):
@@ -230,14 +230,10 @@ class Storage:
         token = self._in_write.set(True)
         try:
             if self._write_lock is None:
-                async with self._connect(self._write_engine) as conn, conn.begin():
+                async with self._transaction_on(self._write_engine) as conn:
                     yield conn
             else:
-                async with (
-                    self._write_lock,
-                    self._connect(self._write_engine) as conn,
-                    conn.begin(),
-                ):
+                async with self._write_lock, self._transaction_on(self._write_engine) as conn:
                     yield conn
         finally:
             self._in_write.reset(token)
@@ -284,16 +280,29 @@ class Storage:
         return f"<Storage {self.url} {state}>"
 
     @asynccontextmanager
-    async def _connect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async def _transaction_on(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         conn = engine.connect()
         try:
             await conn.start()
         except (DBAPIError, OSError, TimeoutError) as exc:
             raise self._unavailable(exc) from None
         try:
-            yield conn
+            transaction = await conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                # Shielded: a cancelled task must still hand back a clean connection
+                # (and, on SQLite, the write lock), not one inside an open transaction.
+                with anyio.CancelScope(shield=True):
+                    await transaction.rollback()
+                raise
+            # Shielded: once the block has run, its write is committed even if the task
+            # is cancelled now; a COMMIT cut in half would leave the outcome unknown.
+            with anyio.CancelScope(shield=True):
+                await transaction.commit()
         finally:
-            await conn.close()
+            with anyio.CancelScope(shield=True):
+                await conn.close()
 
     def _unavailable(self, exc: BaseException) -> StorageError:
         original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc

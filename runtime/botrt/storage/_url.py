@@ -15,8 +15,8 @@ DEFAULT_FILE_NAME = "botrt.db"
 """The SQLite file a bot uses when ``[storage] url`` is not set (beside ``bot.toml``)."""
 
 _EXPECTED = (
-    "expected sqlite:///relative/or/sqlite:////absolute/path.db, sqlite:///:memory:, "
-    "or postgresql://user:password@host:port/database"
+    "expected sqlite:///botrt.db (relative to bot.toml), sqlite:////absolute/path.db, "
+    "sqlite:///:memory: or postgresql://user:password@host:port/database"
 )
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -44,15 +44,15 @@ class Target:
 
     @property
     def memory(self) -> bool:
-        """Whether this is a SQLite ``:memory:`` database."""
+        """Whether this is a SQLite ``:memory:`` database. Raises nothing."""
         return self.backend == "sqlite" and self.path is None
 
     def safe(self) -> str:
-        """The URL with its password masked, for logs and messages."""
+        """The URL with its password masked, for logs and messages. Raises nothing."""
         return self.url.render_as_string(hide_password=True)
 
     def describe(self) -> str:
-        """Where the data lives, in words, without the password."""
+        """Where the data lives, in words, without the password. Raises nothing."""
         if self.backend == "sqlite":
             return "SQLite in memory" if self.path is None else f"SQLite database {self.path}"
         host = self.url.host or "localhost"
@@ -63,7 +63,7 @@ class Target:
         )
 
     def scrub(self, text: str) -> str:
-        """`text` with this URL's password, if any, replaced by ``***``."""
+        """`text` with this URL's password, if any, replaced by ``***``. Raises nothing."""
         password = self.url.password
         if password:
             text = text.replace(str(password), "***")

@@ -16,6 +16,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -35,6 +36,18 @@ _MAX_SOCKET_DIR = 90
 """A unix socket path is limited to 107 bytes, and PostgreSQL appends ``/.s.PGSQL.<port>``."""
 
 _PORT_ATTEMPTS = 5
+
+_WATCHDOG = """
+import shutil, subprocess, sys
+sys.stdin.buffer.read()
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+if sys.argv[1]:
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+"""Stops the server once its stdin closes: when the test process exits, even killed.
+
+`PostgresServer.stop` kills it first and stops the server itself, reporting errors.
+"""
 
 _DEBIAN_BIN_ROOT = Path("/usr/lib/postgresql")
 """Where Debian installs each PostgreSQL version's binaries (``<version>/bin``)."""
@@ -71,10 +84,11 @@ class PostgresServer:
     _bin_dir: Path = field(repr=False)
     _run_as: tuple[str, ...] = field(repr=False)
     _owned_dir: Path | None = field(default=None, repr=False)
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     def url(self, database: str = "postgres") -> str:
-        """The SQLAlchemy URL of `database` on this server (plain ``postgresql://``)."""
+        """The URL of `database` on this server (plain ``postgresql://``). Raises nothing."""
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
 
     def create_database(self, name: str | None = None) -> str:
@@ -122,15 +136,12 @@ class PostgresServer:
         if self._stopped:
             return
         self._stopped = True
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
         try:
-            # "immediate" skips the shutdown checkpoint: nothing here is worth keeping.
             _run(
-                [
-                    *self._run_as,
-                    str(self._bin_dir / "pg_ctl"),
-                    "stop",
-                    *("-D", str(self.data_dir), "-m", "immediate", "-w", "-t", "30"),
-                ],
+                _stop_command(self._bin_dir, self._run_as, self.data_dir),
                 what="pg_ctl stop",
                 cwd=self.data_dir.parent,
             )
@@ -261,6 +272,19 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
                 "max_connections = 200\n"
             )
         port = _start(bin_dir, run_as, data_dir, log_file, timeout)
+        # A new session, so that Ctrl-C in the terminal does not stop the watchdog
+        # before it stops the server.
+        watchdog = subprocess.Popen(
+            [
+                sys.executable,
+                *("-c", _WATCHDOG, str(owned_dir or "")),
+                *_stop_command(bin_dir, run_as, data_dir),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except BaseException:
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
@@ -274,6 +298,7 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
         _bin_dir=bin_dir,
         _run_as=run_as,
         _owned_dir=owned_dir,
+        _watchdog=watchdog,
     )
 
 
@@ -311,6 +336,15 @@ def _check_name(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise PostgresError(f"database name {name!r} must be a lowercase identifier")
     return name
+
+
+def _stop_command(bin_dir: Path, run_as: tuple[str, ...], data_dir: Path) -> list[str]:
+    # "immediate" skips the shutdown checkpoint: nothing here is worth keeping.
+    return [
+        *run_as,
+        str(bin_dir / "pg_ctl"),
+        *("stop", "-D", str(data_dir), "-m", "immediate", "-w", "-t", "30"),
+    ]
 
 
 def _free_port() -> int:

@@ -73,7 +73,11 @@ def _server(
 def postgres_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> PostgresServer:
-    """The session's throwaway PostgreSQL server (skipped, or failed under CI, if missing)."""
+    """The session's throwaway PostgreSQL server.
+
+    Skips the test when PostgreSQL is not installed (fails it when ``CI=true``), and
+    fails it when the server does not start.
+    """
     return _server(request, tmp_path_factory)
 
 
@@ -83,7 +87,8 @@ def postgres_url(request: pytest.FixtureRequest, postgres_server: PostgresServer
 
     Creating a database costs a few hundred milliseconds, so the session reuses one,
     emptied before each test; if something still holds a lock in it (a connection left
-    inside a transaction), the test gets a brand-new database instead.
+    inside a transaction), the test gets a brand-new database instead. Skips or fails
+    as `postgres_server` does; fails if no database can be made.
     """
     stash = request.config.stash
     name = stash.get(_SCRATCH, None)
@@ -99,7 +104,10 @@ def postgres_url(request: pytest.FixtureRequest, postgres_server: PostgresServer
 
 @pytest.fixture(params=BACKENDS)
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A storage URL for this test, per backend: a SQLite file, or a fresh PostgreSQL database."""
+    """A storage URL for this test, per backend: a SQLite file, or an empty PostgreSQL database.
+
+    The PostgreSQL variant skips or fails as `postgres_url` does.
+    """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'botrt.db'}"
     url: str = request.getfixturevalue("postgres_url")
