@@ -1,0 +1,78 @@
+"""The VK platform: events, the API client, Bots Long Poll and the Callback API server.
+
+Both transports hand raw updates to one kind of sink, `await sink(bot, update)`;
+the host turns them into events and queues them::
+
+    async def on_update(bot: str, update: dict[str, Any]) -> None:
+        try:
+            event = parse_update(update, bot=bot, api=apis[bot])
+        except VkPayloadError:
+            log.warning(...)        # VK sent something unexpected: drop it
+            return
+        await queue.send(event)     # keep it quick: Long Poll waits for it
+
+    # a [[bots]] entry with transport = "longpoll"
+    apis[name] = VkApi(token, api_url=api_url, version=api_version, rate_limit=rate_limit)
+    poll = BotsLongPoll(apis[name], group_id, bot=name)
+    task_group.start_soon(poll.run, on_update)
+
+    # every [[bots]] entry with transport = "callback", on the [server] address
+    app = create_callback_app(
+        [CallbackBot(name, group_id, path, confirmation, secret)],
+        on_update,
+        health=lambda: {name: poll.connected},
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    ...
+    await runner.cleanup()
+    await apis[name].close()
+"""
+
+from botrt.protocols.vk._api import ApiStats, VkApi
+from botrt.protocols.vk._batch import EXECUTE_MAX_CALLS, PEER_IDS_MAX, SendResult
+from botrt.protocols.vk._callback import CallbackBot, HealthCheck, create_callback_app
+from botrt.protocols.vk._errors import (
+    UNREACHABLE_CODES,
+    VkApiError,
+    VkConfigError,
+    VkError,
+    VkPayloadError,
+    VkTransportError,
+)
+from botrt.protocols.vk._events import GroupJoin, GroupLeave, MessageEvent, MessageNew, VkEvent
+from botrt.protocols.vk._longpoll import BotsLongPoll, LongPollStatistics, UpdateSink
+from botrt.protocols.vk._parse import parse_update
+from botrt.protocols.vk._ratelimit import RateLimiter
+from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH, split_message, strip_leading_mention
+
+__all__ = [
+    "EXECUTE_MAX_CALLS",
+    "MAX_MESSAGE_LENGTH",
+    "PEER_IDS_MAX",
+    "UNREACHABLE_CODES",
+    "ApiStats",
+    "BotsLongPoll",
+    "CallbackBot",
+    "GroupJoin",
+    "GroupLeave",
+    "HealthCheck",
+    "LongPollStatistics",
+    "MessageEvent",
+    "MessageNew",
+    "RateLimiter",
+    "SendResult",
+    "UpdateSink",
+    "VkApi",
+    "VkApiError",
+    "VkConfigError",
+    "VkError",
+    "VkEvent",
+    "VkPayloadError",
+    "VkTransportError",
+    "create_callback_app",
+    "parse_update",
+    "split_message",
+    "strip_leading_mention",
+]

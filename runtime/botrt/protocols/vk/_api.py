@@ -1,0 +1,321 @@
+"""`VkApi`: VK API calls over one aiohttp session, paced, retried, token kept secret."""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import anyio
+
+from botrt.protocols.vk._batch import SendResult, execute, send_many
+from botrt.protocols.vk._errors import (
+    VkApiError,
+    VkConfigError,
+    VkError,
+    VkTransportError,
+    api_error_from_object,
+)
+from botrt.protocols.vk._http import Secret, TransientHttpError, post_form
+from botrt.protocols.vk._params import encode_value
+from botrt.protocols.vk._ratelimit import LimiterStatistics, RateLimiter
+from botrt.protocols.vk._retry import RETRYABLE_CODES, RetryPolicy
+
+logger = logging.getLogger("botrt.vk.api")
+
+DEFAULT_API_URL = "https://api.vk.com/method"
+DEFAULT_VERSION = "5.199"
+
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStats:
+    """A snapshot of what a `VkApi` has done, for metrics and logs.
+
+    Attributes:
+        requests: HTTP requests sent, retries included (`execute` is one).
+        calls: API calls made by callers, by method.
+        retries: retries, by cause: the VK error code (6, 9, 10) or a
+            transport cause (`"http_502"`, `"timeout"`, `"network"`, `"bad_json"`).
+        errors: `VkApiError`s raised to callers, by code.
+        limiter: the rate limiter's counters.
+    """
+
+    requests: int
+    calls: dict[str, int] = field(default_factory=dict)
+    retries: dict[int | str, int] = field(default_factory=dict)
+    errors: dict[int, int] = field(default_factory=dict)
+    limiter: LimiterStatistics | None = None
+
+
+class VkApi:
+    """A client for the VK API, one per bot account.
+
+    Use it as `async with VkApi(token) as api:` or call `await api.close()`.
+    Methods can be called as `await api.call("messages.send", peer_id=1,
+    message="hi")` or `await api.messages.send(peer_id=1, message="hi")`.
+
+    Every request, retries included, waits for the shared rate limiter
+    (`rate_limit` per second). Errors 6, 9 and 10, HTTP 5xx and 429,
+    connection errors, timeouts and non-JSON answers are retried with
+    exponential backoff and full jitter, at most `max_retries` times and
+    within `max_retry_time` seconds. The token is sent in the request body and
+    never appears in `repr`, logs or errors.
+
+    `session`, when given, is used instead of one the client creates, and is
+    left open by `close`.
+
+    Any attribute that is not one of the client's own becomes an API
+    namespace; VK's `stats.*` methods, whose namespace `stats` is taken by the
+    client's counters, are reached with `call("stats.get", ...)`.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        version: str = DEFAULT_VERSION,
+        rate_limit: float = 20,
+        session: aiohttp.ClientSession | None = None,
+        max_retries: int = 4,
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 8.0,
+        max_retry_time: float = 60.0,
+        timeout: float = 30.0,
+    ) -> None:
+        """Create a client; no connection is made until the first call.
+
+        :raises VkConfigError: if the token is empty or a limit is out of range.
+        """
+        if not isinstance(token, str) or not token:
+            raise VkConfigError("VkApi needs a non-empty access token")
+        if timeout <= 0:
+            raise VkConfigError(f"VkApi timeout must be positive, got {timeout}")
+        self._token = Secret(token)
+        self.api_url = api_url.rstrip("/")
+        self.version = version
+        self.retry = RetryPolicy(max_retries, retry_delay, max_retry_delay, max_retry_time)
+        self.timeout = timeout
+        self._limiter = RateLimiter(rate_limit)
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._jitter = random.Random()
+        self._requests = 0
+        self._calls: Counter[str] = Counter()
+        self._retries: Counter[int | str] = Counter()
+        self._errors: Counter[int] = Counter()
+
+    def __repr__(self) -> str:
+        return (
+            f"<VkApi api_url={self.api_url!r} version={self.version!r} "
+            f"rate_limit={self._limiter.rate:g}/s>"
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session this client created; safe to call twice."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def http_session(self) -> aiohttp.ClientSession:
+        """Return the client's aiohttp session, creating it on first use.
+
+        Other VK components of the same bot (Long Poll) share it. Must be
+        called while an event loop is running.
+
+        :raises VkError: if the client was closed.
+        """
+        if self._closed:
+            raise VkError("this VkApi is closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    @property
+    def stats(self) -> ApiStats:
+        """A snapshot of the client's counters."""
+        return ApiStats(
+            requests=self._requests,
+            calls=dict(self._calls),
+            retries=dict(self._retries),
+            errors=dict(self._errors),
+            limiter=self._limiter.statistics(),
+        )
+
+    def __getattr__(self, name: str) -> _Namespace:
+        # Only plain names become API namespaces, so `copy`, `pickle` and
+        # friends probing dunders get the AttributeError they expect.
+        if name.startswith("_") or not name.isidentifier():
+            raise AttributeError(name)
+        return _Namespace(self, name)
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Call API `method` and return VK's `response`.
+
+        `None` parameters are left out. `messages.send` gets a random int32
+        `random_id` unless one is given.
+
+        :raises VkApiError: if VK answers with an error that is not retried,
+            or with error 6, 9 or 10 once the retries are spent.
+        :raises VkTransportError: if VK cannot be reached or answers with
+            something that is not VK's JSON, once the retries are spent, or
+            answers a non-retryable HTTP status (a wrong `api_url`).
+        :raises VkError: if the client was closed.
+        """
+        body = await self.request(method, params)
+        return body.get("response")
+
+    async def request(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Call `method` like `call`, returning VK's whole JSON body.
+
+        Needed where VK puts something beside `response` (`execute_errors`).
+
+        :raises VkApiError, VkTransportError, VkError: as `call`.
+        """
+        params = self.prepare(method, params)
+        self._calls[method] += 1
+        form = {k: encode_value(v) for k, v in params.items()}
+        url = f"{self.api_url}/{method}"
+        started = anyio.current_time()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire()
+            self._requests += 1
+            try:
+                body = await post_form(
+                    self.http_session(),
+                    url,
+                    form,
+                    token=self._token,
+                    version=self.version,
+                    request_timeout=self.timeout,
+                    method=method,
+                )
+            except TransientHttpError as exc:
+                cause: int | str = exc.cause
+                failure: VkError = VkTransportError(
+                    f"VK API {method} failed after {attempt} attempt(s): {exc}",
+                    method=method,
+                    attempts=attempt,
+                )
+                slowdown = 1.0
+            else:
+                error = body.get("error")
+                if not isinstance(error, Mapping):
+                    return body
+                error = {**error, "error_msg": self._redact(str(error.get("error_msg", "")))}
+                failure = api_error_from_object(error, method=method, params=params)
+                if failure.code not in RETRYABLE_CODES:
+                    self._errors[failure.code] += 1
+                    raise failure
+                cause = failure.code
+                slowdown = RETRYABLE_CODES[failure.code]
+            delay = self.retry.backoff(attempt, slowdown, self._jitter)
+            if not self.retry.allows(attempt, anyio.current_time() - started, delay):
+                if isinstance(failure, VkApiError):
+                    self._errors[failure.code] += 1
+                raise failure
+            self._retries[cause] += 1
+            # Error 6 is routine when several clients share a token: keep it quiet.
+            logger.log(
+                logging.INFO if cause == 6 else logging.WARNING,
+                "VK %s: %s; retry %d of %d in %.2fs",
+                method,
+                failure if isinstance(failure, VkApiError) else cause,
+                attempt,
+                self.retry.max_retries,
+                delay,
+            )
+            await anyio.sleep(delay)
+
+    def prepare(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `params` without `None` values, with defaults VK needs filled in.
+
+        `messages.send` without a `random_id` gets a random positive int32.
+        The id is chosen once, before any retry, so that VK drops the copy
+        if a retried request had in fact been delivered.
+        """
+        out = {k: v for k, v in params.items() if v is not None}
+        if method == "messages.send" and "random_id" not in out:
+            out["random_id"] = secrets.randbelow(_INT32_MAX) + 1
+        return out
+
+    async def execute(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Run (method, params) `calls` through `execute`, 25 per request.
+
+        Returns one result per call, in order: the call's `response`, or a
+        `VkApiError` for a call that failed inside `execute` (not retried).
+
+        :raises VkApiError: if an `execute` request fails as a whole (12, 13, ...).
+        :raises VkTransportError: if VK cannot be reached.
+        :raises VkPayloadError: if VK's answer has not one result per call.
+        :raises VkConfigError: if a method name is not `namespace.method`.
+        """
+        return await execute(self, calls)
+
+    async def send_many(
+        self, peer_ids: Sequence[int], message: str, **params: Any
+    ) -> list[SendResult]:
+        """Send `message` to every peer with `messages.send`, 100 `peer_ids` per request.
+
+        Returns one `SendResult` per peer, in order; VK's errors (for the
+        whole request or per recipient: 901/902 make `unreachable` true) are
+        reported there, not raised. `params` are more `messages.send`
+        parameters (`attachment`, a deterministic `random_id`, ...).
+
+        :raises VkTransportError: if VK cannot be reached (the results of
+            earlier requests are lost with it: resumable jobs should pass at
+            most 100 peers per call).
+        """
+        return await send_many(self, peer_ids, message, **params)
+
+    def _redact(self, text: str) -> str:
+        token = self._token.reveal()
+        return text.replace(token, "<token>") if token in text else text
+
+
+class _Namespace:
+    """`api.messages`: turns `api.messages.send(...)` into `api.call("messages.send", ...)`."""
+
+    __slots__ = ("_api", "_name")
+
+    def __init__(self, api: VkApi, name: str) -> None:
+        self._api = api
+        self._name = name
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        if method.startswith("_") or not method.isidentifier():
+            raise AttributeError(method)
+        full = f"{self._name}.{method}"
+        api = self._api
+
+        async def invoke(**params: Any) -> Any:
+            return await api.call(full, **params)
+
+        invoke.__name__ = invoke.__qualname__ = full
+        return invoke
+
+    def __repr__(self) -> str:
+        return f"<VK API namespace {self._name!r}>"

@@ -1,0 +1,272 @@
+"""Callback API: VK POSTs each update to a URL of ours, and we answer `ok`.
+
+`create_callback_app` builds an `aiohttp.web.Application` with one POST route
+per bot and a `/healthz` route. The host runs it with a runner it owns::
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    ...
+    await runner.cleanup()   # waits briefly for updates still being handed over
+
+or mounts it into an application of its own with
+`root.add_subapp("/prefix", app)` (routes then live under `/prefix`, and the
+sub-application's cleanup runs with the root's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from botrt.protocols.vk._dedup import RecentKeys
+from botrt.protocols.vk._errors import VkConfigError
+from botrt.protocols.vk._longpoll import UpdateSink
+
+logger = logging.getLogger("botrt.vk.callback")
+
+MAX_BODY_SIZE = 1 << 20
+"""Largest request body accepted (1 MiB); bigger bodies get 413."""
+HEALTH_PATH = "/healthz"
+
+HealthCheck = Callable[[], Mapping[str, bool]]
+"""Returns, for every bot, whether it is connected; `/healthz` is 200 only if all are."""
+
+# VK re-sends an unanswered update after 10 s, 3, 10 and 30 min, then 1 h:
+# a key must outlive the last retry, about 1 h 45 min after the first try.
+DEFAULT_DEDUP_TTL = 2 * 3600.0
+DEFAULT_DEDUP_SIZE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackBot:
+    """One community whose Callback API server points at this application.
+
+    Attributes:
+        name: the bot's name (`[[bots]] name`), passed to the sink.
+        group_id: the community's id; updates for another group are refused.
+        path: the route VK POSTs to, such as `/vk/group1`.
+        confirmation: the string VK expects in answer to `confirmation`.
+        secret: the secret key set in the community's Callback settings;
+            when set, every update must carry it (a `confirmation` without any
+            secret is still answered, since VK's docs do not promise one).
+    """
+
+    name: str
+    group_id: int
+    path: str
+    confirmation: str
+    secret: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """Check the settings.
+
+        :raises VkConfigError: if the path does not start with `/`, the group
+            id is not positive or the confirmation string is empty.
+        """
+        if not self.path.startswith("/"):
+            raise VkConfigError(f"bot {self.name!r}: callback path must start with '/'")
+        if isinstance(self.group_id, bool) or int(self.group_id) <= 0:
+            raise VkConfigError(f"bot {self.name!r}: group_id must be a positive integer")
+        if not self.confirmation:
+            raise VkConfigError(f"bot {self.name!r}: the confirmation string is empty")
+
+
+class _Receiver:
+    """What the routes share: the sink, the duplicate memory, the running hand-overs."""
+
+    def __init__(self, sink: UpdateSink, recent: RecentKeys, max_body: int) -> None:
+        self.sink = sink
+        self.recent = recent
+        self.max_body = max_body
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, bot: CallbackBot, request: web.Request) -> web.Response:
+        # VK stops calling a server that keeps failing: whatever goes wrong
+        # here, answer a 4xx and log, never let aiohttp turn it into a 500.
+        try:
+            return await self._handle(bot, request)
+        except Exception:
+            logger.exception("bot %s: callback request failed", bot.name)
+            return _text(400, "bad request")
+
+    async def _handle(self, bot: CallbackBot, request: web.Request) -> web.Response:
+        body = await _read_body(request, self.max_body)
+        if body is None:
+            return await _refuse_oversized(request)
+        try:
+            update = json.loads(body)
+        except ValueError:
+            return _text(400, "malformed JSON")
+        if not isinstance(update, dict):
+            return _text(400, "expected a JSON object")
+        type_ = update.get("type")
+        if not isinstance(type_, str) or not type_:
+            return _text(400, "missing 'type'")
+        group_id = _int_or_none(update.get("group_id"))
+        if group_id is None:
+            return _text(400, "missing or malformed 'group_id'")
+        if group_id != bot.group_id:
+            logger.warning("bot %s: callback for group %d refused", bot.name, group_id)
+            return _text(403, "wrong group_id")
+        if not _secret_ok(bot, type_, update.get("secret")):
+            logger.warning("bot %s: callback with a wrong secret refused", bot.name)
+            return _text(403, "bad secret")
+        if type_ == "confirmation":
+            return _text(200, bot.confirmation)
+        if not isinstance(update.get("object"), dict):
+            return _text(400, "missing 'object'")
+        event_id = update.get("event_id")
+        if event_id is not None and self.recent.check_and_add((bot.group_id, str(event_id))):
+            logger.info(
+                "bot %s: duplicate %s %s (X-Retry-Counter %s) ignored",
+                bot.name,
+                type_,
+                event_id,
+                request.headers.get("X-Retry-Counter", "-"),
+            )
+            return _text(200, "ok")
+        # The secret has done its job; handlers and logs downstream never see it.
+        update.pop("secret", None)
+        task = asyncio.get_running_loop().create_task(self._deliver(bot.name, update))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return _text(200, "ok")
+
+    async def _deliver(self, bot_name: str, update: dict[str, Any]) -> None:
+        try:
+            await self.sink(bot_name, update)
+        except Exception:
+            logger.exception("bot %s: the sink failed on a %s", bot_name, update.get("type"))
+
+    async def wait_delivered(self, grace: float) -> None:
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning("cancelled %d update hand-overs still running at shutdown", len(pending))
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def create_callback_app(
+    bots: Sequence[CallbackBot],
+    sink: UpdateSink,
+    *,
+    health: HealthCheck | None = None,
+    max_body_size: int = MAX_BODY_SIZE,
+    dedup_ttl: float = DEFAULT_DEDUP_TTL,
+    dedup_size: int = DEFAULT_DEDUP_SIZE,
+    shutdown_timeout: float = 5.0,
+) -> web.Application:
+    """Build the Callback API application for `bots`.
+
+    Each bot's `path` accepts VK's POSTs: `confirmation` is answered with the
+    bot's confirmation string; every other valid update is answered `ok` at
+    once and handed to `await sink(bot.name, update)` in a background task
+    (without its `secret`). An update whose `(group_id, event_id)` was
+    accepted within `dedup_ttl` seconds is answered `ok` and dropped, so VK's
+    retries are handled once. Refusals: malformed JSON, a non-object, a
+    missing `type`, `group_id` or `object` → 400; a wrong `group_id` or
+    secret → 403; a body over `max_body_size` → 413; never a 500.
+
+    `GET /healthz` answers 200 `{"ok": true, "bots": {...}}` when `health()`
+    reports every bot connected (every bot, without `health`), else 503.
+    The application's cleanup waits up to `shutdown_timeout` seconds for
+    hand-overs still running, then cancels them.
+
+    :raises VkConfigError: if two bots share a path or a path is `/healthz`.
+    """
+    paths = [bot.path for bot in bots]
+    if len(set(paths)) != len(paths) or HEALTH_PATH in paths:
+        raise VkConfigError(f"callback paths must be distinct and not {HEALTH_PATH}: {paths}")
+    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size)
+    app = web.Application(client_max_size=max_body_size)
+    for bot in bots:
+        app.router.add_post(bot.path, _route(receiver, bot))
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            status = {str(k): bool(v) for k, v in health().items()} if health else {}
+        except Exception:
+            logger.exception("the health check failed")
+            return web.json_response({"ok": False, "error": "health check failed"}, status=503)
+        if health is None:
+            status = {bot.name: True for bot in bots}
+        ok = all(status.values())
+        payload = {"ok": ok, "bots": status, "pending": len(receiver.tasks)}
+        return web.json_response(payload, status=200 if ok else 503)
+
+    async def on_cleanup(app: web.Application) -> None:
+        await receiver.wait_delivered(shutdown_timeout)
+
+    app.router.add_get(HEALTH_PATH, healthz)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def _route(
+    receiver: _Receiver, bot: CallbackBot
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return await receiver.handle(bot, request)
+
+    return handler
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    # Read by hand: a sub-application's `client_max_size` is not applied
+    # (the root application's is), and a chunked body has no length.
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _refuse_oversized(request: web.Request) -> web.Response:
+    # aiohttp would otherwise keep reading the unread rest of the body for up
+    # to 10 s ("lingering"), holding the connection and delaying shutdown:
+    # send the answer now, then close the connection.
+    response = _text(413, "request body too large")
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
+
+
+def _secret_ok(bot: CallbackBot, type_: str, provided: Any) -> bool:
+    if not bot.secret:
+        return True
+    if provided is None and type_ == "confirmation":
+        return True
+    if not isinstance(provided, str):
+        return False
+    return hmac.compare_digest(provided.encode(), bot.secret.encode())
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, content_type="text/plain")

@@ -1,0 +1,310 @@
+"""The events a VK bot receives, as botrt `Event` subclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botrt.adapter import Event, ReplyNotSupportedError, TextEvent
+from botrt.protocols.vk._text import split_message
+
+if TYPE_CHECKING:
+    from botrt.protocols.vk._api import VkApi
+
+PLATFORM = "vk"
+CHAT_PEER_OFFSET = 2_000_000_000
+"""A `peer_id` at or above this is a group chat (`2000000000 + chat_id`)."""
+
+# Options of `messages.send` that make sense on every piece of a split reply;
+# every other option (attachment, keyboard, payload, ...) goes with the last
+# piece only, so a keyboard or a photo is not repeated.
+_EVERY_PIECE = frozenset({"dont_parse_links", "disable_mentions", "group_id"})
+_INT32_MAX = 2**31 - 1
+
+
+class MessageNew(TextEvent):
+    """A message written to the community (VK `message_new`).
+
+    Attributes:
+        text: the text, without a leading mention of this community
+            (`"[club1|@bot] /help"` arrives as `"/help"`).
+        raw_text: the text exactly as VK delivered it.
+        user_id: the author (`from_id`).
+        peer_id: the conversation (the user's id, or `2000000000 + chat_id`).
+        message_id: the message's id (0 in group chats, where VK only gives
+            `conversation_message_id`).
+        conversation_message_id: the message's id inside its conversation.
+        attachments: VK's attachment objects, as delivered.
+        payload: the keyboard button payload, decoded from JSON when VK sent a
+            string (kept as the string if it is not JSON); None when absent.
+        message: VK's message object; `client_info`: what the user's client
+            supports (empty for old API versions).
+        group_id, event_id: the community and the update's id (an opaque
+            string, None in old payloads).
+        raw: the whole update.
+    """
+
+    __slots__ = (
+        "_api",
+        "attachments",
+        "client_info",
+        "conversation_message_id",
+        "event_id",
+        "group_id",
+        "message",
+        "message_id",
+        "payload",
+        "raw",
+        "raw_text",
+    )
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        raw_text: str,
+        user_id: int,
+        peer_id: int,
+        bot: str,
+        message_id: int = 0,
+        conversation_message_id: int | None = None,
+        attachments: list[Any] | None = None,
+        payload: Any = None,
+        message: dict[str, Any] | None = None,
+        client_info: dict[str, Any] | None = None,
+        group_id: int | None = None,
+        event_id: str | None = None,
+        raw: dict[str, Any] | None = None,
+        api: VkApi | None = None,
+    ) -> None:
+        super().__init__(text, user_id=user_id, peer_id=peer_id, platform=PLATFORM, bot=bot)
+        self.raw_text = raw_text
+        self.message_id = message_id
+        self.conversation_message_id = conversation_message_id
+        self.attachments: list[Any] = attachments or []
+        self.payload = payload
+        self.message: dict[str, Any] = message or {}
+        self.client_info: dict[str, Any] = client_info or {}
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw: dict[str, Any] = raw or {}
+        self._api = api
+
+    @property
+    def is_chat(self) -> bool:
+        """True when the message was written in a group chat."""
+        return self.peer_id >= CHAT_PEER_OFFSET
+
+    async def reply(self, text: str, **options: Any) -> None:
+        """Send `text` to this message's conversation with `messages.send`.
+
+        Text over 4096 characters goes as several messages, cut at newlines,
+        then spaces. `options` are `messages.send` parameters; attachments,
+        keyboard and the like go with the last message. A `random_id` you pass
+        is offset by the piece's index, so VK's duplicate check does not drop
+        the later pieces.
+
+        :raises ReplyNotSupportedError: if the event was parsed without an API.
+        :raises VkApiError: if VK refuses the message.
+        :raises VkTransportError: if VK cannot be reached.
+        """
+        api = self._api
+        if api is None:
+            raise ReplyNotSupportedError(
+                "this MessageNew was parsed without a VkApi; pass api= to parse_update"
+            )
+        pieces = split_message(text)
+        random_id = options.pop("random_id", None)
+        every = {k: options.pop(k) for k in _EVERY_PIECE & options.keys()}
+        last = len(pieces) - 1
+        for index, piece in enumerate(pieces):
+            params = dict(every)
+            if index == last:
+                params.update(options)
+            if random_id is not None:
+                params["random_id"] = _offset_random_id(int(random_id), index)
+            await api.messages.send(peer_id=self.peer_id, message=piece, **params)
+
+
+class MessageEvent(Event):
+    """A press on a callback keyboard button (VK `message_event`).
+
+    Attributes:
+        user_id, peer_id: who pressed and in which conversation.
+        event_id: the press's own id (12 hex characters), which
+            `messages.sendMessageEventAnswer` needs; not the update's id.
+        update_id: the update's id (what `event_id` is on other VK events).
+        payload: the button's payload, decoded as for `MessageNew`.
+        conversation_message_id: the message that carries the keyboard.
+        group_id, raw: as for `MessageNew`.
+    """
+
+    __slots__ = (
+        "_api",
+        "conversation_message_id",
+        "event_id",
+        "group_id",
+        "payload",
+        "peer_id",
+        "raw",
+        "update_id",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        peer_id: int,
+        event_id: str,
+        bot: str,
+        payload: Any = None,
+        conversation_message_id: int | None = None,
+        group_id: int | None = None,
+        update_id: str | None = None,
+        raw: dict[str, Any] | None = None,
+        api: VkApi | None = None,
+    ) -> None:
+        super().__init__(platform=PLATFORM, bot=bot)
+        self.user_id = user_id
+        self.peer_id = peer_id
+        self.event_id = event_id
+        self.payload = payload
+        self.conversation_message_id = conversation_message_id
+        self.group_id = group_id
+        self.update_id = update_id
+        self.raw: dict[str, Any] = raw or {}
+        self._api = api
+
+    async def answer(self, event_data: Mapping[str, Any] | None = None) -> None:
+        """Answer the press with `messages.sendMessageEventAnswer`.
+
+        Without `event_data` the button just stops spinning; with it, the
+        client acts (`{"type": "show_snackbar", "text": ...}`,
+        `{"type": "open_link", "link": ...}`, ...).
+
+        :raises ReplyNotSupportedError: if the event was parsed without an API.
+        :raises VkApiError: if VK refuses the answer.
+        :raises VkTransportError: if VK cannot be reached.
+        """
+        if self._api is None:
+            raise ReplyNotSupportedError(
+                "this MessageEvent was parsed without a VkApi; pass api= to parse_update"
+            )
+        await self._api.messages.sendMessageEventAnswer(
+            event_id=self.event_id,
+            user_id=self.user_id,
+            peer_id=self.peer_id,
+            event_data=dict(event_data) if event_data is not None else None,
+        )
+
+    async def show_snackbar(self, text: str) -> None:
+        """Answer the press with a snackbar showing `text`.
+
+        :raises ReplyNotSupportedError, VkApiError, VkTransportError: as `answer`.
+        """
+        await self.answer({"type": "show_snackbar", "text": text})
+
+    def __repr__(self) -> str:
+        return (
+            f"<MessageEvent bot={self.bot!r} user_id={self.user_id} "
+            f"peer_id={self.peer_id} payload={self.payload!r}>"
+        )
+
+
+class GroupJoin(Event):
+    """A user joined the community (VK `group_join`).
+
+    Attributes:
+        user_id: who joined.
+        join_type: VK's `join_type` as delivered (`join`, `unsure`,
+            `accepted`, `approved`, `request`, or a value VK adds later).
+        group_id, event_id, raw: as for `MessageNew`.
+    """
+
+    __slots__ = ("event_id", "group_id", "join_type", "raw", "user_id")
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        join_type: str,
+        bot: str,
+        group_id: int | None = None,
+        event_id: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(platform=PLATFORM, bot=bot)
+        self.user_id = user_id
+        self.join_type = join_type
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw: dict[str, Any] = raw or {}
+
+
+class GroupLeave(Event):
+    """A user left the community or was removed (VK `group_leave`).
+
+    Attributes:
+        user_id: who left.
+        self_left: True if they left on their own, False if they were removed.
+        group_id, event_id, raw: as for `MessageNew`.
+    """
+
+    __slots__ = ("event_id", "group_id", "raw", "self_left", "user_id")
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        self_left: bool,
+        bot: str,
+        group_id: int | None = None,
+        event_id: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(platform=PLATFORM, bot=bot)
+        self.user_id = user_id
+        self.self_left = self_left
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw: dict[str, Any] = raw or {}
+
+
+class VkEvent(Event):
+    """Any VK update botrt has no dedicated type for (`wall_post_new`, ...).
+
+    Attributes:
+        type: VK's update type.
+        object: the update's `object` (empty for `confirmation`).
+        group_id, event_id, raw: as for `MessageNew`.
+    """
+
+    __slots__ = ("event_id", "group_id", "object", "raw", "type")
+
+    def __init__(
+        self,
+        *,
+        type_: str,
+        object_: dict[str, Any],
+        bot: str,
+        group_id: int | None = None,
+        event_id: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(platform=PLATFORM, bot=bot)
+        self.type = type_
+        self.object = object_
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw: dict[str, Any] = raw or {}
+
+    def __repr__(self) -> str:
+        return f"<VkEvent bot={self.bot!r} type={self.type!r} group_id={self.group_id}>"
+
+
+def _offset_random_id(random_id: int, index: int) -> int:
+    if random_id == 0 or index == 0:
+        return random_id
+    sign = 1 if random_id > 0 else -1
+    return sign * ((abs(random_id) - 1 + index) % _INT32_MAX + 1)

@@ -1,0 +1,278 @@
+"""Bots Long Poll: a community's updates pulled over long-lived HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import anyio
+
+from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
+
+if TYPE_CHECKING:
+    from botrt.protocols.vk._api import VkApi
+
+logger = logging.getLogger("botrt.vk.longpoll")
+
+UpdateSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+"""Where VK updates go: `await sink(bot_name, update)`, for Long Poll and Callback alike."""
+
+# VK errors that mean "VK is busy", not "this will never work": getting a new
+# Long Poll server keeps trying through them.
+_TRANSIENT_CODES = frozenset({6, 9, 10})
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollStatistics:
+    """A snapshot of a `BotsLongPoll`'s state and counters.
+
+    Attributes:
+        connected: whether the last request to VK succeeded.
+        ts: the position the next `a_check` asks from.
+        requests: `a_check` requests made.
+        updates: updates handed to the sink.
+        failed: `failed` answers received, by code.
+        errors: requests that failed (network, HTTP status, bad JSON).
+    """
+
+    connected: bool
+    ts: str | None
+    requests: int
+    updates: int
+    failed: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+class _PollError(Exception):
+    """One `a_check` request failed in a way worth retrying."""
+
+
+class BotsLongPoll:
+    """Receives one community's updates through the Bots Long Poll API.
+
+    `run(sink)` gets a server with `groups.getLongPollServer`, then asks
+    `a_check` in a loop and hands each update to `sink(bot, update)`, in
+    order. The position (`ts`) moves past a batch only once every update of
+    it reached the sink, so nothing is lost or handed twice:
+
+    - `failed: 1`: continue from the `ts` VK gives (VK dropped the gap);
+    - `failed: 2`: get a new key and server, keep the current `ts`;
+    - `failed: 3`: get a new key and `ts`;
+    - network errors, HTTP errors and bad JSON: back off (exponentially, with
+      jitter) and ask again from the same `ts`.
+
+    `run` can be cancelled at any point; a later `run` on the same object
+    resumes where it stopped, the rest of an interrupted batch first.
+    """
+
+    def __init__(
+        self,
+        api: VkApi,
+        group_id: int,
+        *,
+        bot: str,
+        wait: int = 25,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 30.0,
+    ) -> None:
+        """Prepare a poller; nothing is requested until `run`.
+
+        :raises VkConfigError: if `wait` is not between 1 and 90 (VK's limit)
+            or a delay is negative.
+        """
+        if not 1 <= wait <= 90:
+            raise VkConfigError(f"Long Poll wait must be 1..90 seconds, got {wait}")
+        if retry_delay < 0 or max_retry_delay < 0:
+            raise VkConfigError("Long Poll retry delays must not be negative")
+        self.api = api
+        self.group_id = int(group_id)
+        self.bot = bot
+        self.wait = wait
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self._server: str | None = None
+        self._key: str | None = None
+        self._ts: str | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._pending_ts: str | None = None
+        self._connected = False
+        self._running = False
+        self._jitter = random.Random()
+        self._requests = 0
+        self._updates = 0
+        self._errors = 0
+        self._failed: Counter[int] = Counter()
+
+    @property
+    def connected(self) -> bool:
+        """True while the last request to VK succeeded (for health checks)."""
+        return self._connected
+
+    @property
+    def ts(self) -> str | None:
+        """The position the next `a_check` asks from; None before the first server."""
+        return self._ts
+
+    def statistics(self) -> LongPollStatistics:
+        """Return the poller's state and counters."""
+        return LongPollStatistics(
+            connected=self._connected,
+            ts=self._ts,
+            requests=self._requests,
+            updates=self._updates,
+            failed=dict(self._failed),
+            errors=self._errors,
+        )
+
+    async def run(self, sink: UpdateSink) -> None:
+        """Hand every update to `sink` until cancelled.
+
+        An exception raised by `sink` is logged and the update counts as
+        handled, so one bad update cannot stall the bot.
+
+        :raises VkApiError: if `groups.getLongPollServer` is refused for good
+            (5: bad token, 15/100: Long Poll disabled in the community's
+            settings or a wrong group id); errors 6, 9 and 10 are waited out.
+        :raises VkError: if `run` is already running on this object, or the
+            `VkApi` was closed.
+        """
+        if self._running:
+            raise VkError(f"BotsLongPoll for bot {self.bot!r} is already running")
+        self._running = True
+        failures = 0
+        try:
+            while True:
+                await self._drain(sink)
+                try:
+                    if self._key is None:
+                        await self._get_server()
+                    body = await self._check()
+                except (_PollError, VkTransportError) as exc:
+                    failures += 1
+                    await self._pause(failures, exc)
+                    continue
+                except VkApiError as exc:
+                    if exc.code not in _TRANSIENT_CODES:
+                        raise
+                    failures += 1
+                    await self._pause(failures, exc)
+                    continue
+                failures = 0
+                self._accept(body)
+        finally:
+            self._running = False
+            self._connected = False
+
+    def _accept(self, body: dict[str, Any]) -> None:
+        failed = body.get("failed")
+        if failed is not None:
+            self._on_failed(failed, body)
+            return
+        updates = body.get("updates")
+        new_ts = body.get("ts")
+        if not isinstance(updates, list) or new_ts is None:
+            # Treated like `failed: 2`: keeps `ts`, so nothing can be skipped.
+            logger.warning("bot %s: Long Poll answer without updates/ts; new key", self.bot)
+            self._key = None
+            return
+        self._pending = [u for u in updates if isinstance(u, dict)]
+        if len(self._pending) != len(updates):
+            logger.warning("bot %s: skipped Long Poll updates that are not objects", self.bot)
+        self._pending_ts = str(new_ts)
+
+    def _on_failed(self, failed: Any, body: dict[str, Any]) -> None:
+        try:
+            code = int(failed)
+        except (TypeError, ValueError):
+            code = 0
+        self._failed[code] += 1
+        if code == 1 and body.get("ts") is not None:
+            logger.warning("bot %s: Long Poll history lost (failed 1); skipping ahead", self.bot)
+            self._ts = str(body["ts"])
+        elif code == 3 or code == 1:
+            logger.info("bot %s: Long Poll data lost (failed %d); new key and ts", self.bot, code)
+            self._key = None
+            self._ts = None
+        else:
+            # 2 is an expired key. An unknown code gets the same care: a new
+            # key but the same `ts`, which cannot skip anything.
+            logger.info("bot %s: Long Poll key expired (failed %d); new key", self.bot, code)
+            self._key = None
+
+    async def _drain(self, sink: UpdateSink) -> None:
+        while self._pending:
+            update = self._pending[0]
+            try:
+                await sink(self.bot, update)
+            except Exception:
+                logger.exception("bot %s: the sink failed on a %s", self.bot, update.get("type"))
+            # Dropped only once the sink returned: a cancellation inside the
+            # sink leaves the update for the next `run`.
+            self._pending.pop(0)
+            self._updates += 1
+        if self._pending_ts is not None:
+            self._ts, self._pending_ts = self._pending_ts, None
+
+    async def _get_server(self) -> None:
+        answer = await self.api.call("groups.getLongPollServer", group_id=self.group_id)
+        if not isinstance(answer, dict) or not answer.get("server") or not answer.get("key"):
+            raise _PollError("groups.getLongPollServer answered without server/key")
+        server = str(answer["server"])
+        self._server = server if "://" in server else f"https://{server}"
+        self._key = str(answer["key"])
+        if self._ts is None:
+            if answer.get("ts") is None:
+                raise _PollError("groups.getLongPollServer answered without ts")
+            self._ts = str(answer["ts"])
+
+    async def _check(self) -> dict[str, Any]:
+        server, key, ts = self._server, self._key, self._ts
+        if server is None or key is None or ts is None:
+            raise _PollError("no Long Poll server yet")
+        params = {"act": "a_check", "key": key, "ts": ts, "wait": str(self.wait)}
+        self._requests += 1
+        session = self.api.http_session()
+        try:
+            async with session.get(
+                server,
+                params=params,
+                # VK holds the request up to `wait` seconds; give it room.
+                timeout=aiohttp.ClientTimeout(total=self.wait + 15),
+            ) as response:
+                status = response.status
+                payload = await response.read()
+        except TimeoutError:
+            raise _PollError("timeout") from None
+        except aiohttp.ClientError as exc:
+            # The exception text may hold the URL, and so the key: name it only.
+            raise _PollError(f"network ({type(exc).__name__})") from None
+        if status != 200:
+            raise _PollError(f"HTTP {status}")
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            raise _PollError("bad JSON") from None
+        if not isinstance(body, dict):
+            raise _PollError("bad JSON")
+        self._connected = True
+        return body
+
+    async def _pause(self, failures: int, exc: Exception) -> None:
+        self._connected = False
+        self._errors += 1
+        ceiling = min(self.max_retry_delay, self.retry_delay * 2 ** (failures - 1))
+        delay = ceiling / 2 + self._jitter.uniform(0, ceiling / 2)
+        logger.warning(
+            "bot %s: Long Poll request failed (%s); retry %d in %.2fs",
+            self.bot,
+            exc,
+            failures,
+            delay,
+        )
+        await anyio.sleep(delay)

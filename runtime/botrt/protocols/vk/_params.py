@@ -1,0 +1,38 @@
+"""How Python values become VK API parameters (form fields and VKScript arguments)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def encode_value(value: Any) -> str:
+    """Encode one API parameter the way VK expects it in a form.
+
+    Booleans become `1`/`0`; lists and tuples of plain values are joined with
+    commas; dicts, and lists holding dicts or lists, become JSON; anything
+    else goes through `str`.
+    """
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        if any(isinstance(item, Mapping | list | tuple) for item in items):
+            return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+        return ",".join(encode_value(item) for item in items)
+    return str(value)
+
+
+def script_value(value: Any) -> Any:
+    """Encode one parameter for a VKScript call inside `execute`.
+
+    Like `encode_value`, except that numbers stay numbers.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return encode_value(value)

@@ -1,0 +1,172 @@
+"""`parse_update`: VK's update JSON, checked and turned into botrt events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botrt.adapter import Event
+from botrt.protocols.vk._errors import VkPayloadError
+from botrt.protocols.vk._events import (
+    CHAT_PEER_OFFSET,
+    GroupJoin,
+    GroupLeave,
+    MessageEvent,
+    MessageNew,
+    VkEvent,
+)
+from botrt.protocols.vk._text import strip_leading_mention
+
+if TYPE_CHECKING:
+    from botrt.protocols.vk._api import VkApi
+
+
+def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = None) -> Event:
+    """Turn one VK update (Bots Long Poll or Callback API) into an event.
+
+    `message_new` gives `MessageNew` (both the current shape and the bare
+    message of API versions before 5.103), `message_event` gives
+    `MessageEvent`, `group_join`/`group_leave` give `GroupJoin`/`GroupLeave`,
+    anything else `VkEvent`. Unknown fields are ignored; `event_id` may be a
+    string or a number; `payload` a JSON string or an object. `api`, when
+    given, is what `reply` and `answer` use.
+
+    :raises VkPayloadError: if `update` has no string `type`, has no object
+        `object` (only `confirmation` may omit it), or lacks an id the event
+        needs (a message without an author, ...).
+    """
+    if not isinstance(update, Mapping):
+        raise VkPayloadError(f"a VK update must be a JSON object, got {type(update).__name__}")
+    type_ = update.get("type")
+    if not isinstance(type_, str) or not type_:
+        raise VkPayloadError("VK update has no 'type' string")
+    obj = update.get("object")
+    if obj is None and type_ == "confirmation":
+        obj = {}
+    if not isinstance(obj, Mapping):
+        raise VkPayloadError(f"VK update {type_!r} has no 'object' JSON object")
+    raw = dict(update)
+    group_id = _optional_int(update.get("group_id"), "group_id", type_)
+    raw_event_id = update.get("event_id")
+    event_id = None if raw_event_id is None else str(raw_event_id)
+    common: dict[str, Any] = {"bot": bot, "group_id": group_id, "raw": raw}
+
+    if type_ == "message_new":
+        return _message_new(obj, common, event_id, api)
+    if type_ == "message_event":
+        return MessageEvent(
+            user_id=_required_int(obj, "user_id", type_),
+            peer_id=_required_int(obj, "peer_id", type_),
+            event_id=_required_str(obj, "event_id", type_),
+            payload=_decode_payload(obj.get("payload")),
+            conversation_message_id=_optional_int(
+                obj.get("conversation_message_id"), "conversation_message_id", type_
+            ),
+            update_id=event_id,
+            api=api,
+            **common,
+        )
+    if type_ == "group_join":
+        join_type = obj.get("join_type")
+        return GroupJoin(
+            user_id=_required_int(obj, "user_id", type_),
+            join_type=str(join_type) if join_type is not None else "join",
+            event_id=event_id,
+            **common,
+        )
+    if type_ == "group_leave":
+        return GroupLeave(
+            user_id=_required_int(obj, "user_id", type_),
+            self_left=_truthy(obj.get("self")),
+            event_id=event_id,
+            **common,
+        )
+    return VkEvent(type_=type_, object_=dict(obj), event_id=event_id, **common)
+
+
+def _message_new(
+    obj: Mapping[str, Any], common: dict[str, Any], event_id: str | None, api: VkApi | None
+) -> MessageNew:
+    inner = obj.get("message")
+    # API >= 5.103 wraps the message with `client_info`; older versions send
+    # the bare message, whose text may be called `body` and author `user_id`.
+    if isinstance(inner, Mapping):
+        message = dict(inner)
+        client_info = obj.get("client_info")
+    else:
+        message = dict(obj)
+        client_info = None
+    what = "message_new"
+    author = message.get("from_id", message.get("user_id"))
+    if author is None:
+        raise VkPayloadError("VK update 'message_new' has a message with no 'from_id'")
+    user_id = _as_int(author, "from_id", what)
+    peer = message.get("peer_id")
+    if peer is None and message.get("chat_id") is not None:
+        peer = CHAT_PEER_OFFSET + _as_int(message["chat_id"], "chat_id", what)
+    peer_id = user_id if peer is None else _as_int(peer, "peer_id", what)
+    raw_text = message.get("text", message.get("body"))
+    raw_text = "" if raw_text is None else str(raw_text)
+    attachments = message.get("attachments")
+    return MessageNew(
+        strip_leading_mention(raw_text, common["group_id"]),
+        raw_text=raw_text,
+        user_id=user_id,
+        peer_id=peer_id,
+        message_id=_optional_int(message.get("id"), "id", what) or 0,
+        conversation_message_id=_optional_int(
+            message.get("conversation_message_id"), "conversation_message_id", what
+        ),
+        attachments=list(attachments) if isinstance(attachments, list) else [],
+        payload=_decode_payload(message.get("payload")),
+        message=message,
+        client_info=dict(client_info) if isinstance(client_info, Mapping) else {},
+        event_id=event_id,
+        api=api,
+        **common,
+    )
+
+
+def _decode_payload(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            # VK forwards whatever string a client put there; keep it rather
+            # than drop the event.
+            return value.decode() if isinstance(value, bytes) else value
+    return value
+
+
+def _as_int(value: Any, key: str, what: str) -> int:
+    if isinstance(value, bool):
+        raise VkPayloadError(f"VK update {what!r}: {key!r} is a boolean, expected an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise VkPayloadError(
+            f"VK update {what!r}: {key!r} is {value!r}, expected an integer"
+        ) from None
+
+
+def _optional_int(value: Any, key: str, what: str) -> int | None:
+    return None if value is None else _as_int(value, key, what)
+
+
+def _required_int(obj: Mapping[str, Any], key: str, what: str) -> int:
+    if obj.get(key) is None:
+        raise VkPayloadError(f"VK update {what!r} has no {key!r}")
+    return _as_int(obj[key], key, what)
+
+
+def _required_str(obj: Mapping[str, Any], key: str, what: str) -> str:
+    if obj.get(key) is None:
+        raise VkPayloadError(f"VK update {what!r} has no {key!r}")
+    return str(obj[key])
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in {"", "0", "false", "no"}
+    return bool(value)

@@ -1,0 +1,58 @@
+"""Text helpers for VK messages: the 4096-character limit and leading bot mentions."""
+
+from __future__ import annotations
+
+import re
+
+MAX_MESSAGE_LENGTH = 4096
+"""VK's documented text limit for one message (longer text gets error 914)."""
+
+# `[club123|@name]` is what VK puts in the text when a user picks the
+# community from the mention list; some clients write `public` instead of
+# `club`. Users often follow the mention with a comma or colon.
+_LEADING_MENTION = re.compile(r"^\s*\[(?:club|public)(\d+)\|[^\]]*\]\s*[,:]?\s*")
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """Split `text` into pieces of at most `limit` characters.
+
+    Each cut is made at the last newline that fits, else at the last space,
+    else hard at `limit`; the newline or space at a cut is dropped. Text that
+    fits comes back as a one-element list (an empty text as `[""]`).
+
+    :raises ValueError: if `limit` is less than 1.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        # Look one character past the limit: a separator right there is a
+        # clean cut that still leaves a full-length piece.
+        window = rest[: limit + 1]
+        cut = window.rfind("\n")
+        if cut <= 0:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            pieces.append(rest[:limit])
+            rest = rest[limit:]
+        else:
+            pieces.append(rest[:cut])
+            rest = rest[cut + 1 :]
+    pieces.append(rest)
+    return pieces
+
+
+def strip_leading_mention(text: str, group_id: int | None) -> str:
+    """Return `text` without a leading mention of community `group_id`.
+
+    `"[club123|@bot] /help"` becomes `"/help"` when `group_id` is 123; a
+    mention of another community, or a mention that is not at the start, is
+    left alone. With `group_id` None the text is returned unchanged.
+    """
+    if group_id is None:
+        return text
+    match = _LEADING_MENTION.match(text)
+    if match is None or int(match.group(1)) != abs(group_id):
+        return text
+    return text[match.end() :]
