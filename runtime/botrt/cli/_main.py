@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from botrt.cli import _check, _serve
+from botrt.cli import _check, _graph, _init, _new_plugin, _plugins, _serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="botrt", description="A chat-bot runtime with hot reload.")
     p.add_argument("--version", action="version", version=f"botrt {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_serve, _check):
+    for module in (_serve, _check, _init, _new_plugin, _graph, _plugins):
         module.add_parser(sub)
     return p
 
