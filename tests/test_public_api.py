@@ -16,7 +16,10 @@ PUBLIC = {
     "botrt": ["PluginPlanner"],
     "botrt.adapter": ["Event", "TextEvent"],
     "botrt.protocols.console": ["StdinEvent"],
-    "botrt.testing": ["TestHost"],
+    "botrt.testing": ["TestHost", "FakeVK"],
+    "botrt.protocols.vk": [
+        "MessageNew", "MessageEvent", "GroupJoin", "GroupLeave", "VkEvent", "VkApi", "VkApiError",
+    ],
 }  # fmt: skip
 
 

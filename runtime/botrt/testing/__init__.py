@@ -1,6 +1,19 @@
-"""Testing kit: run flows and plugins with no network."""
+"""Testing kit: run flows and plugins with no network, and VK offline with `FakeVK`."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from botrt.testing._host import TestHost, TestHostError
 from botrt.testing._memory import MemoryEvent
 
-__all__ = ["MemoryEvent", "TestHost", "TestHostError"]
+__all__ = ["FakeVK", "MemoryEvent", "TestHost", "TestHostError"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: FakeVK pulls in the aiohttp server, which flow tests do not need.
+    if name == "FakeVK":
+        from botrt.testing._fakevk import FakeVK
+
+        return FakeVK
+    raise AttributeError(f"module 'botrt.testing' has no attribute {name!r}")

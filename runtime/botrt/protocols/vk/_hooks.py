@@ -1,0 +1,65 @@
+"""Registers VK with the host (entry point ``botrt: vk``): adapters and the `VkApi` service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botrt.handle import NoMatch
+from botrt.hooks import hookimpl
+from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
+from botrt.protocols.vk._api import VkApi
+from botrt.protocols.vk._callback import CallbackBot
+
+if TYPE_CHECKING:
+    from botrt.adapter import Adapter
+    from botrt.handle._run import FlowRun
+    from botrt.host import Host
+
+
+@hookimpl
+def botrt_adapters(host: Host) -> list[Adapter]:
+    """One adapter per Long Poll bot and one HTTP server for the Callback bots.
+
+    Also makes `VkApi` injectable: a node annotated with it receives the API
+    client of the bot that received the event (and is skipped for events of
+    other platforms).
+    """
+    bots = [b for b in host.config.bots if b.platform == "vk"]
+    if not bots:
+        return []
+    platform = VkPlatform(
+        {
+            b.name: VkApi(
+                b.token, api_url=b.api_url, version=b.api_version, rate_limit=b.rate_limit
+            )
+            for b in bots
+        }
+    )
+
+    def provide(run: FlowRun) -> VkApi:
+        api = platform.api_for(run.event)
+        if api is None:
+            raise NoMatch
+        return api
+
+    host.services.register(VkApi, provide)
+    pollers = [
+        VkLongPollAdapter(platform, b.name, b.group_id) for b in bots if b.transport == "longpoll"
+    ]
+    adapters: list[Adapter] = list(pollers)
+    callback = [
+        CallbackBot(b.name, b.group_id, b.path or f"/vk/{b.name}", b.confirmation or "", b.secret)
+        for b in bots
+        if b.transport == "callback"
+    ]
+    if callback:
+        adapters.append(
+            VkCallbackAdapter(
+                platform,
+                callback,
+                host=host.config.server.host,
+                port=host.config.server.port,
+                pollers=pollers,
+            )
+        )
+    return adapters
