@@ -1,0 +1,161 @@
+"""The API methods FakeVK serves, one function each, and the table that routes to them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botrt.testing._fakevk import _docs
+from botrt.testing._fakevk._state import (
+    ApiError,
+    EventAnswer,
+    Group,
+    SentMessage,
+    State,
+    injected_text,
+    invalid_param,
+)
+
+_MAX_TEXT = 4096
+
+#: A method: the shared state, the calling token's group, the request parameters.
+Handler = Callable[[State, Group, dict[str, str]], Any]
+
+
+def dispatch(state: State, group: Group, method: str, params: dict[str, str]) -> Any:
+    """Run `method` for `group` and return its `response`.
+
+    :raises ApiError: 3 for an unknown method, 100 for a missing or malformed
+        parameter, or the method's own error.
+    """
+    handler = _HANDLERS.get(method)
+    if handler is None:
+        raise ApiError(3, "Unknown method passed")
+    try:
+        return handler(state, group, params)
+    except (KeyError, ValueError) as exc:
+        raise invalid_param(str(exc)) from None
+
+
+def int_list(value: str) -> list[int]:
+    """Parse VK's comma-separated id list."""
+    return [int(part) for part in value.split(",") if part.strip()]
+
+
+def _messages_send(state: State, group: Group, p: dict[str, str]) -> Any:
+    if "random_id" not in p:
+        raise invalid_param("random_id is a required parameter")
+    text = p.get("message", "")
+    if not text and not p.get("attachment") and not p.get("sticker_id"):
+        raise invalid_param("message is empty or invalid")
+    if len(text) > _MAX_TEXT:
+        raise ApiError(914, "Message is too long")
+    if "peer_ids" in p:
+        peers = int_list(p["peer_ids"])
+        if not peers or len(peers) > 100:
+            raise ValueError("peer_ids must hold 1 to 100 ids")
+        return [_send_one(state, group, peer, p) for peer in peers]
+    peer = int(p.get("peer_id") or p["user_id"])
+    item = _send_one(state, group, peer, p)
+    if "error" in item:
+        raise ApiError(item["error"]["code"], item["error"]["description"])
+    return item["message_id"]
+
+
+def _send_one(state: State, group: Group, peer: int, p: dict[str, str]) -> dict[str, Any]:
+    code = state.blocked.get(peer)
+    if code is not None:
+        return {"peer_id": peer, "error": {"code": code, "description": injected_text(code)}}
+    random_id = int(p["random_id"])
+    seen = group.random_ids.setdefault(peer, {})
+    if random_id != 0 and random_id in seen:
+        message_id, conversation_id = seen[random_id]
+        return {
+            "peer_id": peer,
+            "message_id": message_id,
+            "conversation_message_id": conversation_id,
+        }
+    message_id = group.next_message_id
+    group.next_message_id += 1
+    group.conversation_ids[peer] += 1
+    if random_id != 0:
+        seen[random_id] = (message_id, group.conversation_ids[peer])
+        while len(seen) > 100:
+            del seen[next(iter(seen))]
+    sent = SentMessage(
+        group.group_id,
+        peer,
+        p.get("message", ""),
+        p.get("attachment"),
+        random_id,
+        message_id,
+        group.conversation_ids[peer],
+        dict(p),
+    )
+    state.sent.append(sent)
+    return {
+        "peer_id": peer,
+        "message_id": message_id,
+        "conversation_message_id": sent.conversation_message_id,
+    }
+
+
+def _send_event_answer(state: State, group: Group, p: dict[str, str]) -> int:
+    data = json.loads(p["event_data"]) if p.get("event_data") else None
+    state.event_answers.append(
+        EventAnswer(group.group_id, p["event_id"], int(p["user_id"]), int(p["peer_id"]), data)
+    )
+    return 1
+
+
+def _set_activity(state: State, group: Group, p: dict[str, str]) -> int:
+    return 1
+
+
+def _get_members(state: State, group: Group, p: dict[str, str]) -> dict[str, Any]:
+    target = state.groups.get(int(p.get("group_id", group.group_id)))
+    if target is None:
+        raise ApiError(125, "Invalid group id")
+    offset, count = int(p.get("offset", 0)), int(p.get("count", 1000))
+    if not 0 <= count <= 1000 or offset < 0:
+        raise ValueError("count must be 0..1000 and offset not negative")
+    fields = [f for f in p.get("fields", "").split(",") if f]
+    items: list[Any]
+    if p.get("filter") == "managers":
+        items = [
+            {"id": uid, "role": role, "permissions": [], "is_call_operator": False}
+            for uid, role in target.managers.items()
+        ]
+    elif p.get("filter"):
+        items = []
+    else:
+        items = list(target.members)
+    page = items[offset : offset + count]
+    if fields:
+        page = [state.user({"id": i} if isinstance(i, int) else i) for i in page]
+    return {"count": len(items), "items": page}
+
+
+def _users_get(state: State, group: Group, p: dict[str, str]) -> list[dict[str, Any]]:
+    return [state.user({"id": uid}) for uid in int_list(p["user_ids"])]
+
+
+def _get_longpoll_server(state: State, group: Group, p: dict[str, str]) -> dict[str, str]:
+    if int(p["group_id"]) != group.group_id:
+        raise ApiError(15, "Access denied: no access to this group")
+    server = f"{state.base_url}/lp/{group.group_id}"
+    return {"key": group.key, "server": server, "ts": str(group.ts)}
+
+
+# Built once at import: a request only looks its method up.
+_HANDLERS: dict[str, Handler] = {
+    "messages.send": _messages_send,
+    "messages.sendMessageEventAnswer": _send_event_answer,
+    "messages.setActivity": _set_activity,
+    "groups.getMembers": _get_members,
+    "groups.getLongPollServer": _get_longpoll_server,
+    "users.get": _users_get,
+    "docs.getMessagesUploadServer": _docs.get_messages_upload_server,
+    "docs.save": _docs.save,
+}
