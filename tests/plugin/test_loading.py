@@ -98,7 +98,9 @@ async def test_same_named_modules_in_two_plugins_never_collide(tmp_path: Path) -
         assert await host.send("/alpha") == ["FROM ALPHA"]
         assert await host.send("/beta") == ["FROM BETA"]
     assert "__plugin__" not in sys.modules
-    assert not [m for m in sys.modules if m.startswith("_botrt_plugins.")]
+    assert not [
+        m for m in sys.modules if m.startswith(("_botrt_plugins.alpha", "_botrt_plugins.beta"))
+    ]
 
 
 async def test_settings_are_injected(tmp_path: Path) -> None:

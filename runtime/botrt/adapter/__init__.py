@@ -1,6 +1,24 @@
-"""Events as every platform delivers them, and the adapter interface platforms implement."""
+"""Events as every platform delivers them, and the interfaces platforms implement."""
 
 from botrt.adapter._adapter import Adapter, Submit
 from botrt.adapter._event import Event, ReplyNotSupportedError, TextEvent
+from botrt.adapter._outbound import (
+    UNREACHABLE,
+    MemberInfo,
+    MemberSource,
+    Outbound,
+    SendOutcome,
+)
 
-__all__ = ["Adapter", "Event", "ReplyNotSupportedError", "Submit", "TextEvent"]
+__all__ = [
+    "UNREACHABLE",
+    "Adapter",
+    "Event",
+    "MemberInfo",
+    "MemberSource",
+    "Outbound",
+    "ReplyNotSupportedError",
+    "SendOutcome",
+    "Submit",
+    "TextEvent",
+]

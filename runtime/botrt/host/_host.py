@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import signal
 import sys
@@ -12,12 +13,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from botrt.adapter import Adapter, Event
+from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._plugins import PluginRuntime
-from botrt.plugin import CommandCatalog, PluginIssue, PluginSettings, Roles
+from botrt.plugin import (
+    CommandCatalog,
+    Members,
+    Messenger,
+    PluginIssue,
+    PluginSettings,
+    Roles,
+)
 from botrt.plugin._catalog import builtin_plugins_dir, discover
 
 if TYPE_CHECKING:
@@ -49,6 +57,7 @@ class Host:
     max_queue = 1000
     max_pending = 256
     drain_grace = 10.0
+    member_sync_interval = 300.0
 
     def __init__(
         self,
@@ -66,10 +75,11 @@ class Host:
         for module in hook_modules:
             self.pm.register(module)
         self.services = Services()
-        self.roles = Roles(
-            lambda: self.config.bot.admins,
-            lambda event: self.pm.hook.botrt_is_admin(host=self, event=event),
-        )
+        self.roles = Roles(lambda: self.config.bot.admins, self._platform_is_admin)
+        self.outbound: dict[str, Outbound] = {}
+        self.member_sources: dict[str, MemberSource] = {}
+        self.messenger = Messenger(lambda: self.outbound)
+        self.members: Members | None = None
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
@@ -92,11 +102,56 @@ class Host:
 
     # -- services --------------------------------------------------------------
 
+    def register_bot(
+        self, name: str, *, outbound: Outbound | None = None, members: MemberSource | None = None
+    ) -> None:
+        """Declare what a platform offers for bot account `name` (called by adapter hooks)."""
+        if outbound is not None:
+            self.outbound[name] = outbound
+        if members is not None:
+            self.member_sources[name] = members
+
+    async def _platform_is_admin(self, event: Event) -> bool:
+        answer = self.pm.hook.botrt_is_admin(host=self, event=event)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer is not None:
+            return bool(answer)
+        user_id = getattr(event, "user_id", None)
+        if self.members is None or user_id is None:
+            return False
+        return await self.members.is_manager(event.bot, user_id)
+
+    async def sync_members(self) -> None:
+        """Fetch every bot's member list from its platform and store it."""
+        if self.members is None:
+            return
+        for bot, source in list(self.member_sources.items()):
+            try:
+                infos = await source.fetch()
+                # A write cut by cancellation (shutdown) would leave the connection
+                # half-closed; it is short, so let it finish.
+                with anyio.CancelScope(shield=True):
+                    count = await self.members.sync(bot, infos)
+            except Exception as exc:
+                log.warning("members of %s not synced (kept the stored list): %s", bot, exc)
+                continue
+            log.info("members of %s synced: %d", bot, count)
+
+    async def _sync_members_periodically(self) -> None:
+        while True:
+            await self.sync_members()
+            await anyio.sleep(self.member_sync_interval)
+
     def _register_services(self) -> None:
         s = self.services
         s.register(PluginSettings, self._settings_provider)
         s.register(CommandCatalog, lambda run: self.catalog)
         s.register(Roles, lambda run: self.roles)
+        s.register(Messenger, lambda run: self.messenger)
+        if self.members is not None:
+            members = self.members
+            s.register(Members, lambda run: members)
         if self.storage is not None:
             from botrt.storage import PluginStorage
 
@@ -121,7 +176,10 @@ class Host:
             PluginSettings: PluginSettings(plugin, self.config.plugins.settings_for(plugin)),
             CommandCatalog: self.catalog,
             Roles: self.roles,
+            Messenger: self.messenger,
         }
+        if self.members is not None:
+            values[Members] = self.members
         if self.storage is not None:
             from botrt.storage import PluginStorage
 
@@ -145,7 +203,12 @@ class Host:
             from botrt.storage import Storage
 
             self.storage = await Storage.open(self.config.storage.resolved_url)
+            self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
+            await self.members.setup()
         self._register_services()
+        # Adapters first: their hooks register what plugins may use in on_load
+        # (sending through a bot, its members).
+        self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]
         self.runtime.importer.install()
         self.load_issues = await self.runtime.load_all(self.plugin_folders())
         for issue in self.load_issues:
@@ -153,7 +216,6 @@ class Host:
         for name, plugin in self.runtime.plugins.items():
             log.info("plugin %s %s loaded", name, plugin.version)
             self.pm.hook.botrt_plugin_loaded(host=self, plugin=plugin)
-        self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]
         self._middleware = bool(self.pm.hook.botrt_event_received.get_hookimpls())
         self._started = True
         return self.load_issues
@@ -201,6 +263,8 @@ class Host:
                     intake.start_soon(self._run_adapter, adapter)
                 for task in extra_tasks:
                     intake.start_soon(task)
+                if self.member_sources:
+                    intake.start_soon(self._sync_members_periodically)
                 self.pm.hook.botrt_host_started(host=self)
                 if not self.adapters:
                     log.warning("no adapter is configured: nothing will deliver events")
@@ -268,8 +332,12 @@ class Host:
 
     async def handle(self, event: Event) -> None:
         """Dispatch one event now (middleware first), counting it in flight."""
-        if self._middleware and False in self.pm.hook.botrt_event_received(host=self, event=event):
-            return
+        if self._middleware:
+            for verdict in self.pm.hook.botrt_event_received(host=self, event=event):
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if verdict is False:
+                    return
         epoch = self.runtime.event_started()
         try:
             await self.dispatcher.dispatch(event)

@@ -14,6 +14,7 @@ from watchfiles import DefaultFilter, awatch
 
 from botrt.config import ConfigError, load_config, restart_needed
 from botrt.plugin import PluginIssue, PluginLoadError
+from botrt.plugin._loader import unload_modules
 
 if TYPE_CHECKING:
     from botrt.host._host import Host
@@ -145,10 +146,15 @@ class Reloader:
             return False
         try:
             await runtime.swap(name, new)
-        except Exception as exc:
-            self._refused(
-                name, [PluginIssue(name, f"on_load failed: {exc!r}", str(folder))], started
-            )
+        except BaseException as exc:
+            # Cancelled while waiting for another swap, or on_load failed: the
+            # imported modules must not stay behind in sys.modules.
+            if runtime.plugins.get(name) is not new:
+                unload_modules(new)
+            if not isinstance(exc, Exception):
+                raise
+            issue = PluginIssue(name, f"on_load failed: {exc!r}", str(folder))
+            self._refused(name, [issue], started)
             return False
         ms = (time.perf_counter() - started) * 1e3
         if old is None:

@@ -2,6 +2,8 @@
 
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
+from botrt.plugin._members import Member, MemberLookupError, Members
+from botrt.plugin._messenger import Messenger, UnknownBotError
 from botrt.plugin._planner import LifecycleError, PluginPlanner
 from botrt.plugin._roles import Roles
 
@@ -10,10 +12,15 @@ __all__ = [
     "CommandInfo",
     "LifecycleError",
     "LoadedPlugin",
+    "Member",
+    "MemberLookupError",
+    "Members",
+    "Messenger",
     "PluginIssue",
     "PluginLoadError",
     "PluginPlanner",
     "PluginSettings",
     "Roles",
+    "UnknownBotError",
     "load_plugin",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from botrt.hooks import hookimpl
-from botrt.protocols.console._adapter import ConsoleAdapter
+from botrt.protocols.console._adapter import BOT_NAME, ConsoleAdapter
+from botrt.protocols.console._outbound import ConsoleOutbound
 
 if TYPE_CHECKING:
     from botrt.adapter import Adapter
@@ -18,6 +19,7 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     config = host.config
     if not config.console_active:
         return []
+    host.register_bot(BOT_NAME, outbound=ConsoleOutbound(host.stdout))
     return [
         ConsoleAdapter(
             user_id=config.console.user_id,

@@ -9,9 +9,13 @@ from botrt.hooks import hookimpl
 from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
 from botrt.protocols.vk._api import VkApi
 from botrt.protocols.vk._callback import CallbackBot
+from botrt.protocols.vk._events import GroupJoin, GroupLeave
+from botrt.protocols.vk._outbound import VkMemberSource, VkOutbound
 
 if TYPE_CHECKING:
-    from botrt.adapter import Adapter
+    from collections.abc import Awaitable
+
+    from botrt.adapter import Adapter, Event
     from botrt.handle._run import FlowRun
     from botrt.host import Host
 
@@ -43,6 +47,9 @@ def botrt_adapters(host: Host) -> list[Adapter]:
         return api
 
     host.services.register(VkApi, provide)
+    for b in bots:
+        api = platform.apis[b.name]
+        host.register_bot(b.name, outbound=VkOutbound(api), members=VkMemberSource(api, b.group_id))
     pollers = [
         VkLongPollAdapter(platform, b.name, b.group_id) for b in bots if b.transport == "longpoll"
     ]
@@ -63,3 +70,28 @@ def botrt_adapters(host: Host) -> list[Adapter]:
             )
         )
     return adapters
+
+
+@hookimpl
+def botrt_event_received(host: Host, event: Event) -> Awaitable[None] | None:
+    """Keep the stored member list current as people join and leave."""
+    if host.members is None or event.platform != "vk":
+        return None
+    if isinstance(event, GroupJoin):
+        return _joined(host, event)
+    if isinstance(event, GroupLeave):
+        return host.members.left(event.bot, event.user_id)
+    return None
+
+
+async def _joined(host: Host, event: GroupJoin) -> None:
+    first = last = ""
+    outbound = host.outbound.get(event.bot)
+    if isinstance(outbound, VkOutbound):
+        try:
+            (user,) = await outbound.api.call("users.get", user_ids=event.user_id)
+            first, last = str(user.get("first_name", "")), str(user.get("last_name", ""))
+        except Exception:  # a name is nice to have; the membership is what matters
+            pass
+    assert host.members is not None
+    await host.members.joined(event.bot, event.user_id, first, last)
