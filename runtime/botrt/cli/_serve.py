@@ -44,7 +44,8 @@ async def serve(config: BotConfig, reload: bool) -> int:
             extra.append(Reloader(host).run)
         await host.serve(extra_tasks=tuple(extra))
     finally:
-        with anyio.CancelScope(shield=True):
-            await host.stop()
+        # Not inside a new cancel scope: stop() closes the task group start() opened,
+        # which anyio requires to happen in the same scope.
+        await host.stop()
     log.info("stopped")
     return 0

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Hashable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -19,6 +20,7 @@ from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._plugins import PluginRuntime
 from botrt.plugin import (
+    Background,
     CommandCatalog,
     Members,
     Messenger,
@@ -26,6 +28,7 @@ from botrt.plugin import (
     PluginSettings,
     Roles,
 )
+from botrt.plugin._background import BackgroundTasks
 from botrt.plugin._catalog import builtin_plugins_dir, discover
 
 if TYPE_CHECKING:
@@ -83,8 +86,13 @@ class Host:
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
+        self.background = BackgroundTasks()
+        self._lifetime = AsyncExitStack()
         self.runtime = PluginRuntime(
-            self.dispatcher, self._lifecycle_services, forget=self._forget_tables
+            self.dispatcher,
+            self._lifecycle_services,
+            forget=self._forget_tables,
+            retire=self.background.cancel,
         )
         self.catalog = CommandCatalog(
             lambda: self.runtime.plugins.values(), lambda: self.dispatcher.prefixes
@@ -149,6 +157,7 @@ class Host:
         s.register(CommandCatalog, lambda run: self.catalog)
         s.register(Roles, lambda run: self.roles)
         s.register(Messenger, lambda run: self.messenger)
+        s.register(Background, self._background_provider)
         if self.members is not None:
             members = self.members
             s.register(Members, lambda run: members)
@@ -161,6 +170,11 @@ class Host:
         if run.flow.plugin is None:
             raise NoMatch  # a flow attached outside any plugin owns no tables
         return self.storage.for_plugin(run.flow.plugin)
+
+    def _background_provider(self, run: FlowRun) -> Background:
+        if run.flow.plugin is None:
+            raise NoMatch
+        return self.background.for_plugin(run.flow.plugin)
 
     def _settings_provider(self, run: FlowRun) -> PluginSettings:
         name = run.flow.plugin or ""
@@ -177,6 +191,7 @@ class Host:
             CommandCatalog: self.catalog,
             Roles: self.roles,
             Messenger: self.messenger,
+            Background: self.background.for_plugin(plugin),
         }
         if self.members is not None:
             values[Members] = self.members
@@ -198,7 +213,10 @@ class Host:
         """Open storage, load the plugins, and create the adapters.
 
         Returns the plugins' load problems (those plugins are left out and logged).
+        Call `stop` from the same task: the host's background work lives in a
+        task group opened here.
         """
+        await self._lifetime.enter_async_context(self.background)
         if self.config.storage is not None:
             from botrt.storage import Storage
 
@@ -223,6 +241,7 @@ class Host:
     async def stop(self) -> None:
         """Unload plugins (running `on_unload`), close adapters and storage."""
         await self.runtime.unload_all()
+        await self._lifetime.aclose()
         self.runtime.importer.uninstall()
         for adapter in self.adapters:
             try:

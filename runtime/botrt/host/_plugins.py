@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,12 @@ class PluginRuntime:
         services_for: LifecycleServices,
         *,
         forget: Callable[[str], None] = lambda name: None,
+        retire: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self._services_for = services_for
         self._forget = forget
+        self._retire = retire
         self.plugins: dict[str, LoadedPlugin] = {}
         self._generation = 0
         self._epoch = 0
@@ -177,6 +179,8 @@ class PluginRuntime:
             try:
                 # Events already running on the old flows finish on them.
                 await self.wait_events_before(epoch)
+                if self._retire is not None:
+                    await self._retire(name)  # its background tasks end before on_unload
                 previous = None
                 try:
                     previous = await old.planner.run_on_unload(self._services_for(name))

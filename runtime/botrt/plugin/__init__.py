@@ -1,5 +1,6 @@
 """Plugins: the planner, loading folders into their own namespaces, validation."""
 
+from botrt.plugin._background import Background, BackgroundError
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
 from botrt.plugin._members import Member, MemberLookupError, Members
@@ -8,6 +9,8 @@ from botrt.plugin._planner import LifecycleError, PluginPlanner
 from botrt.plugin._roles import Roles
 
 __all__ = [
+    "Background",
+    "BackgroundError",
     "CommandCatalog",
     "CommandInfo",
     "LifecycleError",
