@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from botrt.testing._host import TestHost, TestHostError
-from botrt.testing._memory import MemoryEvent
+from botrt.testing._memory import MemoryEvent, MemoryOutbound
 
-__all__ = ["FakeVK", "MemoryEvent", "TestHost", "TestHostError"]
+__all__ = ["FakeVK", "MemoryEvent", "MemoryOutbound", "TestHost", "TestHostError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
 from botrt.host import Host
 from botrt.plugin import PluginIssue, PluginLoadError
-from botrt.testing._memory import MemoryEvent
+from botrt.testing._memory import MemoryEvent, MemoryOutbound
 
 
 class TestHostError(BotrtError):
@@ -27,6 +27,9 @@ class TestHost:
 
     ``async with TestHost(plugins=["plugins/echo"]) as host:
     assert await host.send("/echo hi") == ["hi"]``
+
+    Messages sent through `Messenger` to the in-memory platform's bot
+    (``"memory"``) are recorded in `outbound`.
 
     `plugins` are plugin folders; `flows` are extra flows attached directly;
     `config` is a ``bot.toml`` mapping (or a `BotConfig`) merged over the test
@@ -48,6 +51,7 @@ class TestHost:
         self._plugins = tuple(Path(p).resolve() for p in plugins)
         self._config = config
         self._host: Host | None = None
+        self.outbound = MemoryOutbound()
 
     def _build_config(self) -> BotConfig:
         if isinstance(self._config, BotConfig):
@@ -69,6 +73,7 @@ class TestHost:
 
     async def __aenter__(self) -> TestHost:
         host = Host(self._build_config(), entry_points=False)
+        host.register_bot("memory", outbound=self.outbound)
         issues = await host.start()
         if issues:
             await host.stop()

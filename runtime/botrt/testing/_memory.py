@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from botrt.adapter import TextEvent
+from botrt.adapter import Outbound, SendOutcome, TextEvent
 
 
 class MemoryEvent(TextEvent):
@@ -30,3 +31,44 @@ class MemoryEvent(TextEvent):
         """Record `text` as a reply to this message."""
         self.replies.append(str(text))
         self.reply_options.append(options)
+
+
+class MemoryOutbound(Outbound):
+    """The in-memory platform's sending side: records what would be sent.
+
+    Attributes:
+        sent: ``(peer_id, text, options)`` for every message, in order.
+        unreachable: peers that refuse messages, with the error code to report
+            (901/902 as on VK).
+    """
+
+    platform = "memory"
+    batch_size = 100
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, dict[str, Any]]] = []
+        self.unreachable: dict[int, int] = {}
+        self.keys: list[str] = []
+
+    async def send(self, peer_id: int, text: str, **options: Any) -> None:
+        """Record one message."""
+        self.sent.append((peer_id, text, options))
+
+    async def send_many(
+        self, peer_ids: Sequence[int], text: str, *, key: str, **options: Any
+    ) -> list[SendOutcome]:
+        """Record the message for each reachable peer; report the unreachable ones."""
+        self.keys.append(key)
+        outcomes = []
+        for peer in peer_ids:
+            code = self.unreachable.get(peer)
+            if code is None:
+                self.sent.append((peer, text, options))
+                outcomes.append(SendOutcome(peer, True))
+            else:
+                outcomes.append(SendOutcome(peer, False, code, "cannot message this user"))
+        return outcomes
+
+    def to(self, peer_id: int) -> list[str]:
+        """The texts sent to `peer_id`."""
+        return [text for peer, text, _ in self.sent if peer == peer_id]
