@@ -11,10 +11,10 @@ PUBLIC = {
     "botrt.handle": [
         "Flow", "FlowNode", "node", "nextn", "block", "stop", "bypass", "rewind", "flow_to",
         "get_event", "get_flow_store", "get_flow_records", "FlowStore", "FlowRecord",
-        "FlowCycleError", "on_command", "on_start_match", "on_text", "on_event",
+        "FlowCycleError", "on_command", "on_start_match", "on_text", "on_event", "on_schedule",
     ],
     "botrt": ["PluginPlanner"],
-    "botrt.adapter": ["Event", "TextEvent"],
+    "botrt.adapter": ["Event", "TextEvent", "ScheduleEvent"],
     "botrt.protocols.console": ["StdinEvent"],
     "botrt.testing": ["TestHost", "FakeVK"],
     "botrt.protocols.vk": [

@@ -1,7 +1,7 @@
 """Events as every platform delivers them, and the interfaces platforms implement."""
 
 from botrt.adapter._adapter import Adapter, Submit
-from botrt.adapter._event import Event, ReplyNotSupportedError, TextEvent
+from botrt.adapter._event import Event, ReplyNotSupportedError, ScheduleEvent, TextEvent
 from botrt.adapter._outbound import (
     UNREACHABLE,
     MemberInfo,
@@ -18,6 +18,7 @@ __all__ = [
     "MemberSource",
     "Outbound",
     "ReplyNotSupportedError",
+    "ScheduleEvent",
     "SendOutcome",
     "Submit",
     "TextEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from typing import Any
 
@@ -79,3 +80,34 @@ class TextEvent(Event):
             f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r} "
             f"user_id={self.user_id} text={self.text!r}>"
         )
+
+
+class ScheduleEvent(Event):
+    """A scheduled flow's slot has come: delivered to that flow only.
+
+    There is no message to reply to: a scheduled flow sends through
+    `Messenger` (or the platform API) that it receives by injection.
+
+    Attributes:
+        scheduled_for: the slot, an aware datetime in the schedule's time zone.
+        late: how far past the slot it runs (a restart within the grace period).
+        target: the flow this slot belongs to.
+    """
+
+    __slots__ = ("late", "scheduled_for", "target")
+
+    def __init__(
+        self,
+        *,
+        scheduled_for: _dt.datetime,
+        target: object,
+        bot: str,
+        late: _dt.timedelta = _dt.timedelta(0),
+    ) -> None:
+        super().__init__(platform="schedule", bot=bot)
+        self.scheduled_for = scheduled_for
+        self.target = target
+        self.late = late
+
+    def __repr__(self) -> str:
+        return f"<ScheduleEvent {self.scheduled_for.isoformat()} bot={self.bot!r}>"

@@ -14,6 +14,7 @@ from botrt.handle._binders import (
     CommandSpec,
     on_command,
     on_event,
+    on_schedule,
     on_start_match,
     on_text,
 )
@@ -37,6 +38,7 @@ from botrt.handle._run import (
     rewind,
     stop,
 )
+from botrt.handle._schedule import ScheduleError, ScheduleSpec
 
 __all__ = [
     "CommandArgs",
@@ -51,6 +53,8 @@ __all__ = [
     "InjectionError",
     "NoMatch",
     "RecordStage",
+    "ScheduleError",
+    "ScheduleSpec",
     "Services",
     "block",
     "bypass",
@@ -65,6 +69,7 @@ __all__ = [
     "node",
     "on_command",
     "on_event",
+    "on_schedule",
     "on_start_match",
     "on_text",
     "rewind",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botrt.adapter import Event, TextEvent
+from botrt.adapter import Event, ScheduleEvent, TextEvent
 from botrt.handle._flow import Flow
 from botrt.handle._node import FlowNode
+from botrt.handle._schedule import ScheduleSpec, parse_schedule
 
 if TYPE_CHECKING:
     from botrt.handle._run import FlowRun
@@ -68,13 +69,18 @@ class CommandSpec:
 class Binding:
     """How a binder's flow matches text; computes the handler's `CommandArgs`."""
 
-    __slots__ = ("command", "prefixes")
+    __slots__ = ("command", "prefixes", "schedule")
 
     def __init__(
-        self, *, command: CommandSpec | None = None, prefixes: tuple[str, ...] = ()
+        self,
+        *,
+        command: CommandSpec | None = None,
+        prefixes: tuple[str, ...] = (),
+        schedule: ScheduleSpec | None = None,
     ) -> None:
         self.command = command
         self.prefixes = prefixes
+        self.schedule = schedule
 
     def args(self, event: Event) -> CommandArgs:
         """The arguments `event` carries for this binding."""
@@ -179,6 +185,36 @@ def on_event(*event_types: type[Event], priority: int = 0) -> Callable[[Callable
         flow = _flow_for(fn, priority, Binding())
         if event_types:
             flow.set_guard(lambda e: isinstance(e, event_types))
+        return flow
+
+    return decorate
+
+
+def on_schedule(
+    *,
+    at: str | Sequence[str] | None = None,
+    days: str | Sequence[str] | None = None,
+    every: str | None = None,
+    tz: str | None = None,
+    priority: int = 0,
+) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs by itself at set times, on a `ScheduleEvent`.
+
+    ``at="08:00"`` or ``at=["08:00", "13:30"]`` (times of day) or
+    ``every="15m"`` (``s``/``m``/``h``, slots counted from midnight);
+    ``days="mon-fri"``, ``"mon,wed"`` or ``["mon", "wed"]`` (default: every
+    day); ``tz`` an IANA zone (default: ``[bot] timezone``). Each slot runs
+    once, even across restarts and several processes on one database; a slot
+    missed while the bot was down runs late once if within the grace period.
+    There is no message to reply to: send through an injected `Messenger`.
+
+    :raises ScheduleError: naming the value that cannot be read.
+    """
+    spec = parse_schedule(at=at, days=days, every=every, tz=tz)
+
+    def decorate(fn: Callable[..., Any]) -> Flow:
+        flow = _flow_for(fn, priority, Binding(schedule=spec))
+        flow.set_guard(lambda e: isinstance(e, ScheduleEvent) and e.target is flow)
         return flow
 
     return decorate

@@ -19,6 +19,7 @@ from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._plugins import PluginRuntime
+from botrt.host._scheduler import Scheduler
 from botrt.plugin import (
     Background,
     CommandCatalog,
@@ -83,6 +84,8 @@ class Host:
         self.member_sources: dict[str, MemberSource] = {}
         self.messenger = Messenger(lambda: self.outbound)
         self.members: Members | None = None
+        self.scheduler = Scheduler(self)
+        self.pm.register(self.scheduler, name="botrt-scheduler")
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
@@ -223,6 +226,7 @@ class Host:
             self.storage = await Storage.open(self.config.storage.resolved_url)
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
+            await self.scheduler.setup()
         self._register_services()
         # Adapters first: their hooks register what plugins may use in on_load
         # (sending through a bot, its members).
@@ -284,6 +288,8 @@ class Host:
                     intake.start_soon(task)
                 if self.member_sources:
                     intake.start_soon(self._sync_members_periodically)
+                if self.storage is not None:
+                    intake.start_soon(self.scheduler.run)
                 self.pm.hook.botrt_host_started(host=self)
                 if not self.adapters:
                     log.warning("no adapter is configured: nothing will deliver events")

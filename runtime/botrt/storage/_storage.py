@@ -283,7 +283,11 @@ class Storage:
     async def _transaction_on(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         conn = engine.connect()
         try:
-            await conn.start()
+            # Shielded: a connect cut by cancellation leaves a half-open connection
+            # (on SQLite, a worker thread) that nothing closes and that keeps the
+            # process from exiting. Connecting is bounded by the connect timeout.
+            with anyio.CancelScope(shield=True):
+                await conn.start()
         except (DBAPIError, OSError, TimeoutError) as exc:
             raise self._unavailable(exc) from None
         try:

@@ -1,0 +1,215 @@
+"""Running scheduled flows: each slot exactly once, across restarts and processes.
+
+The last slot each schedule ran for is stored. A slot is *claimed* with a
+conditional update (``last_slot < slot``) that only one process can win, so
+several `botrt serve` on one PostgreSQL run it once. Time comes from a
+`Clock`, so tests move it by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol
+
+import anyio
+from sqlalchemy import Column, Float, String, update
+
+from botrt.adapter import ScheduleEvent
+from botrt.handle import Flow, ScheduleSpec
+from botrt.hooks import hookimpl
+
+if TYPE_CHECKING:
+    from botrt.host._host import Host
+    from botrt.plugin import LoadedPlugin
+
+log = logging.getLogger("botrt.schedule")
+
+
+class Clock(Protocol):
+    """Where the scheduler gets the time from."""
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware."""
+        ...
+
+    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
+        """Return at `moment` (never, when None), or earlier once `wake` is set."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> dt.datetime:
+        """The current time in UTC."""
+        return dt.datetime.now(dt.UTC)
+
+    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
+        """Sleep until `moment` or until `wake` is set."""
+        delay = None if moment is None else max(0.0, (moment - self.now()).total_seconds())
+        with anyio.move_on_after(delay):
+            await wake.wait()
+
+
+class Scheduler:
+    """Delivers a `ScheduleEvent` to each scheduled flow when its slot comes.
+
+    Attributes:
+        grace: a slot missed while the bot was down runs late once if it is
+            at most this old; an older one is skipped and logged.
+    """
+
+    def __init__(
+        self, host: Host, *, clock: Clock | None = None, grace: dt.timedelta | None = None
+    ) -> None:
+        self.host = host
+        self.clock: Clock = clock or SystemClock()
+        self.grace = grace if grace is not None else dt.timedelta(minutes=10)
+        self._wake = anyio.Event()
+        self._table = None
+
+    def _store(self):  # type: ignore[no-untyped-def]  # noqa: ANN202
+        if self._table is None:
+            ps = self.host.storage.for_plugin("botrt")
+            self._table = ps.table(
+                "schedules",
+                Column("key", String(300), primary_key=True),
+                Column("last_slot", Float, nullable=False),
+                Column("updated_at", Float, nullable=False),
+            )
+        return self.host.storage.for_plugin("botrt"), self._table
+
+    async def setup(self) -> None:
+        """Create the table of last runs if needed."""
+        ps, _ = self._store()
+        await ps.create_all()
+
+    def schedules(self) -> list[tuple[str, Flow, ScheduleSpec, dt.tzinfo]]:
+        """Every scheduled flow now running, with its key and time zone."""
+        out = []
+        for flow in self.host.dispatcher.flows:
+            spec = flow.binding.schedule if flow.binding is not None else None
+            if spec is None:
+                continue
+            zone = _zone(spec.tz) if spec.tz else self.host.config.bot.tzinfo
+            out.append((f"{flow.plugin or '-'}:{flow.name}", flow, spec, zone))
+        return out
+
+    def default_bot(self) -> str:
+        """The bot a `ScheduleEvent` belongs to: the first ``[[bots]]`` entry, else the console."""
+        config = self.host.config
+        if config.bots:
+            return config.bots[0].name
+        return "console" if config.console_active else next(iter(self.host.outbound), "")
+
+    def wake(self) -> None:
+        """Recompute the next slot now (the set of schedules changed)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run due slots, then sleep until the next one, until cancelled."""
+        while True:
+            await self.run_due()
+            now = self.clock.now()
+            upcoming = [s.next_after(now, z) for _, _, s, z in self.schedules()]
+            moment = min((u for u in upcoming if u is not None), default=None)
+            self._wake = anyio.Event()
+            await self.clock.sleep_until(moment, self._wake)
+
+    async def run_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
+        """Deliver every slot that is due at `now` and not yet run; returns the events run.
+
+        Returns once those flows have finished.
+        """
+        now = now or self.clock.now()
+        due: list[ScheduleEvent] = []
+        for key, flow, spec, zone in self.schedules():
+            event = await self._due_event(key, flow, spec, zone, now)
+            if event is not None:
+                due.append(event)
+        if due:
+            async with anyio.create_task_group() as tg:
+                for event in due:
+                    tg.start_soon(self.host.handle, event)
+        return due
+
+    async def _due_event(
+        self, key: str, flow: Flow, spec: ScheduleSpec, zone: dt.tzinfo, now: dt.datetime
+    ) -> ScheduleEvent | None:
+        ps, t = self._store()
+        slot = spec.latest_at_or_before(now, zone)
+        # A schedule seen for the first time starts from its latest past slot:
+        # it does not run for slots from before it existed.
+        first = (slot or now).timestamp()
+        await ps.upsert(
+            t, {"key": key, "last_slot": first, "updated_at": time.time()}, key="key", update=()
+        )
+        if slot is None:
+            return None
+        if not await self._claim(key, slot.timestamp()):
+            return None
+        late = now - slot
+        local = slot.astimezone(zone)
+        if late > self.grace:
+            log.warning(
+                "schedule %s: skipped the %s slot, missed by %s (longer than the %s grace)",
+                key,
+                local.isoformat(timespec="minutes"),
+                _short(late),
+                _short(self.grace),
+            )
+            return None
+        if late > dt.timedelta(minutes=1):
+            log.warning(
+                "schedule %s: running the %s slot late, by %s",
+                key,
+                local.isoformat(timespec="minutes"),
+                _short(late),
+            )
+        return ScheduleEvent(scheduled_for=local, target=flow, bot=self.default_bot(), late=late)
+
+    async def _claim(self, key: str, slot: float) -> bool:
+        """Record `slot` as run for `key`; True for the one process whose update wins."""
+        ps, t = self._store()
+        async with ps.begin() as conn:
+            result = await conn.execute(
+                update(t)
+                .where(t.c.key == key, t.c.last_slot < slot)
+                .values(last_slot=slot, updated_at=time.time())
+            )
+            return result.rowcount == 1
+
+    # Hot reload: a changed set of schedules takes effect without waiting for a slot.
+    @hookimpl
+    def botrt_plugin_loaded(self, host: Host, plugin: LoadedPlugin) -> None:
+        """Wake up: a plugin's schedules appeared."""
+        self.wake()
+
+    @hookimpl
+    def botrt_plugin_reloaded(
+        self, host: Host, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
+    ) -> None:
+        """Wake up: a plugin's schedules may have changed."""
+        self.wake()
+
+    @hookimpl
+    def botrt_plugin_unloaded(self, host: Host, plugin: LoadedPlugin) -> None:
+        """Wake up: a plugin's schedules are gone."""
+        self.wake()
+
+
+def _zone(name: str) -> dt.tzinfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
+def _short(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
