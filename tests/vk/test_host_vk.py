@@ -14,7 +14,6 @@ import pytest
 from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk import MessageNew
-from botrt.protocols.vk._adapters import VkCallbackAdapter
 from botrt.testing._fakevk import FakeVK
 
 pytestmark = pytest.mark.anyio
@@ -127,11 +126,10 @@ async def test_two_bots_long_poll_and_callback_in_one_host(tmp_path: Path) -> No
             ],
         )
         async with serving(config) as host:
-            (server,) = [a for a in host.adapters if isinstance(a, VkCallbackAdapter)]
             with anyio.fail_after(10):
-                while server.runner is None:
+                while host.web.runner is None:
                     await anyio.lowlevel.checkpoint()
-            url = f"http://127.0.0.1:{server.port}/vk/hooked"
+            url = f"http://127.0.0.1:{host.web.port}/vk/hooked"
             confirm = vk.make_event(20, "confirmation", {})
             (answer,) = await vk.deliver_callback(url, confirm, secret="s3cret")
             assert answer.text == "abc123"

@@ -109,8 +109,12 @@ class ConsoleSection:
 
 @dataclass(frozen=True, slots=True)
 class ServerSection:
-    """``[server]``: the HTTP server for Callback API webhooks, /healthz and /metrics."""
+    """``[server]``: the HTTP server for Callback API webhooks, /healthz and /metrics.
 
+    `enabled` is True, False or ``"auto"``; see `BotConfig.server_active`.
+    """
+
+    enabled: bool | Literal["auto"]
     host: str
     port: int
 
@@ -157,6 +161,16 @@ class BotConfig:
     console: ConsoleSection
     server: ServerSection
     bots: tuple[VkBotConfig, ...]
+
+    @property
+    def server_active(self) -> bool:
+        """Whether the HTTP server runs: ``enabled = "auto"`` means "when there are [[bots]]".
+
+        A console-only bot opens no port unless asked to.
+        """
+        if self.server.enabled == "auto":
+            return bool(self.bots)
+        return bool(self.server.enabled)
 
     @property
     def console_active(self) -> bool:

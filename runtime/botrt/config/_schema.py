@@ -141,6 +141,7 @@ def _console(t: Table) -> ConsoleSection:
 
 def _server(t: Table) -> ServerSection:
     section = ServerSection(
+        enabled=t.get("enabled", c.choice(True, False, "auto"), "auto"),
         host=t.get("host", c.string(nonempty=True), DEFAULT_HOST),
         port=t.get("port", c.integer(0, 65535, wording="an integer from 0 to 65535"), DEFAULT_PORT),
     )

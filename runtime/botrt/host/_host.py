@@ -18,8 +18,10 @@ from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
+from botrt.host._metrics import HostMetrics
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
+from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
     CommandCatalog,
@@ -86,6 +88,9 @@ class Host:
         self.members: Members | None = None
         self.scheduler = Scheduler(self)
         self.pm.register(self.scheduler, name="botrt-scheduler")
+        self.metrics = HostMetrics(self)
+        self.pm.register(self.metrics, name="botrt-metrics")
+        self.web = WebServer(self)
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
@@ -290,6 +295,8 @@ class Host:
                     intake.start_soon(self._sync_members_periodically)
                 if self.storage is not None:
                     intake.start_soon(self.scheduler.run)
+                if self.config.server_active:
+                    intake.start_soon(self.web.run)
                 self.pm.hook.botrt_host_started(host=self)
                 if not self.adapters:
                     log.warning("no adapter is configured: nothing will deliver events")
@@ -326,7 +333,12 @@ class Host:
 
     async def submit(self, event: Event) -> None:
         """Queue `event` for dispatch; waits while the queue is full (backpressure)."""
+        self.metrics.received.labels(event.bot, event.platform).inc()
         await self._send.send(event)
+
+    def queue_depth(self) -> int:
+        """How many events wait in the queue."""
+        return self._send.statistics().current_buffer_used
 
     async def _consume(self) -> None:
         async with anyio.create_task_group() as lanes, self._receive:

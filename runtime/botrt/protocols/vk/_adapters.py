@@ -10,7 +10,7 @@ from aiohttp import web
 
 from botrt.adapter import Adapter, Event, Submit
 from botrt.protocols.vk._api import VkApi
-from botrt.protocols.vk._callback import CallbackBot, create_callback_app
+from botrt.protocols.vk._callback import CallbackBot, add_callback_routes
 from botrt.protocols.vk._errors import VkPayloadError
 from botrt.protocols.vk._longpoll import BotsLongPoll
 from botrt.protocols.vk._parse import parse_update
@@ -80,66 +80,34 @@ class VkLongPollAdapter(Adapter):
 
 
 class VkCallbackAdapter(Adapter):
-    """Serves the Callback API of every callback bot (and ``/healthz``) on ``[server]``."""
+    """Receives the Callback API of every callback bot through the host's HTTP server.
+
+    Its routes (one POST per bot `path`) are added to the host's application
+    by `add_routes`; `run` only keeps the adapter alive beside the others.
+    """
 
     name = "vk:callback"
 
-    def __init__(
-        self,
-        platform: VkPlatform,
-        bots: Sequence[CallbackBot],
-        *,
-        host: str,
-        port: int,
-        pollers: Sequence[VkLongPollAdapter] = (),
-    ) -> None:
+    def __init__(self, platform: VkPlatform, bots: Sequence[CallbackBot]) -> None:
         self._platform = platform
         self._bots = tuple(bots)
-        self._host = host
-        self._port = port
-        self._pollers = tuple(pollers)
-        self.runner: web.AppRunner | None = None
+        self.receiver: Any = None
 
-    def _health(self) -> dict[str, bool]:
-        status = {b.name: self.runner is not None for b in self._bots}
-        for poller in self._pollers:
-            status[poller.name.removeprefix("vk:")] = poller.healthy()
-        return status
-
-    def app(self, submit: Submit) -> web.Application:
-        """The aiohttp application: mount it into your own app, or let `run` serve it."""
+    def add_routes(self, app: web.Application, submit: Submit) -> None:
+        """Add the bots' webhook routes to `app` (the host's server, or your own)."""
 
         async def sink(bot: str, update: dict[str, Any]) -> None:
             event = self._platform.event_of(bot, update)
             if event is not None:
                 await submit(event)
 
-        return create_callback_app(self._bots, sink, health=self._health)
+        self.receiver = add_callback_routes(app, self._bots, sink)
 
     async def run(self, submit: Submit) -> None:
-        """Serve until cancelled."""
+        """Wait until cancelled: the HTTP server delivers the updates."""
         import anyio
 
-        runner = web.AppRunner(self.app(submit), access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-            self.runner = runner
-            log.info("vk callback server on http://%s:%s", self._host, self.port)
-            await anyio.sleep_forever()
-        finally:
-            self.runner = None
-            with anyio.CancelScope(shield=True):
-                await runner.cleanup()
-
-    @property
-    def port(self) -> int:
-        """The port actually bound (useful with ``port = 0``)."""
-        if self.runner is not None:
-            for addr in self.runner.addresses:
-                return int(addr[1])
-        return self._port
+        await anyio.sleep_forever()
 
     async def close(self) -> None:
         """Close the callback bots' API sessions."""

@@ -185,13 +185,16 @@ def create_callback_app(
 
     :raises VkConfigError: if two bots share a path or a path is `/healthz`.
     """
-    paths = [bot.path for bot in bots]
-    if len(set(paths)) != len(paths) or HEALTH_PATH in paths:
-        raise VkConfigError(f"callback paths must be distinct and not {HEALTH_PATH}: {paths}")
-    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size)
     app = web.Application(client_max_size=max_body_size)
-    for bot in bots:
-        app.router.add_post(bot.path, _route(receiver, bot))
+    receiver = add_callback_routes(
+        app,
+        bots,
+        sink,
+        max_body_size=max_body_size,
+        dedup_ttl=dedup_ttl,
+        dedup_size=dedup_size,
+        shutdown_timeout=shutdown_timeout,
+    )
 
     async def healthz(request: web.Request) -> web.Response:
         try:
@@ -205,12 +208,39 @@ def create_callback_app(
         payload = {"ok": ok, "bots": status, "pending": len(receiver.tasks)}
         return web.json_response(payload, status=200 if ok else 503)
 
+    app.router.add_get(HEALTH_PATH, healthz)
+    return app
+
+
+def add_callback_routes(
+    app: web.Application,
+    bots: Sequence[CallbackBot],
+    sink: UpdateSink,
+    *,
+    max_body_size: int = MAX_BODY_SIZE,
+    dedup_ttl: float = DEFAULT_DEDUP_TTL,
+    dedup_size: int = DEFAULT_DEDUP_SIZE,
+    shutdown_timeout: float = 5.0,
+) -> _Receiver:
+    """Add one POST route per bot `path` to an existing application (the host's server).
+
+    Behaves as `create_callback_app` describes, without `/healthz`; returns
+    the receiver (its `tasks` are the hand-overs still running).
+
+    :raises VkConfigError: if two bots share a path or a path is `/healthz`.
+    """
+    paths = [bot.path for bot in bots]
+    if len(set(paths)) != len(paths) or HEALTH_PATH in paths:
+        raise VkConfigError(f"callback paths must be distinct and not {HEALTH_PATH}: {paths}")
+    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size)
+    for bot in bots:
+        app.router.add_post(bot.path, _route(receiver, bot))
+
     async def on_cleanup(app: web.Application) -> None:
         await receiver.wait_delivered(shutdown_timeout)
 
-    app.router.add_get(HEALTH_PATH, healthz)
     app.on_cleanup.append(on_cleanup)
-    return app
+    return receiver
 
 
 def _route(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from botrt.handle import NoMatch
@@ -10,7 +11,10 @@ from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, V
 from botrt.protocols.vk._api import VkApi
 from botrt.protocols.vk._callback import CallbackBot
 from botrt.protocols.vk._events import GroupJoin, GroupLeave
+from botrt.protocols.vk._metrics import VkApiCollector
 from botrt.protocols.vk._outbound import VkMemberSource, VkOutbound
+
+log = logging.getLogger("botrt.vk")
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -60,15 +64,14 @@ def botrt_adapters(host: Host) -> list[Adapter]:
         if b.transport == "callback"
     ]
     if callback:
-        adapters.append(
-            VkCallbackAdapter(
-                platform,
-                callback,
-                host=host.config.server.host,
-                port=host.config.server.port,
-                pollers=pollers,
+        if not host.config.server_active:
+            log.error(
+                "bots %s use the Callback API but [server] enabled = false: "
+                "they will receive nothing",
+                ", ".join(b.name for b in callback),
             )
-        )
+        adapters.append(VkCallbackAdapter(platform, callback))
+    host.metrics.registry.register(VkApiCollector(platform))
     return adapters
 
 

@@ -1,0 +1,73 @@
+"""The host's HTTP server on ``[server]``: /healthz, /metrics, and platforms' webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+from aiohttp import web
+
+from botrt.host._metrics import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from botrt.host._host import Host
+
+log = logging.getLogger("botrt.web")
+
+
+class WebServer:
+    """One aiohttp application and runner, owned by the host.
+
+    Adapters that receive webhooks add their routes through ``add_routes(app,
+    submit)``; the server also answers ``GET /healthz`` (200 when every adapter
+    is healthy, else 503) and ``GET /metrics`` (Prometheus text format).
+    `app()` can be mounted into an existing aiohttp application instead.
+    """
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        """The application with every route; build it once per server."""
+        app = web.Application(client_max_size=1024**2)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        for adapter in self.host.adapters:
+            add_routes = getattr(adapter, "add_routes", None)
+            if add_routes is not None:
+                add_routes(app, self.host.submit)
+        return app
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status = {a.name: bool(a.healthy()) for a in self.host.adapters}
+        ok = all(status.values())
+        return web.json_response({"ok": ok, "adapters": status}, status=200 if ok else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = self.host.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port = 0``), or the configured one."""
+        if self.runner is not None:
+            for address in self.runner.addresses:
+                return int(address[1])
+        return self.host.config.server.port
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        server = self.host.config.server
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, server.host, server.port).start()
+            self.runner = runner
+            log.info("http server on http://%s:%s (/healthz, /metrics)", server.host, self.port)
+            await anyio.sleep_forever()
+        finally:
+            self.runner = None
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
