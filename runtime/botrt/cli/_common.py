@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
+from botrt.cli._logging import setup_logging
 from botrt.config import BotConfig, ConfigError, load_config
 
-
-def setup_logging(level: str = "INFO") -> None:
-    """Log to standard error (standard output is for replies)."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        force=True,
-    )
+__all__ = ["read_config", "setup_logging"]
 
 
 def read_config(path: str) -> BotConfig | None:

@@ -8,6 +8,7 @@ import logging
 import anyio
 
 from botrt.cli._common import read_config, setup_logging
+from botrt.cli._logging import secrets_of
 from botrt.config import BotConfig
 from botrt.host import Host
 
@@ -20,15 +21,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="bot.toml", help="the bot.toml to run (default: ./bot.toml)")
     p.add_argument("--no-reload", action="store_true", help="do not watch plugins for changes")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="json: one object a line"
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve; returns the exit status (0 after a graceful stop)."""
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     config = read_config(args.config)
     if config is None:
         return 1
+    setup_logging(args.log_level, args.log_format, secrets_of(config))
     return anyio.run(serve, config, not args.no_reload)
 
 
