@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.reload")
 
+# The watcher thread only notices cancellation when its wait times out: a short
+# timeout keeps `botrt serve` from hanging for seconds on shutdown.
+RUST_TIMEOUT_MS = 200
+
 
 class _PluginFilter(DefaultFilter):
     """watchfiles' default ignores (VCS folders, __pycache__, swap files) plus editor leftovers."""
@@ -67,11 +71,11 @@ class Reloader:
         from botrt.plugin._catalog import builtin_plugins_dir
 
         p = self.host.config.plugins
-        roots = [d for d in p.dirs if d.is_dir()]
+        roots = [d.resolve() for d in p.dirs if d.is_dir()]
         builtin = builtin_plugins_dir() if p.builtin else None
         if builtin is not None and builtin.is_dir():
-            roots.append(builtin)
-        return roots
+            roots.append(builtin.resolve())
+        return list(dict.fromkeys(roots))
 
     async def run(self) -> None:
         """Watch until cancelled."""
@@ -94,6 +98,7 @@ class Reloader:
             debounce=self.debounce_ms,
             stop_event=self.stop_event,
             recursive=True,
+            rust_timeout=RUST_TIMEOUT_MS,
         ):
             await self.apply([Path(p) for _, p in changes])
             self._applied()
@@ -105,6 +110,7 @@ class Reloader:
             debounce=self.debounce_ms,
             stop_event=self.stop_event,
             recursive=False,
+            rust_timeout=RUST_TIMEOUT_MS,
         ):
             if any(Path(p).name == path.name for _, p in changes):
                 await self.apply_config(path)
