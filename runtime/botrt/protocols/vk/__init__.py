@@ -33,6 +33,7 @@ the host turns them into events and queues them::
 from botrt.protocols.vk._api import ApiStats, VkApi
 from botrt.protocols.vk._batch import EXECUTE_MAX_CALLS, PEER_IDS_MAX, SendResult
 from botrt.protocols.vk._callback import CallbackBot, HealthCheck, create_callback_app
+from botrt.protocols.vk._docs import upload_document
 from botrt.protocols.vk._errors import (
     UNREACHABLE_CODES,
     VkApiError,
@@ -75,4 +76,5 @@ __all__ = [
     "parse_update",
     "split_message",
     "strip_leading_mention",
+    "upload_document",
 ]
