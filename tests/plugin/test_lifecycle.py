@@ -62,3 +62,24 @@ async def test_unload_runs_on_unload_and_removes_commands(tmp_path: Path) -> Non
         await host.host.runtime.swap("counter", None)
         assert await host.send("/count") == []
         assert host.host.catalog.all() == []
+
+
+async def test_bot_info_is_injected(tmp_path: Path) -> None:
+    source = """
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import on_command
+from botrt.plugin import BotInfo
+
+PLUGIN = PluginPlanner(version="1")
+
+
+@PLUGIN.use
+@on_command("info")
+async def info(event: TextEvent, bot: BotInfo) -> None:
+    await event.reply(f"{bot.name} {bot.timezone} {bot.prefixes} {bot.today() == bot.now().date()}")
+"""
+    folder = write_plugin(tmp_path, "info", {"__plugin__.py": source})
+    config = {"bot": {"name": "group bot", "timezone": "Asia/Yekaterinburg", "prefixes": ["!"]}}
+    async with TestHost(plugins=[folder], config=config) as host:
+        assert await host.send("!info") == ["group bot Asia/Yekaterinburg ('!',) True"]

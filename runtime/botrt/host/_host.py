@@ -24,6 +24,7 @@ from botrt.host._scheduler import Scheduler
 from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
+    BotInfo,
     CommandCatalog,
     Members,
     Messenger,
@@ -85,6 +86,7 @@ class Host:
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
         self.messenger = Messenger(lambda: self.outbound)
+        self.info = BotInfo(lambda: self.config)
         self.members: Members | None = None
         self.scheduler = Scheduler(self)
         self.pm.register(self.scheduler, name="botrt-scheduler")
@@ -165,6 +167,7 @@ class Host:
         s.register(CommandCatalog, lambda run: self.catalog)
         s.register(Roles, lambda run: self.roles)
         s.register(Messenger, lambda run: self.messenger)
+        s.register(BotInfo, lambda run: self.info)
         s.register(Background, self._background_provider)
         if self.members is not None:
             members = self.members
@@ -199,6 +202,7 @@ class Host:
             CommandCatalog: self.catalog,
             Roles: self.roles,
             Messenger: self.messenger,
+            BotInfo: self.info,
             Background: self.background.for_plugin(plugin),
         }
         if self.members is not None:

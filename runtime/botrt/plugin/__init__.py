@@ -1,6 +1,7 @@
 """Plugins: the planner, loading folders into their own namespaces, validation."""
 
 from botrt.plugin._background import Background, BackgroundError
+from botrt.plugin._botinfo import BotInfo
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
 from botrt.plugin._members import Member, MemberLookupError, Members
@@ -11,6 +12,7 @@ from botrt.plugin._roles import Roles
 __all__ = [
     "Background",
     "BackgroundError",
+    "BotInfo",
     "CommandCatalog",
     "CommandInfo",
     "LifecycleError",
