@@ -6,11 +6,10 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from botrt.adapter import MESSAGE_LIMIT, split_text
+
 from .roster import Student
 from .store import WHOLE_DAY, Mark
-
-MESSAGE_LIMIT = 4096
-"""VK's limit for one message; every platform gets messages of at most this size."""
 
 
 def lesson_label(lesson: str) -> str:
@@ -83,38 +82,11 @@ def table(
 
 
 def pack(lines: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join lines into messages of at most `limit` characters, never splitting a line.
+    """Join lines into messages of at most `limit` characters, cut at line ends.
 
-    A single line longer than `limit` (a long list of names) is cut at its
-    last space that fits, or hard at `limit` when it has none.
+    A single line longer than `limit` (a long list of names) is cut at a space.
     """
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        for piece in _cut(line, limit):
-            candidate = f"{current}\n{piece}" if current else piece
-            if len(candidate) > limit:
-                messages.append(current)
-                current = piece
-            else:
-                current = candidate
-    if current:
-        messages.append(current)
-    return messages
-
-
-def _cut(line: str, limit: int) -> list[str]:
-    pieces = []
-    while len(line) > limit:
-        at = line.rfind(" ", 1, limit + 1)
-        if at <= 0:
-            pieces.append(line[:limit])
-            line = line[limit:]
-        else:
-            pieces.append(line[:at])
-            line = line[at + 1 :]
-    pieces.append(line)
-    return pieces
+    return split_text("\n".join(lines), limit)
 
 
 def _names(students: Sequence[Student]) -> str:

@@ -4,17 +4,15 @@
 privileged commands are listed for admins only. ``help NAME`` shows a
 command's usage and aliases. The list comes from the live command catalog,
 so it follows loads, reloads and unloads at once. Long lists are split into
-messages that fit VK's 4,096-character limit, at line boundaries.
+messages that fit VK's 4,096-character limit, at line boundaries (`split_text`).
 """
 
 from botrt import PluginPlanner
-from botrt.adapter import TextEvent
+from botrt.adapter import TextEvent, split_text
 from botrt.handle import CommandArgs, on_command
 from botrt.plugin import CommandCatalog, CommandInfo, Roles
 
 HELP = PluginPlanner(version="1.0.0")
-
-MESSAGE_LIMIT = 4096
 
 
 @HELP.use
@@ -38,7 +36,7 @@ async def show_help(
             return
         await event.reply(describe(info, prefix))
         return
-    for message in pack(listing(catalog.all(), prefix, admin=admin), MESSAGE_LIMIT):
+    for message in split_text("\n".join(listing(catalog.all(), prefix, admin=admin))):
         await event.reply(message)
 
 
@@ -74,24 +72,3 @@ def describe(info: CommandInfo, prefix: str) -> str:
         parts.append("For admins only.")
     parts.append(f"Plugin: {info.plugin}")
     return "\n".join(parts)
-
-
-def pack(lines: list[str], limit: int) -> list[str]:
-    """Join lines into messages of at most `limit` characters, never splitting a line.
-
-    A single line longer than `limit` is cut into `limit`-sized pieces.
-    """
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        pieces = [line[i : i + limit] for i in range(0, len(line), limit)] or [""]
-        for piece in pieces:
-            candidate = f"{current}\n{piece}" if current else piece
-            if len(candidate) > limit:
-                messages.append(current)
-                current = piece
-            else:
-                current = candidate
-    if current:
-        messages.append(current)
-    return messages

@@ -9,8 +9,10 @@ from botrt.adapter._outbound import (
     Outbound,
     SendOutcome,
 )
+from botrt.adapter._text import MESSAGE_LIMIT, split_text
 
 __all__ = [
+    "MESSAGE_LIMIT",
     "UNREACHABLE",
     "Adapter",
     "Event",
@@ -22,4 +24,5 @@ __all__ = [
     "SendOutcome",
     "Submit",
     "TextEvent",
+    "split_text",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-MAX_MESSAGE_LENGTH = 4096
+from botrt.adapter._text import MESSAGE_LIMIT, split_text
+
+MAX_MESSAGE_LENGTH = MESSAGE_LIMIT
 """VK's documented text limit for one message (longer text gets error 914)."""
 
 # `[club123|@name]` is what VK puts in the text when a user picks the
@@ -14,33 +16,11 @@ _LEADING_MENTION = re.compile(r"^\s*\[(?:club|public)(\d+)\|[^\]]*\]\s*[,:]?\s*"
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
-    """Split `text` into pieces of at most `limit` characters.
-
-    Each cut is made at the last newline that fits, else at the last space,
-    else hard at `limit`; the newline or space at a cut is dropped. Text that
-    fits comes back as a one-element list (an empty text as `[""]`).
+    """Split `text` into pieces VK accepts (see `botrt.adapter.split_text`).
 
     :raises ValueError: if `limit` is less than 1.
     """
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        # Look one character past the limit: a separator right there is a
-        # clean cut that still leaves a full-length piece.
-        window = rest[: limit + 1]
-        cut = window.rfind("\n")
-        if cut <= 0:
-            cut = window.rfind(" ")
-        if cut <= 0:
-            pieces.append(rest[:limit])
-            rest = rest[limit:]
-        else:
-            pieces.append(rest[:cut])
-            rest = rest[cut + 1 :]
-    pieces.append(rest)
-    return pieces
+    return split_text(text, limit)
 
 
 def strip_leading_mention(text: str, group_id: int | None) -> str:
