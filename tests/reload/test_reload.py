@@ -269,3 +269,48 @@ async def test_bot_toml_edits_apply_live_and_restart_keys_are_only_logged(
         assert any(
             "server" in r.getMessage() and "restart" in r.getMessage() for r in caplog.records
         )
+
+
+async def test_nodes_a_plugin_adds_to_another_plugins_flow_do_not_pile_up(tmp_path: Path) -> None:
+    menu = """
+        from botrt import PluginPlanner
+        from botrt.adapter import TextEvent
+        from botrt.handle import Flow, FlowStore, node
+
+        PLUGIN = PluginPlanner(version="1")
+        menu = PLUGIN.use(Flow("menu"))
+        menu.set_guard(lambda e: getattr(e, "text", "") == "/menu")
+
+        @menu.add
+        @node
+        async def header(event: TextEvent, store: FlowStore) -> None:
+            store["items"] = ["menu:"]
+    """
+    extra = """
+        from botrt import PluginPlanner
+        from botrt.adapter import TextEvent
+        from botrt.handle import FlowStore, node
+        from botrt_plugins.menu.__plugin__ import header, menu
+
+        PLUGIN = PluginPlanner(version="{v}")
+
+        @menu.after(header)
+        @node
+        async def item(event: TextEvent, store: FlowStore) -> None:
+            await event.reply(" ".join([*store["items"], "{v}"]))
+    """
+    files = {"menu/__plugin__.py": menu, "extra/__plugin__.py": extra.format(v="v1")}
+    async with running_bot(tmp_path, files) as bot:
+        assert await bot.send("/menu") == ["menu: v1"]
+        folder = bot.plugins / "extra"
+        for v in ("v2", "v3"):
+            bot.write("extra/__plugin__.py", extra.format(v=v))
+            assert await bot.reloader.reload("extra", folder)
+        assert await bot.send("/menu") == ["menu: v3"]
+        (folder / "__plugin__.py").write_text("raise RuntimeError('broken')\n", encoding="utf-8")
+        assert not await bot.reloader.reload("extra", folder)
+        assert await bot.send("/menu") == ["menu: v3"]  # a refused load adds nothing
+        await bot.reloader.unload("extra")
+        assert await bot.send("/menu") == []
+        (menu_flow,) = bot.host.runtime.plugins["menu"].flows
+        assert [n.name for n in menu_flow.nodes] == ["header"]

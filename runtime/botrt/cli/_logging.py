@@ -78,3 +78,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # watchfiles logs every change set at INFO; botrt logs what it does about them.
+    logging.getLogger("watchfiles").setLevel(max(logging.WARNING, logging.root.level))

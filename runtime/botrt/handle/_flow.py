@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from botrt.handle._graph import Graph, edges_of_paths
@@ -17,6 +18,14 @@ if TYPE_CHECKING:
 Guard = Callable[["Event"], bool | Awaitable[bool | None] | None]
 
 _EMPTY = Graph((), ())
+
+EXTENDER: ContextVar[str | None] = ContextVar("botrt_flow_extender", default=None)
+"""Who is building flows right now (the plugin loader sets one name per load).
+
+Nodes and edges a load adds to a flow it did not create are recorded under
+that name, so they can be withdrawn when that load is unloaded or refused,
+instead of piling up in the other plugin's flow with every reload.
+"""
 
 
 class Flow:
@@ -38,6 +47,8 @@ class Flow:
         self.name = name
         nodes, edges = edges_of_paths(name, paths)
         self._graph = _EMPTY.extended(name, nodes, edges)
+        self._created_by = EXTENDER.get()
+        self._added_by: dict[object, str] = {}  # node or edge -> the load that added it
         self._priority = int(priority)
         self._guard: Guard | None = None
         self._guard_is_async = False
@@ -71,7 +82,31 @@ class Flow:
     def _extend(
         self, nodes: Iterable[FlowNode], edges: Iterable[tuple[FlowNode, FlowNode]]
     ) -> None:
-        self._graph = self._graph.extended(self.name, nodes, edges)
+        nodes, edges = list(nodes), list(edges)
+        before = self._graph
+        self._graph = before.extended(self.name, nodes, edges)
+        extender = EXTENDER.get()
+        if extender is not None and extender != self._created_by:
+            known_nodes, known_edges = set(before.nodes), set(before.edges)
+            for item in [*nodes, *(n for e in edges for n in e)]:
+                if item not in known_nodes:
+                    self._added_by.setdefault(item, extender)
+            for edge in edges:
+                if edge not in known_edges:
+                    self._added_by.setdefault(edge, extender)
+
+    def withdraw(self, extender: str) -> None:
+        """Remove the nodes and edges that `extender` added to this flow (see `EXTENDER`)."""
+        mine = {k for k, v in self._added_by.items() if v == extender}
+        if not mine:
+            return
+        nodes = tuple(n for n in self._graph.nodes if n not in mine)
+        kept = set(nodes)
+        edges = tuple(
+            e for e in self._graph.edges if e not in mine and e[0] in kept and e[1] in kept
+        )
+        self._graph = Graph(nodes, edges)
+        self._added_by = {k: v for k, v in self._added_by.items() if v != extender}
 
     def add(self, fn: Any) -> FlowNode:
         """Add `fn` (a node, or a function made into one) as an isolated node.

@@ -96,9 +96,11 @@ class PluginRuntime:
         self._loading = name
         try:
             new = load_plugin(name, folder, self._next_generation())
-        except PluginLoadError:
+        except PluginLoadError as exc:
             if previous_deps is not None:
                 deps[name] = previous_deps
+            if exc.namespace is not None:
+                self._withdraw(exc.namespace)
             raise
         finally:
             self._loading = None
@@ -106,6 +108,7 @@ class PluginRuntime:
         clashes = [i for i in find_clashes([*others, new]) if i.plugin == name]
         if clashes:
             unload_modules(new)
+            self._withdraw(new.namespace)
             raise PluginLoadError(clashes)
         return new
 
@@ -144,7 +147,7 @@ class PluginRuntime:
         try:
             await new.planner.run_on_load(None, self._services_for(name))
         except Exception as exc:
-            unload_modules(new)
+            self.discard(new)
             issues.append(PluginIssue(name, f"on_load failed: {exc!r}", str(folder)))
             log.exception("plugin %r: on_load failed", name)
             return
@@ -187,6 +190,7 @@ class PluginRuntime:
                 except Exception:
                     log.exception("plugin %r: on_unload failed; its state is not handed over", name)
                 unload_modules(old)
+                self._withdraw(old.namespace)
                 self._forget(name)
                 del self.plugins[name]
                 if new is not None:
@@ -196,7 +200,7 @@ class PluginRuntime:
                         self._swap(new.flows, ())
                         for f in new.flows:
                             f.retired = True
-                        unload_modules(new)
+                        self.discard(new)
                         raise
                     self.plugins[name] = new
             finally:
@@ -207,6 +211,17 @@ class PluginRuntime:
                 # `botrt_plugins.<name>` must resolve to what runs now on its next import.
                 self.importer.forget(name)
             return old
+
+    def discard(self, plugin: LoadedPlugin) -> None:
+        """Drop a load that never served: its modules, and what it added to other flows."""
+        unload_modules(plugin)
+        self._withdraw(plugin.namespace)
+
+    def _withdraw(self, namespace: str) -> None:
+        # What that load added to other plugins' flows goes with it.
+        for plugin in self.plugins.values():
+            for flow in plugin.flows:
+                flow.withdraw(namespace)
 
     def _swap(self, old: Iterable[Any], new: Iterable[Any]) -> int:
         self.dispatcher.replace(old, new)

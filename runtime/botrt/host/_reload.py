@@ -14,7 +14,6 @@ from watchfiles import DefaultFilter, awatch
 
 from botrt.config import ConfigError, load_config, restart_needed
 from botrt.plugin import PluginIssue, PluginLoadError
-from botrt.plugin._loader import unload_modules
 
 if TYPE_CHECKING:
     from botrt.host._host import Host
@@ -156,7 +155,7 @@ class Reloader:
             # Cancelled while waiting for another swap, or on_load failed: the
             # imported modules must not stay behind in sys.modules.
             if runtime.plugins.get(name) is not new:
-                unload_modules(new)
+                runtime.discard(new)
             if not isinstance(exc, Exception):
                 raise
             issue = PluginIssue(name, f"on_load failed: {exc!r}", str(folder))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from botrt._errors import BotrtError
 from botrt.handle import Flow, FlowCycleError
+from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
 from botrt.plugin._planner import COLLECTING, PluginPlanner
 
@@ -50,8 +51,9 @@ class PluginLoadError(BotrtError):
         issues: each problem with its file and line where there is one.
     """
 
-    def __init__(self, issues: list[PluginIssue]) -> None:
+    def __init__(self, issues: list[PluginIssue], *, namespace: str | None = None) -> None:
         self.issues = tuple(issues)
+        self.namespace = namespace  # the refused load's namespace, to withdraw what it added
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
@@ -120,6 +122,7 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
     planners: list[PluginPlanner] = []
     saved_alias = sys.modules.get("__plugin__")
     token = COLLECTING.set(planners)
+    extender = EXTENDER.set(ns)
     try:
         plugin_module = _import_file(name, folder, plugin_file, ns + ".__plugin__", issues)
         if plugin_module is not None:
@@ -129,6 +132,7 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
                 for path in _auto_import_files(folder):
                     _import_path(name, folder, path, ns, issues)
     finally:
+        EXTENDER.reset(extender)
         COLLECTING.reset(token)
         if saved_alias is None:
             sys.modules.pop("__plugin__", None)
@@ -156,7 +160,7 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
             issues.extend(_check_flow(name, flow))
     if issues:
         _drop_modules(ns)
-        raise PluginLoadError(issues)
+        raise PluginLoadError(issues, namespace=ns)
     planner = planners[0]
     planner.name = name
     for flow in planner.flows:
