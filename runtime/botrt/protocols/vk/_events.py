@@ -21,6 +21,12 @@ CHAT_PEER_OFFSET = 2_000_000_000
 _EVERY_PIECE = frozenset({"dont_parse_links", "disable_mentions", "group_id"})
 _INT32_MAX = 2**31 - 1
 
+# Attachment types `messages.send(attachment=...)` accepts as `type{owner_id}_{id}`.
+# Others (sticker, link, gift, audio_message, graffiti, ...) cannot be sent on by id.
+_SENDABLE = frozenset(
+    {"photo", "video", "audio", "doc", "wall", "market", "poll", "story", "audio_playlist"}
+)
+
 
 class MessageNew(TextEvent):
     """A message written to the community (VK `message_new`).
@@ -94,6 +100,36 @@ class MessageNew(TextEvent):
     def is_chat(self) -> bool:
         """True when the message was written in a group chat."""
         return self.peer_id >= CHAT_PEER_OFFSET
+
+    @property
+    def attachment_ids(self) -> list[str]:
+        """The message's attachments as `messages.send` takes them, in order.
+
+        Each is ``type{owner_id}_{id}``, with ``_{access_key}`` when VK gave
+        one (``photo-1_457239017_ab12cd``), so ``attachment=",".join(...)``
+        sends the same media on. Attachments that cannot be sent by id
+        (stickers, links, gifts, voice messages) and malformed ones are left
+        out. Raises nothing.
+        """
+        ids: list[str] = []
+        for item in self.attachments:
+            if not isinstance(item, Mapping):
+                continue
+            kind = item.get("type")
+            if not isinstance(kind, str) or kind not in _SENDABLE:
+                continue
+            body = item.get(kind)
+            if not isinstance(body, Mapping):
+                continue
+            # Wall posts of older API versions name their wall `to_id`, not `owner_id`.
+            owner = body.get("owner_id", body.get("to_id"))
+            try:
+                ident = f"{kind}{int(owner)}_{int(body.get('id'))}"  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            key = body.get("access_key")
+            ids.append(f"{ident}_{key}" if isinstance(key, str) and key else ident)
+        return ids
 
     async def reply(self, text: str, **options: Any) -> None:
         """Send `text` to this message's conversation with `messages.send`.

@@ -1,0 +1,77 @@
+"""broadcast: admins send one message, with its attachments, to every member or to the admins.
+
+Commands (admins only):
+
+- ``broadcast TEXT`` (alias ``mb``) sends TEXT, with the attachments of the
+  command message, to every stored member of the community of the bot that
+  received the command. The reply comes at once (``Broadcast #3 started: 452
+  recipients.``); the job runs in the background, so the bot keeps answering.
+- ``broadcast-admins TEXT`` (alias ``ma``) does the same for the admins (the
+  community's managers, ``[bot] admins`` and the admin who sends it).
+- ``broadcast status`` lists running jobs and the latest ended ones with
+  their progress; ``broadcast cancel N`` stops job N.
+
+Because TEXT is free text, the rule is: when everything after the command is
+one or two words and the first is ``status`` or ``cancel`` (``status``,
+``cancel 3``, ``cancel #3``), it is a subcommand; anything else is the text
+to send. Both commands follow it. A message with neither text nor
+attachments is refused with the usage, and nothing is written.
+
+Every job and each of its recipients is stored before the start is
+confirmed, and each batch's outcomes after it is sent, so a job cut by a
+crash, a restart or a reload is finished by the next start with nobody
+missed and, on VK, nobody messaged twice (see ``sender.py``). When a job
+ends, every admin of the bot gets a report: planned, sent, failed, with the
+reasons grouped and, for up to 20 failures, the names.
+
+Settings, ``[plugins.settings.broadcast]``: ``batch_size`` (recipients per
+send, and so per recorded step; default: what the platform takes in one go,
+2,500 on VK), ``report`` (``true`` by default) and ``retry_delay`` (seconds
+before a refused batch, or recipients VK failed transiently, are tried
+again; 1 by default, doubled each time up to a minute).
+
+On the console, members are whatever is stored for the bot ``console``
+(usually nobody: the command says so); the console shows each batch with its
+recipients instead of sending it.
+"""
+
+from __future__ import annotations
+
+from botrt import PluginPlanner
+from botrt.plugin import Background, Members, Messenger, PluginSettings
+from botrt.storage import PluginStorage
+
+from .sender import Broadcaster
+from .settings import Options
+from .store import BroadcastStore
+
+BROADCAST = PluginPlanner(version="1.0.0", auto_import=True)
+
+_LIVE: list[Broadcaster] = []
+
+
+def live() -> Broadcaster:
+    """The running version's `Broadcaster`.
+
+    :raises RuntimeError: before `on_load` has run (no storage configured).
+    """
+    if not _LIVE:
+        raise RuntimeError("the broadcast plugin needs [storage]; it did not start")
+    return _LIVE[-1]
+
+
+@BROADCAST.on_load
+async def start(
+    storage: PluginStorage,
+    messenger: Messenger,
+    members: Members,
+    background: Background,
+    settings: PluginSettings,
+) -> None:
+    """Create the tables and resume the jobs a crash or a reload left unfinished."""
+    options = Options.from_settings(settings)
+    store = BroadcastStore(storage)
+    await store.setup()
+    broadcaster = Broadcaster(store, messenger, members, background)
+    _LIVE[:] = [broadcaster]
+    await broadcaster.resume(options)

@@ -1,0 +1,259 @@
+"""Sending a job: batches of pending recipients, each outcome recorded, then the report.
+
+The order of writes is what makes a crash harmless. The recipients of a
+batch are read as pending, sent with the job's key, and recorded in one
+transaction. If the process dies between the send and the record, the batch
+is still pending on the next start and goes out again with the same key,
+which VK absorbs for recipients who already got it (a repeated `random_id`
+to the same peer within the hour).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from botrt.plugin import Background, Members, Messenger, UnknownBotError
+
+from .model import RUNNING, Job
+from .report import NAMES_UP_TO, render_report
+from .settings import Options
+from .store import BroadcastStore
+
+log = logging.getLogger("botrt.plugins.broadcast")
+
+# A batch in flight when the plugin unloads or the host stops gets this long
+# to be sent and recorded, so a reload does not resend it (only VK would
+# absorb that resend; the console and test platforms cannot).
+IN_FLIGHT_GRACE = 5.0
+
+MAX_RETRY_DELAY = 60.0
+
+T = TypeVar("T")
+
+
+def report_random_id(job: Job, admin: int) -> int:
+    """A fixed, non-zero int32 `random_id` for one admin's report of one job.
+
+    If the process dies after sending a report but before recording it, the
+    next start sends it again; VK then drops the copy.
+    """
+    digest = hashlib.blake2b(f"{job.key}-report-{admin}".encode(), digest_size=4).digest()
+    return (int.from_bytes(digest, "big") & 0x7FFFFFFF) or 1
+
+
+async def within_grace(grace: float, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Await ``fn(*args)`` to the end even if the caller is cancelled meanwhile, `grace` s more.
+
+    Without a cancellation, `fn` takes as long as it takes. With one, it has
+    `grace` seconds from that moment to finish; then the cancellation goes on.
+
+    :raises Exception: whatever `fn` raised.
+    """
+    shield = anyio.CancelScope(shield=True)
+    outcome: list[Any] = []
+
+    async def guard() -> None:
+        # Outside the shield, so the caller's cancellation reaches it.
+        try:
+            await anyio.sleep_forever()
+        finally:
+            shield.deadline = min(shield.deadline, anyio.current_time() + grace)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(guard)
+        with shield:
+            try:
+                outcome.append(await fn(*args))
+            except Exception as exc:
+                outcome.append(exc)
+        tg.cancel_scope.cancel()
+    if not outcome:
+        # Cut at the end of the grace: the caller's cancellation goes on from here.
+        await anyio.lowlevel.checkpoint()
+        raise RuntimeError("work was cut short without a cancellation")
+    (result,) = outcome
+    if isinstance(result, Exception):
+        raise result
+    return result  # type: ignore[no-any-return]
+
+
+def backoff(base: float, attempt: int) -> float:
+    """The wait before retry number `attempt` (from 1): `base`, doubled each time, capped."""
+    return min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+
+
+class Broadcaster:
+    """Runs the jobs of one loaded version of the plugin, each in a background task.
+
+    At most one task sends a given job. Tasks end when the plugin unloads;
+    the next version's `resume` picks up where they stopped.
+    """
+
+    def __init__(
+        self,
+        store: BroadcastStore,
+        messenger: Messenger,
+        members: Members | None,
+        background: Background,
+    ) -> None:
+        self.store = store
+        self.messenger = messenger
+        self.members = members
+        self.background = background
+        # Job id -> an event that wakes its sender early (cancellation).
+        self._active: dict[int, anyio.Event] = {}
+
+    def start(self, job: Job, options: Options) -> None:
+        """Send `job` (or finish its report) in the background, unless already underway.
+
+        :raises BackgroundError: if the host is not running.
+        """
+        if job.id in self._active:
+            return
+        self._active[job.id] = anyio.Event()
+        self.background.start(self._run, job, options, name=job.key)
+
+    async def resume(self, options: Options) -> list[int]:
+        """Start every unfinished job of the running bots; returns their ids."""
+        bots = set(self.messenger.bots())
+        resumed = []
+        for job in await self.store.unfinished():
+            if job.bot not in bots:
+                log.info("broadcast #%d waits for bot %r to run again", job.id, job.bot)
+                continue
+            self.start(job, options)
+            resumed.append(job.id)
+        if resumed:
+            log.info("broadcast: resuming %s", ", ".join(f"#{i}" for i in resumed))
+        return resumed
+
+    async def cancel(self, job_id: int, bot: str, options: Options) -> bool:
+        """Cancel running job `job_id` of `bot`; whether it was running.
+
+        Its sender stops after the batch in flight and sends the report; with
+        no sender in this process, the report goes out from here.
+        """
+        if not await self.store.cancel(job_id, bot):
+            return False
+        wake = self._active.get(job_id)
+        if wake is not None:
+            wake.set()
+            return True
+        job = await self.store.get(job_id)
+        if job is not None:
+            await self._conclude(job, options)
+        return True
+
+    async def _run(self, job: Job, options: Options) -> None:
+        try:
+            if job.state == RUNNING and not await self._send_all(job, options):
+                return
+            current = await self.store.get(job.id)
+            if current is not None:
+                # Like a batch, the ending gets its grace: a stop right after the
+                # last batch still records the job finished and sends the report.
+                await within_grace(IN_FLIGHT_GRACE, self._conclude, current, options)
+        finally:
+            self._active.pop(job.id, None)
+
+    async def _send_all(self, job: Job, options: Options) -> bool:
+        """Send to every pending recipient; False if the job must wait for a later start."""
+        try:
+            size = options.batch_size or self.messenger.batch_size(job.bot)
+        except UnknownBotError:
+            log.warning(
+                "broadcast #%d: bot %r is not running; it resumes when it is", job.id, job.bot
+            )
+            return False
+        extra: dict[str, Any] = {"attachment": job.attachment} if job.attachment else {}
+        failures = 0
+        while True:
+            current = await self.store.get(job.id)
+            if current is None or current.state != RUNNING:
+                return True  # cancelled
+            batch = await self.store.pending(job.id, size)
+            if not batch:
+                return True
+            retried = min(attempts for _, attempts in batch)
+            if retried:
+                # Only recipients that failed transiently are left: do not hammer.
+                await self._pause(job.id, backoff(options.retry_delay, retried))
+                if (await self.store.get(job.id) or job).state != RUNNING:
+                    return True
+            peers = [peer for peer, _ in batch]
+            try:
+                await within_grace(IN_FLIGHT_GRACE, self._send_batch, job, peers, extra)
+            except UnknownBotError:
+                log.warning(
+                    "broadcast #%d: bot %r stopped; it resumes when it runs", job.id, job.bot
+                )
+                return False
+            except Exception as exc:
+                # The platform is unreachable or refused the whole batch: nothing
+                # was recorded, so the batch is pending still. Wait and retry (the
+                # same key keeps VK from delivering twice).
+                failures += 1
+                delay = backoff(options.retry_delay, failures)
+                log.warning(
+                    "broadcast #%d: batch not sent (%s); retry in %.0f s", job.id, exc, delay
+                )
+                await self.store.note_error(job.id, f"{type(exc).__name__}: {exc}")
+                await self._pause(job.id, delay)
+                continue
+            failures = 0
+
+    async def _send_batch(self, job: Job, peers: list[int], extra: dict[str, Any]) -> None:
+        outcomes = await self.messenger.send_many(job.bot, peers, job.text, key=job.key, **extra)
+        await self.store.record(job.id, outcomes)
+
+    async def _pause(self, job_id: int, seconds: float) -> None:
+        """Wait `seconds`, or less if the job is cancelled meanwhile."""
+        with anyio.move_on_after(seconds):
+            await self._active[job_id].wait()
+
+    async def _conclude(self, job: Job, options: Options) -> None:
+        job = await self.store.finish(job.id) or job
+        if job.reported:
+            return
+        if options.report:
+            await self._report(job)
+        await self.store.mark_reported(job.id)
+        log.info(
+            "broadcast #%d %s: %d planned, %d sent, %d failed",
+            job.id,
+            job.state,
+            job.planned,
+            job.sent,
+            job.failed,
+        )
+
+    async def _report(self, job: Job) -> None:
+        groups = await self.store.failure_groups(job.id)
+        names: dict[int | None, list[str]] = {}
+        if 0 < job.failed <= NAMES_UP_TO:
+            for peer, code in await self.store.failed(job.id, NAMES_UP_TO):
+                names.setdefault(code, []).append(await self._name(job.bot, peer))
+        text = render_report(job, groups, names)
+        admins = set(await self.members.admin_ids(job.bot)) if self.members else set()
+        admins.add(job.created_by)
+        try:
+            vk = self.messenger.platform(job.bot) == "vk"
+        except UnknownBotError:
+            log.warning("broadcast #%d: bot %r stopped before the report", job.id, job.bot)
+            return
+        for admin in sorted(admins):
+            options = {"random_id": report_random_id(job, admin)} if vk else {}
+            try:
+                await self.messenger.send(job.bot, admin, text, **options)
+            except Exception as exc:  # one admin's closed messages must not stop the others
+                log.warning("broadcast #%d: report not delivered to %d: %s", job.id, admin, exc)
+
+    async def _name(self, bot: str, peer: int) -> str:
+        member = await self.members.get(peer, bot) if self.members else None
+        return f"{member.name} (id{peer})" if member is not None else f"id{peer}"

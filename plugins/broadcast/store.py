@@ -1,0 +1,320 @@
+"""The broadcast tables: one row per job, one row per recipient of a job.
+
+A job and all its recipients are written in one transaction before the
+command is confirmed; each batch's outcomes are written in one transaction
+after it is sent. What is still ``pending`` after a crash is what the next
+start sends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from botrt.adapter import SendOutcome
+from botrt.storage import PluginStorage
+
+from .model import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    MAX_ATTEMPTS,
+    PENDING,
+    RETRYABLE,
+    RUNNING,
+    SENT,
+    FailureGroup,
+    Job,
+    job_from_row,
+)
+
+SCHEMA_VERSION = 1
+
+# Well below SQLite's limit on bound parameters per statement.
+_IN_CHUNK = 500
+
+
+class BroadcastStore:
+    """The plugin's tables and every query on them."""
+
+    def __init__(self, ps: PluginStorage) -> None:
+        self._ps = ps
+        self.jobs = ps.table(
+            "jobs",
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("bot", String(100), nullable=False),
+            Column("audience", String(20), nullable=False),
+            Column("text", Text, nullable=False),
+            Column("attachment", Text, nullable=False, default=""),
+            Column("created_by", BigInteger, nullable=False),
+            Column("created_at", Float, nullable=False),
+            Column("state", String(20), nullable=False),
+            Column("planned", Integer, nullable=False, default=0),
+            Column("sent", Integer, nullable=False, default=0),
+            Column("failed", Integer, nullable=False, default=0),
+            Column("finished_at", Float, nullable=True),
+            Column("reported", Boolean, nullable=False, default=False),
+            Column("last_error", Text, nullable=True),
+        )
+        self.recipients = ps.table(
+            "recipients",
+            Column("job_id", Integer, ForeignKey(self.jobs.c.id), primary_key=True),
+            Column("peer_id", BigInteger, primary_key=True, autoincrement=False),
+            Column("state", String(10), nullable=False),
+            Column("attempts", Integer, nullable=False, default=0),
+            Column("error_code", Integer, nullable=True),
+            Column("error", Text, nullable=True),
+            Index("recipients_job_state", "job_id", "state"),
+        )
+
+    async def setup(self) -> None:
+        """Create the tables if needed.
+
+        :raises MigrationError: if the stored schema is newer than this plugin's.
+        :raises StorageError: if the database cannot be reached.
+        """
+        await self._ps.migrate(SCHEMA_VERSION)
+
+    # -- writing ---------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        bot: str,
+        audience: str,
+        text: str,
+        attachment: str,
+        created_by: int,
+        peer_ids: Sequence[int],
+    ) -> Job:
+        """Store a running job and its recipients, all pending, in one transaction.
+
+        Committed (and durable) when it returns.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        values = {
+            "bot": bot,
+            "audience": audience,
+            "text": text,
+            "attachment": attachment,
+            "created_by": created_by,
+            "created_at": time.time(),
+            "state": RUNNING,
+            "planned": len(peer_ids),
+            "sent": 0,
+            "failed": 0,
+            "reported": False,
+        }
+        async with self._ps.begin() as conn:
+            result = await conn.execute(insert(self.jobs).values(**values))
+            job_id = int(result.inserted_primary_key[0])
+            rows = [
+                {"job_id": job_id, "peer_id": p, "state": PENDING, "attempts": 0} for p in peer_ids
+            ]
+            if rows:
+                await conn.execute(insert(self.recipients), rows)
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def record(self, job_id: int, outcomes: Iterable[SendOutcome]) -> Job:
+        """Write one batch's outcomes and the job's new counts, in one transaction.
+
+        Recipients already recorded are left alone, so recording a resent
+        batch again changes nothing. A retryable error leaves the recipient
+        pending until its `MAX_ATTEMPTS`-th failure.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        r = self.recipients
+        sent: list[int] = []
+        final: list[dict[str, Any]] = []
+        retry: list[dict[str, Any]] = []
+        for o in outcomes:
+            if o.ok:
+                sent.append(o.peer_id)
+                continue
+            row = {"b_peer": o.peer_id, "b_code": o.error_code, "b_error": o.error}
+            (retry if o.error_code in RETRYABLE else final).append(row)
+        pending = (r.c.job_id == job_id) & (r.c.state == PENDING)
+        async with self._ps.begin() as conn:
+            for start in range(0, len(sent), _IN_CHUNK):
+                chunk = sent[start : start + _IN_CHUNK]
+                await conn.execute(
+                    update(r).where(pending, r.c.peer_id.in_(chunk)).values(state=SENT)
+                )
+            one = pending & (r.c.peer_id == bindparam("b_peer"))
+            if final:
+                await conn.execute(
+                    update(r)
+                    .where(one)
+                    .values(
+                        state=FAILED,
+                        attempts=r.c.attempts + 1,
+                        error_code=bindparam("b_code"),
+                        error=bindparam("b_error"),
+                    ),
+                    final,
+                )
+            if retry:
+                await conn.execute(
+                    update(r)
+                    .where(one)
+                    .values(
+                        attempts=r.c.attempts + 1,
+                        error_code=bindparam("b_code"),
+                        error=bindparam("b_error"),
+                    ),
+                    retry,
+                )
+                await conn.execute(
+                    update(r).where(pending, r.c.attempts >= MAX_ATTEMPTS).values(state=FAILED)
+                )
+            await self._recount(conn, job_id)
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def note_error(self, job_id: int, error: str) -> None:
+        """Remember why the job's last batch could not be sent (shown by status).
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        await self._ps.execute(
+            update(self.jobs).where(self.jobs.c.id == job_id).values(last_error=error[:500])
+        )
+
+    async def finish(self, job_id: int) -> Job | None:
+        """Mark a running job finished (a cancelled one stays cancelled); return it.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        j = self.jobs
+        await self._ps.execute(
+            update(j)
+            .where(j.c.id == job_id, j.c.state == RUNNING)
+            .values(state=FINISHED, finished_at=time.time(), last_error=None)
+        )
+        return await self.get(job_id)
+
+    async def cancel(self, job_id: int, bot: str) -> bool:
+        """Mark job `job_id` of `bot` cancelled if it is running; whether it was.
+
+        Its pending recipients stay pending: they are what the report calls
+        "not sent".
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        j = self.jobs
+        changed = await self._ps.execute(
+            update(j)
+            .where(j.c.id == job_id, j.c.bot == bot, j.c.state == RUNNING)
+            .values(state=CANCELLED, finished_at=time.time())
+        )
+        return changed > 0
+
+    async def mark_reported(self, job_id: int) -> None:
+        """Remember that the job's report went out.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        await self._ps.execute(
+            update(self.jobs).where(self.jobs.c.id == job_id).values(reported=True)
+        )
+
+    # -- reading -----------------------------------------------------------------
+
+    async def get(self, job_id: int) -> Job | None:
+        """The job `job_id`, or None."""
+        row = await self._ps.fetch_one(select(self.jobs).where(self.jobs.c.id == job_id))
+        return job_from_row(row) if row is not None else None
+
+    async def pending(self, job_id: int, limit: int) -> list[tuple[int, int]]:
+        """Up to `limit` (recipient, failed attempts) still to send to; retried ones come last."""
+        r = self.recipients
+        rows = await self._ps.fetch_all(
+            select(r.c.peer_id, r.c.attempts)
+            .where(r.c.job_id == job_id, r.c.state == PENDING)
+            .order_by(r.c.attempts, r.c.peer_id)
+            .limit(limit)
+        )
+        return [(int(row[0]), int(row[1])) for row in rows]
+
+    async def unfinished(self) -> list[Job]:
+        """Jobs still running, or ended without their report, oldest first."""
+        j = self.jobs
+        rows = await self._ps.fetch_all(
+            select(j).where(or_(j.c.state == RUNNING, j.c.reported.is_(False))).order_by(j.c.id)
+        )
+        return [job_from_row(r) for r in rows]
+
+    async def recent(self, bot: str, limit: int) -> list[Job]:
+        """The running jobs of `bot` and its `limit` latest ended ones, newest first."""
+        j = self.jobs
+        running = await self._ps.fetch_all(
+            select(j).where(j.c.bot == bot, j.c.state == RUNNING).order_by(j.c.id.desc())
+        )
+        ended = await self._ps.fetch_all(
+            select(j)
+            .where(j.c.bot == bot, j.c.state != RUNNING)
+            .order_by(j.c.id.desc())
+            .limit(limit)
+        )
+        return [job_from_row(r) for r in running] + [job_from_row(r) for r in ended]
+
+    async def failure_groups(self, job_id: int) -> list[FailureGroup]:
+        """The job's failed recipients counted by error code, most frequent first."""
+        r = self.recipients
+        rows = await self._ps.fetch_all(
+            select(r.c.error_code, func.count(), func.max(r.c.error))
+            .where(r.c.job_id == job_id, r.c.state == FAILED)
+            .group_by(r.c.error_code)
+        )
+        groups = [FailureGroup(row[0], row[2] or "", int(row[1])) for row in rows]
+        return sorted(groups, key=lambda g: (-g.count, g.code if g.code is not None else -1))
+
+    async def failed(self, job_id: int, limit: int) -> list[tuple[int, int | None]]:
+        """Up to `limit` failed recipients of the job, with their error codes."""
+        r = self.recipients
+        rows = await self._ps.fetch_all(
+            select(r.c.peer_id, r.c.error_code)
+            .where(r.c.job_id == job_id, r.c.state == FAILED)
+            .order_by(r.c.peer_id)
+            .limit(limit)
+        )
+        return [(int(row[0]), row[1]) for row in rows]
+
+    async def _recount(self, conn: AsyncConnection, job_id: int) -> None:
+        # Counts are derived from the recipients, never incremented, so a batch
+        # recorded twice (a resend after a crash) cannot inflate them.
+        r, j = self.recipients, self.jobs
+        result = await conn.execute(
+            select(r.c.state, func.count()).where(r.c.job_id == job_id).group_by(r.c.state)
+        )
+        counts = {state: int(n) for state, n in result.all()}
+        await conn.execute(
+            update(j)
+            .where(j.c.id == job_id)
+            .values(sent=counts.get(SENT, 0), failed=counts.get(FAILED, 0), last_error=None)
+        )
