@@ -126,3 +126,10 @@ def test_bad_command_names_are_refused() -> None:
     for bad in ("/help", "two words", ""):
         with pytest.raises(ValueError, match="not a valid command name"):
             on_command(bad)
+
+
+async def test_the_command_word_ends_at_a_newline_too(plugin: Path) -> None:
+    async with TestHost(plugins=[plugin]) as host:
+        assert await host.send("/args\nfirst line\nsecond") == [
+            "/args|first line\nsecond|['first', 'line', 'second']"
+        ]

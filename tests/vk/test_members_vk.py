@@ -86,3 +86,14 @@ async def test_console_members_only_see_what_is_stored(tmp_path: Path) -> None:
             assert await host.roles.is_admin(event) is True
             other = parse_update(vk.build_message(10, 6, "/x"), bot="g10")
             assert await host.roles.is_admin(other) is False
+
+
+async def test_a_long_text_carries_its_attachment_once(tmp_path: Path) -> None:
+    async with FakeVK() as vk:
+        vk.add_group(10, token="token-a", members=[5, 6])
+        async with Host(bots_config(vk, tmp_path, ONE_BOT)) as host:
+            text = "word " * 1500  # two parts at 4,096 characters
+            await host.messenger.send_many("g10", [5, 6], text, key="k", attachment="photo1_2")
+            await host.messenger.send("g10", 5, text, attachment="photo1_3")
+    assert [m.attachment for m in vk.sent_to(6)] == [None, "photo1_2"]
+    assert [m.attachment for m in vk.sent_to(5)] == [None, "photo1_2", None, "photo1_3"]

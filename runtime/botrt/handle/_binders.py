@@ -86,7 +86,10 @@ class Binding:
         """The arguments `event` carries for this binding."""
         text = event.text if isinstance(event, TextEvent) else ""
         if self.command is not None:
-            word, _, rest = text.strip().partition(" ")
+            # Any whitespace ends the command word, as in the dispatcher: "/mb\nHello".
+            parts = text.strip().split(None, 1)
+            word = parts[0] if parts else ""
+            rest = parts[1] if len(parts) > 1 else ""
             return CommandArgs(rest.strip(), word)
         for p in self.prefixes:
             if text.startswith(p):

@@ -126,7 +126,10 @@ class Scheduler:
         now = now or self.clock.now()
         due: list[ScheduleEvent] = []
         for key, flow, spec, zone in self.schedules():
-            event = await self._due_event(key, flow, spec, zone, now)
+            # Short writes, shielded: a claim cut by shutdown would leave a
+            # connection half-closed (and the claim's outcome unknown).
+            with anyio.CancelScope(shield=True):
+                event = await self._due_event(key, flow, spec, zone, now)
             if event is not None:
                 due.append(event)
         if due:

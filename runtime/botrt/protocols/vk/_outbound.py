@@ -40,8 +40,11 @@ class VkOutbound(Outbound):
 
         :raises VkApiError: if VK refuses.
         """
-        for part in split_message(text):
-            await self.api.messages.send(peer_id=peer_id, message=part, **options)
+        parts = split_message(text)
+        for index, part in enumerate(parts):
+            await self.api.messages.send(
+                peer_id=peer_id, message=part, **_options_for(index, len(parts), options)
+            )
 
     async def send_many(
         self, peer_ids: Sequence[int], text: str, *, key: str, **options: Any
@@ -55,14 +58,20 @@ class VkOutbound(Outbound):
             as sent; a retry with the same `key` is absorbed by VK).
         """
         outcomes = {p: SendOutcome(p, True) for p in peer_ids}
-        for index, part in enumerate(split_message(text)):
+        parts = split_message(text)
+        for index, part in enumerate(parts):
             targets = [p for p in peer_ids if outcomes[p].ok]
             chunks = [targets[i : i + PEER_IDS_MAX] for i in range(0, len(targets), PEER_IDS_MAX)]
             random_id = job_random_id(key, index)
             calls = [
                 (
                     "messages.send",
-                    {"peer_ids": chunk, "message": part, "random_id": random_id, **options},
+                    {
+                        "peer_ids": chunk,
+                        "message": part,
+                        "random_id": random_id,
+                        **_options_for(index, len(parts), options),
+                    },
                 )
                 for chunk in chunks
             ]
@@ -71,6 +80,14 @@ class VkOutbound(Outbound):
                 for outcome in _outcomes(chunk, result):
                     outcomes[outcome.peer_id] = outcome
         return [outcomes[p] for p in peer_ids]
+
+
+def _options_for(index: int, count: int, options: dict[str, Any]) -> dict[str, Any]:
+    # Attachments and keyboards go with the last part only, or members would
+    # see the same media once per part of a long text.
+    if index == count - 1:
+        return options
+    return {k: v for k, v in options.items() if k not in ("attachment", "keyboard")}
 
 
 def _outcomes(chunk: Sequence[int], result: Any) -> list[SendOutcome]:
