@@ -130,3 +130,23 @@ async def test_the_console_adapter_comes_from_the_entry_point() -> None:
     host = Host(parse_config({}, base_dir="."))
     adapters = [a for group in host.pm.hook.botrt_adapters(host=host) for a in group]
     assert [a.name for a in adapters] == ["console"]
+
+
+async def test_flow_errors_are_counted_per_plugin() -> None:
+    @node
+    async def broken(e: TextEvent) -> None:
+        raise ValueError("boom")
+
+    host = Host(config(), entry_points=False)
+    flow = Flow("broken", [broken])
+    flow.plugin = "demo"
+    host.dispatcher.add(flow)
+    await host.start()
+    try:
+        await host.handle(MemoryEvent("x"))
+        await host.handle(MemoryEvent("y"))
+    finally:
+        await host.stop()
+    text = host.metrics.render().decode()
+    assert 'botrt_flow_errors_total{plugin="demo"} 2.0' in text
+    assert 'botrt_events_handled_total{bot="memory",platform="memory"} 2.0' in text

@@ -41,6 +41,8 @@ async def test_metrics_after_events_and_a_reload(tmp_path: Path) -> None:
                 text = await response.text()
     lines = set(text.splitlines())
     assert 'botrt_events_received_total{bot="g10",platform="vk"} 3.0' in lines
+    assert 'botrt_events_handled_total{bot="g10",platform="vk"} 3.0' in lines
+    assert 'botrt_event_seconds_count{platform="vk"} 3.0' in lines
     assert 'botrt_reloads_total{result="ok"} 1.0' in lines
     assert 'botrt_vk_api_calls_total{bot="g10",method="messages.send"} 3.0' in lines
     assert 'botrt_plugin_info{plugin="echo",version="1.0.0"} 1.0' in lines

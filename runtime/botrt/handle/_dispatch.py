@@ -24,9 +24,14 @@ IsAdmin = Callable[["Event"], Awaitable[bool]]
 
 
 class _Tier:
-    """The flows of one priority: those with guards, and commands by their words."""
+    """The flows of one priority: those with guards, and commands by their words.
 
-    __slots__ = ("commands", "plain")
+    ``direct`` maps a word to the one flow it names when that flow is not
+    privileged and the tier has no other flows: the common case, which then
+    costs a dict lookup and nothing else.
+    """
+
+    __slots__ = ("commands", "direct", "plain")
 
     def __init__(self, flows: Sequence[Flow], prefixes: Sequence[str]) -> None:
         plain: list[Flow] = []
@@ -41,6 +46,11 @@ class _Tier:
                     commands.setdefault(prefix + name, []).append(f)
         self.plain = tuple(plain)
         self.commands = {word: tuple(fs) for word, fs in commands.items()}
+        self.direct: dict[str, Flow] = {}
+        if not plain:
+            for word, fs in self.commands.items():
+                if len(fs) == 1 and not fs[0].binding.command.privileged:  # type: ignore[union-attr]
+                    self.direct[word] = fs[0]
 
 
 class Dispatcher:
@@ -72,6 +82,8 @@ class Dispatcher:
             services.register(CommandArgs, command_args_provider)
         self.services = services
         self.is_admin = is_admin
+        # Called with the flow and the exception when a flow run raises (metrics).
+        self.on_error: Callable[[Flow, BaseException], None] | None = None
         self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
         self._tiers: tuple[_Tier, ...] | None = None
@@ -138,15 +150,25 @@ class Dispatcher:
         delivery = Delivery()
         word: str | None = None
         for tier in tiers:
-            runnable: list[Flow] = []
             if tier.commands:
                 if word is None:
                     word = _command_word(event)
+                direct = tier.direct.get(word)
+                if direct is not None:  # one plain command, no guarded flows: no list, no checks
+                    await self._run(direct, event, delivery)
+                    if delivery.blocked:
+                        break
+                    continue
                 matched = tier.commands.get(word)
-                if matched:
-                    for f in matched:
-                        if await self._allowed(f, event):
-                            runnable.append(f)
+                if matched is None and not tier.plain:
+                    continue
+            else:
+                matched = None
+            runnable: list[Flow] = []
+            if matched:
+                for f in matched:
+                    if await self._allowed(f, event):
+                        runnable.append(f)
             for f in tier.plain:
                 guard = f._guard
                 if guard is None or f._guard_is_async:
@@ -201,6 +223,8 @@ class Dispatcher:
                 exc,
                 exc_info=exc,
             )
+            if self.on_error is not None:
+                self.on_error(flow, exc)
 
 
 def _command_word(event: Event) -> str:

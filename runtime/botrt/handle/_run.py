@@ -7,6 +7,7 @@ anywhere on the flow's call chain, and concurrent runs never see each other.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -92,23 +93,28 @@ class _Rewind(BaseException):
     """Restarts the current node (rewind())."""
 
 
-class _Frame:
-    __slots__ = ("nexted", "node")
-
-    def __init__(self, node: FlowNode) -> None:
-        self.node = node
-        self.nexted = False
-
-
 _CURRENT: ContextVar[FlowRun] = ContextVar("botrt_flow_run")
 
 _S = RecordStage
+# Looked up once: an enum member read through its class costs more than a global.
+_NODE_START = RecordStage.NODE_START
+_NODE_FINISH = RecordStage.NODE_FINISH
 
 
 class FlowRun:
     """The state of one flow over one event. Internal: nodes see it through the API."""
 
-    __slots__ = ("_store", "delivery", "event", "flow", "frames", "graph", "records", "services")
+    __slots__ = (
+        "_store",
+        "delivery",
+        "event",
+        "flow",
+        "frames",
+        "graph",
+        "nexted",
+        "records",
+        "services",
+    )
 
     def __init__(
         self, flow: Flow, graph: Graph, event: Event, delivery: Delivery, services: Services | None
@@ -119,7 +125,10 @@ class FlowRun:
         self.delivery = delivery
         self.services = services
         self.records: list[tuple[RecordStage, FlowNode | None, str | None]] = []
-        self.frames: list[_Frame] = []
+        # The nodes running, innermost last; and the depths in `frames` whose node
+        # has called nextn() (None until one does: most runs never do).
+        self.frames: list[FlowNode] = []
+        self.nexted: set[int] | None = None
         self._store: FlowStore | None = None
 
     @property
@@ -151,16 +160,21 @@ class FlowRun:
     async def _run_node(self, n: FlowNode) -> bool:
         """Run one node; True when traversal should go on to its successors."""
         records = self.records
-        records.append((_S.NODE_START, n, None))
-        if n.plan:
-            args = self._inject(n)
-            if args is None:
-                return False
+        records.append((_NODE_START, n, None))
+        plan = n.plan
+        if not plan:
+            args: Sequence[Any] = ()
+        elif len(plan) == 1 and plan[0].kind == EVENT and isinstance(self.event, plan[0].types):
+            args = (self.event,)  # the usual handler, `(event: SomeEvent)`: no list, no loop
         else:
-            args = ()
-        frame = _Frame(n)
+            injected = self._inject(n)
+            if injected is None:
+                return False
+            args = injected
         frames = self.frames
-        frames.append(frame)
+        depth = len(frames)
+        frames.append(n)
+        nexted = False
         result: Any = None
         try:
             while True:
@@ -184,10 +198,13 @@ class FlowRun:
             _mark(exc, self.flow.name, n)
             raise
         else:
-            records.append((_S.NODE_FINISH, n, None))
+            records.append((_NODE_FINISH, n, None))
         finally:
             frames.pop()
-        if frame.nexted:
+            if self.nexted is not None and depth in self.nexted:
+                self.nexted.discard(depth)
+                nexted = True
+        if nexted:
             return False  # its successors already ran inside nextn()
         return result is not False
 
@@ -239,7 +256,11 @@ async def run_flow(flow: Flow, event: Event, delivery: Delivery, services: Servi
     run = FlowRun(flow, graph, event, delivery, services)
     token = _CURRENT.set(run)
     try:
-        await run.walk(graph.rstarts)
+        roots = graph.rstarts
+        if len(roots) == 1 and not graph.rsucc[roots[0]]:
+            await run._run_node(roots[0])  # a one-node flow (every binder's): no walk needed
+        else:
+            await run.walk(roots)
     except _Stop:
         pass
     finally:
@@ -261,7 +282,8 @@ def current_run(what: str) -> FlowRun:
     return run
 
 
-def _frame(what: str) -> tuple[FlowRun, _Frame]:
+def _frame(what: str) -> tuple[FlowRun, FlowNode]:
+    """The run and its innermost running node."""
     run = current_run(what)
     if not run.frames:
         raise FlowContextError(f"{what} must be called while a node is running")
@@ -300,12 +322,15 @@ async def nextn() -> None:
 
     :raises FlowContextError: outside a running node.
     """
-    run, frame = _frame("nextn()")
-    if frame.nexted:
+    run, n = _frame("nextn()")
+    depth = len(run.frames) - 1
+    if run.nexted is None:
+        run.nexted = set()
+    elif depth in run.nexted:
         return
-    frame.nexted = True
-    run.records.append((_S.NEXTN, frame.node, None))
-    await run.walk(run.graph.rsucc[frame.node])
+    run.nexted.add(depth)
+    run.records.append((_S.NEXTN, n, None))
+    await run.walk(run.graph.rsucc[n])
 
 
 async def block() -> None:
@@ -315,7 +340,7 @@ async def block() -> None:
     """
     run = current_run("block()")
     run.delivery.blocked = True
-    run.records.append((_S.BLOCK, run.frames[-1].node if run.frames else None, None))
+    run.records.append((_S.BLOCK, run.frames[-1] if run.frames else None, None))
 
 
 async def stop() -> None:
@@ -324,7 +349,7 @@ async def stop() -> None:
     :raises FlowContextError: outside a flow run.
     """
     run = current_run("stop()")
-    run.records.append((_S.STOP, run.frames[-1].node if run.frames else None, None))
+    run.records.append((_S.STOP, run.frames[-1] if run.frames else None, None))
     raise _Stop
 
 
@@ -333,8 +358,8 @@ async def bypass() -> None:
 
     :raises FlowContextError: outside a running node.
     """
-    run, frame = _frame("bypass()")
-    run.records.append((_S.BYPASS, frame.node, None))
+    run, n = _frame("bypass()")
+    run.records.append((_S.BYPASS, n, None))
     raise _Bypass
 
 
@@ -343,8 +368,8 @@ async def rewind() -> None:
 
     :raises FlowContextError: outside a running node.
     """
-    run, frame = _frame("rewind()")
-    run.records.append((_S.REWIND, frame.node, None))
+    run, n = _frame("rewind()")
+    run.records.append((_S.REWIND, n, None))
     raise _Rewind
 
 
@@ -358,6 +383,6 @@ async def flow_to(flow: Flow) -> None:
     :raises FlowContextError: outside a flow run.
     """
     run = current_run("flow_to()")
-    run.records.append((_S.FLOW_TO, run.frames[-1].node if run.frames else None, flow.name))
+    run.records.append((_S.FLOW_TO, run.frames[-1] if run.frames else None, flow.name))
     if await flow.guard_passes(run.event):
         await run_flow(flow, run.event, run.delivery, run.services)

@@ -6,6 +6,7 @@ import inspect
 import logging
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Hashable
 from contextlib import AsyncExitStack
@@ -96,6 +97,9 @@ class Host:
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
+        self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_errors.labels(
+            flow.plugin or "-"
+        ).inc()
         self.background = BackgroundTasks()
         self._lifetime = AsyncExitStack()
         self.runtime = PluginRuntime(
@@ -345,9 +349,26 @@ class Host:
         return self._send.statistics().current_buffer_used
 
     async def _consume(self) -> None:
-        async with anyio.create_task_group() as lanes, self._receive:
-            async for event in self._receive:
-                await self._pending.acquire()
+        receive, pending = self._receive, self._pending
+        async with anyio.create_task_group() as lanes, receive:
+            while True:
+                # Take what is there without a checkpoint first: an awaited receive()
+                # or acquire() yields to the loop even when it need not wait, which
+                # costs a loop iteration per event. This loop still waits, so yields,
+                # at least once every `max_pending` events (the slots run out).
+                try:
+                    event = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        event = await receive.receive()
+                    except anyio.EndOfStream:
+                        break
+                except anyio.EndOfStream:
+                    break
+                try:
+                    pending.acquire_nowait()
+                except anyio.WouldBlock:
+                    await pending.acquire()
                 key = _lane_key(event)
                 lane = self._lanes.get(key)
                 if lane is not None:
@@ -380,10 +401,14 @@ class Host:
                 if verdict is False:
                     return
         epoch = self.runtime.event_started()
+        started = time.perf_counter()
         try:
             await self.dispatcher.dispatch(event)
         finally:
             self.runtime.event_finished(epoch)
+            handled, latency = self.metrics.children(event.bot, event.platform)
+            handled.inc()
+            latency.observe(time.perf_counter() - started)
 
 
 def _lane_key(event: Event) -> Hashable:

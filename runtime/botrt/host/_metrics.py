@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -59,6 +59,16 @@ class HostMetrics:
         queue = Gauge("botrt_queue_depth", "Events waiting for dispatch", registry=r)
         queue.set_function(host.queue_depth)
         r.register(_PluginCollector(host))
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def children(self, bot: str, platform: str) -> tuple[Any, Any]:
+        """The handled counter and latency histogram for one bot, looked up once."""
+        key = (bot, platform)
+        found = self._children.get(key)
+        if found is None:
+            found = (self.handled.labels(bot, platform), self.latency.labels(platform))
+            self._children[key] = found
+        return found
 
     def render(self) -> bytes:
         """The metrics in the Prometheus text format."""
