@@ -129,7 +129,10 @@ Machine: {machine_line()} ({load_before} at the start, {load_line()} at the end)
 tree on `PYTHONPATH`), "after" the working tree; the botrt dispatch driver
 (20,000 events, see the dispatch section), trials alternating, median of
 {args.trials}. Paths: `host` = `Host.handle`, `queue` = `Host.submit` through the
-queue and lanes, `dispatcher` = bare `Dispatcher.dispatch`.
+queue and lanes, `dispatcher` = bare `Dispatcher.dispatch`. Wall-clock figures
+on this shared machine move ±30% between trials; the instruction counts
+(callgrind, `PYTHONHASHSEED=0`) do not, and include building each event in the
+driver, the same in both columns.
 
 {head}
 {rule}
