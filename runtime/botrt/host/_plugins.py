@@ -48,6 +48,7 @@ class PluginRuntime:
         self._epoch = 0
         self._inflight: Counter[int] = Counter()
         self._drained = anyio.Event()
+        self._swaps_waiting = 0  # per-event signalling only while a swap waits
         self._lock = anyio.Lock()
         self._loading: str | None = None
         self.importer = PluginImporter(self._namespace_of, lambda: self._loading)
@@ -71,13 +72,18 @@ class PluginRuntime:
             self._inflight[epoch] = left
         else:
             del self._inflight[epoch]
-            self._drained.set()
+            if self._swaps_waiting:
+                self._drained.set()
 
     async def wait_events_before(self, epoch: int) -> None:
         """Wait until no event that started before `epoch` is still running."""
         while any(e < epoch for e in self._inflight):
             self._drained = anyio.Event()
-            await self._drained.wait()
+            self._swaps_waiting += 1
+            try:
+                await self._drained.wait()
+            finally:
+                self._swaps_waiting -= 1
 
     # -- loading ---------------------------------------------------------------
 
