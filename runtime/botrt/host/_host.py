@@ -35,6 +35,7 @@ from botrt.plugin import (
 )
 from botrt.plugin._background import BackgroundTasks
 from botrt.plugin._catalog import builtin_plugins_dir, discover
+from botrt.plugin._metrics import Metrics, PluginMetricsHub
 
 if TYPE_CHECKING:
     import pluggy
@@ -166,6 +167,8 @@ class Host:
             await anyio.sleep(self.member_sync_interval)
 
     def _register_services(self) -> None:
+        # Created here, not in __init__: `metrics.registry` is only known once started.
+        self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
         s = self.services
         s.register(PluginSettings, self._settings_provider)
         s.register(CommandCatalog, lambda run: self.catalog)
@@ -173,6 +176,7 @@ class Host:
         s.register(Messenger, lambda run: self.messenger)
         s.register(BotInfo, lambda run: self.info)
         s.register(Background, self._background_provider)
+        s.register(Metrics, self._metrics_provider)
         if self.members is not None:
             members = self.members
             s.register(Members, lambda run: members)
@@ -191,6 +195,11 @@ class Host:
             raise NoMatch
         return self.background.for_plugin(run.flow.plugin)
 
+    def _metrics_provider(self, run: FlowRun) -> Metrics:
+        if run.flow.plugin is None:
+            raise NoMatch
+        return self.plugin_metrics.for_plugin(run.flow.plugin)
+
     def _settings_provider(self, run: FlowRun) -> PluginSettings:
         name = run.flow.plugin or ""
         return PluginSettings(name, self.config.plugins.settings_for(name))
@@ -208,6 +217,7 @@ class Host:
             Messenger: self.messenger,
             BotInfo: self.info,
             Background: self.background.for_plugin(plugin),
+            Metrics: self.plugin_metrics.for_plugin(plugin),
         }
         if self.members is not None:
             values[Members] = self.members

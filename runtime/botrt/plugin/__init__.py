@@ -6,6 +6,7 @@ from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
 from botrt.plugin._members import Member, MemberLookupError, Members
 from botrt.plugin._messenger import Messenger, UnknownBotError
+from botrt.plugin._metrics import MetricError, Metrics
 from botrt.plugin._planner import LifecycleError, PluginPlanner
 from botrt.plugin._roles import Roles
 
@@ -21,6 +22,8 @@ __all__ = [
     "MemberLookupError",
     "Members",
     "Messenger",
+    "MetricError",
+    "Metrics",
     "PluginIssue",
     "PluginLoadError",
     "PluginPlanner",
