@@ -8,14 +8,22 @@ Commands (admins only):
   recipients.``); the job runs in the background, so the bot keeps answering.
 - ``broadcast-admins TEXT`` (alias ``ma``) does the same for the admins (the
   community's managers, ``[bot] admins`` and the admin who sends it).
-- ``broadcast status`` lists running jobs and the latest ended ones with
-  their progress; ``broadcast cancel N`` stops job N.
+- ``broadcast --at "YYYY-MM-DD HH:MM" TEXT`` (and the same for
+  ``broadcast-admins``) schedules the broadcast instead: it starts at that
+  time, in the bot's time zone (``[bot] timezone``), and goes to the
+  members (or admins) stored then. A malformed time, or one not in the
+  future, is refused with the expected format, and nothing is written.
+- ``broadcast status`` lists running jobs, scheduled ones with their time,
+  and the latest ended ones with their progress; ``broadcast cancel N``
+  stops job N, or cancels it before it starts (then nothing is sent and
+  no report follows).
 
 Because TEXT is free text, the rule is: when everything after the command is
 one or two words and the first is ``status`` or ``cancel`` (``status``,
 ``cancel 3``, ``cancel #3``), it is a subcommand; anything else is the text
-to send. Both commands follow it. A message with neither text nor
-attachments is refused with the usage, and nothing is written.
+to send. A text starting with ``--at`` is always scheduled. Both commands
+follow it. A message with neither text nor attachments is refused with the
+usage, and nothing is written.
 
 Every job and each of its recipients is stored before the start is
 confirmed, and each batch's outcomes after it is sent, so a job cut by a
@@ -23,6 +31,12 @@ crash, a restart or a reload is finished by the next start with nobody
 missed and, on VK, nobody messaged twice (see ``sender.py``). When a job
 ends, every admin of the bot gets a report: planned, sent, failed, with the
 reasons grouped and, for up to 20 failures, the names.
+
+A scheduled job is stored when it is asked for, and every start of the
+plugin (a restart, a reload) waits for it again. If its time passed while
+the bot was not running, it starts as soon as the bot is back, and the log
+says so. It starts once even with several bot processes on one database.
+Times come from the host's clock (`BotInfo`), which tests set by hand.
 
 Settings, ``[plugins.settings.broadcast]``: ``batch_size`` (recipients per
 send, and so per recorded step; default: what the platform takes in one go,
@@ -38,14 +52,14 @@ recipients instead of sending it.
 from __future__ import annotations
 
 from botrt import PluginPlanner
-from botrt.plugin import Background, Members, Messenger, PluginSettings
+from botrt.plugin import Background, BotInfo, Members, Messenger, PluginSettings
 from botrt.storage import PluginStorage
 
 from .sender import Broadcaster
 from .settings import Options
 from .store import BroadcastStore
 
-BROADCAST = PluginPlanner(version="1.0.0", auto_import=True)
+BROADCAST = PluginPlanner(version="1.1.0", auto_import=True)
 
 _LIVE: list[Broadcaster] = []
 
@@ -67,11 +81,12 @@ async def start(
     members: Members,
     background: Background,
     settings: PluginSettings,
+    info: BotInfo,
 ) -> None:
-    """Create the tables and resume the jobs a crash or a reload left unfinished."""
+    """Create the tables, resume jobs a crash or a reload cut short, wait for scheduled ones."""
     options = Options.from_settings(settings)
     store = BroadcastStore(storage)
     await store.setup()
-    broadcaster = Broadcaster(store, messenger, members, background)
+    broadcaster = Broadcaster(store, messenger, members, background, info)
     _LIVE[:] = [broadcaster]
     await broadcaster.resume(options)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from __plugin__ import BROADCAST, live
 
 from botrt.adapter import TextEvent
@@ -9,13 +12,20 @@ from botrt.handle import on_command
 from botrt.plugin import CommandCatalog, Members, Messenger, PluginSettings
 from botrt.protocols.vk import MessageNew
 
-from .model import ADMINS, MEMBERS
-from .report import render_report, render_status
+from .model import ADMINS, MEMBERS, SCHEDULED
+from .report import audience_label, local_time, render_report, render_status
+from .sender import recipients
 from .settings import Options
 
 RECENT = 5
-"""How many ended jobs ``status`` lists besides the running ones."""
+"""How many ended jobs ``status`` lists besides the running and scheduled ones."""
 SUBCOMMANDS = ("status", "cancel")
+AT_FORMAT = '--at "YYYY-MM-DD HH:MM"'
+"""How a start time is written, in the bot's time zone; error replies quote it."""
+_AT_PARSE = "%Y-%m-%d %H:%M"
+# Phones turn typed quotes into typographic ones: accept those as well.
+_QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”", "«": "»", "„": "“"}
+_AT_OPTION = re.compile(r"--at(?=[\s=]|$)=?\s*")
 
 
 @BROADCAST.use
@@ -23,7 +33,7 @@ SUBCOMMANDS = ("status", "cancel")
     "broadcast",
     aliases=["mb"],
     description="send a message to every member of the community",
-    usage="broadcast TEXT | status [N] | cancel N",
+    usage='broadcast [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N',
     privileged=True,
 )
 async def broadcast(
@@ -33,7 +43,7 @@ async def broadcast(
     settings: PluginSettings,
     catalog: CommandCatalog,
 ) -> None:
-    """Start a broadcast to every stored member, or run a subcommand."""
+    """Start (or schedule) a broadcast to every stored member, or run a subcommand."""
     await handle(event, MEMBERS, members, messenger, settings, catalog)
 
 
@@ -42,7 +52,7 @@ async def broadcast(
     "broadcast-admins",
     aliases=["ma"],
     description="send a message to the admins of the community",
-    usage="broadcast-admins TEXT | status [N] | cancel N",
+    usage='broadcast-admins [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N',
     privileged=True,
 )
 async def broadcast_admins(
@@ -52,7 +62,7 @@ async def broadcast_admins(
     settings: PluginSettings,
     catalog: CommandCatalog,
 ) -> None:
-    """Start a broadcast to the admins, or run a subcommand."""
+    """Start (or schedule) a broadcast to the admins, or run a subcommand."""
     await handle(event, ADMINS, members, messenger, settings, catalog)
 
 
@@ -68,10 +78,22 @@ async def handle(
     prefix = catalog.prefixes[0] if catalog.prefixes else ""
     name = "broadcast-admins" if audience == ADMINS else "broadcast"
     text = message_text(event)
-    sub = subcommand(text)
-    if sub is not None:
-        await run_subcommand(event, sub[0], sub[1], settings, f"{prefix}{name}")
-        return
+    broadcaster = live()
+    info = broadcaster.info
+    at: dt.datetime | None = None
+    scheduled = split_at(text)
+    if scheduled is not None:
+        value, text = scheduled
+        try:
+            at = parse_at(value, info.timezone, info.now())
+        except ValueError as exc:
+            await event.reply(f"Broadcast not scheduled: {exc}")
+            return
+    else:
+        sub = subcommand(text)
+        if sub is not None:
+            await run_subcommand(event, sub[0], sub[1], settings, f"{prefix}{name}")
+            return
     attachment = ",".join(event.attachment_ids) if isinstance(event, MessageNew) else ""
     if not text and not attachment:
         await event.reply(usage(prefix, name, audience))
@@ -84,25 +106,28 @@ async def handle(
     if event.bot not in messenger.bots():
         await event.reply(f"Bot {event.bot!r} cannot send messages on its own here.")
         return
-    if audience == MEMBERS:
-        peers = [m.user_id for m in await members.all(event.bot)]
-        if not peers:
-            await event.reply("No members are stored for this bot yet.")
-            return
-    else:
-        # The admin who asks gets a copy too: on the console, nobody else may be known.
-        peers = sorted(await members.admin_ids(event.bot) | {event.user_id})
-    peers = list(dict.fromkeys(peers))
-    broadcaster = live()
-    job = await broadcaster.store.create(
-        bot=event.bot,
-        audience=audience,
-        text=text,
-        attachment=attachment,
-        created_by=event.user_id,
-        peer_ids=peers,
-    )
-    broadcaster.start(job, options)
+    peers = await recipients(members, event.bot, audience, event.user_id)
+    if not peers:
+        await event.reply("No members are stored for this bot yet.")
+        return
+    job_args = {
+        "bot": event.bot,
+        "audience": audience,
+        "text": text,
+        "attachment": attachment,
+        "admin": event.user_id,
+        "options": options,
+    }
+    if at is not None:
+        # The recipients are chosen again when it starts: members join and leave meanwhile.
+        job = await broadcaster.schedule(at=at, **job_args)
+        assert job.scheduled_at is not None
+        await event.reply(
+            f"Broadcast #{job.id} scheduled for {local_time(job.scheduled_at, info.timezone)}, "
+            f"to {audience_label(job)}. {prefix}{name} cancel {job.id} cancels it."
+        )
+        return
+    job = await broadcaster.launch(peer_ids=peers, **job_args)
     plural = "" if job.planned == 1 else "s"
     await event.reply(f"Broadcast #{job.id} started: {job.planned} recipient{plural}.")
 
@@ -115,6 +140,53 @@ def message_text(event: TextEvent) -> str:
     """
     parts = event.text.split(None, 1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+def split_at(text: str) -> tuple[str, str] | None:
+    """``('2026-11-24 08:00', 'TEXT')`` for a `text` starting with ``--at``; None otherwise.
+
+    The time is quoted (``--at "2026-11-24 08:00" TEXT``) or not (then it
+    is the next two words); what follows is the text, line breaks kept. The
+    time is returned unchecked (see `parse_at`).
+    """
+    option = _AT_OPTION.match(text)
+    if option is None:
+        return None
+    rest = text[option.end() :]
+    close = _QUOTES.get(rest[:1])
+    if close is not None:
+        end = rest.find(close, 1)
+        if end < 0:
+            return rest[1:].strip(), ""  # unclosed: refused by parse_at as it stands
+        return rest[1:end].strip(), rest[end + 1 :].strip()
+    words = re.match(r"(\S+)(?:[ \t]+(\S+))?", rest)
+    if words is None:
+        return "", ""
+    return " ".join(w for w in words.groups() if w), rest[words.end() :].strip()
+
+
+def parse_at(value: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
+    """`value` (``YYYY-MM-DD HH:MM``) as an aware time in `tz`, checked to be after `now`.
+
+    :raises ValueError: with the reply to send, naming the expected format,
+        if `value` is missing or malformed, does not exist in `tz` (a clock
+        change skips it) or is not in the future.
+    """
+    tomorrow = (now.astimezone(tz) + dt.timedelta(days=1)).strftime("%Y-%m-%d 08:00")
+    hint = f'use {AT_FORMAT} in the bot\'s time zone ({tz}), e.g. --at "{tomorrow}".'
+    if not value.strip():
+        raise ValueError(f"no time after --at; {hint}")
+    try:
+        naive = dt.datetime.strptime(" ".join(value.split()), _AT_PARSE)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date and time; {hint}") from None
+    moment = naive.replace(tzinfo=tz)
+    if moment.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        raise ValueError(f"{value} does not exist in {tz} (the clocks change then); {hint}")
+    if moment <= now:
+        current = now.astimezone(tz).strftime(_AT_PARSE)
+        raise ValueError(f"{value} has passed (it is {current} in {tz} now); {hint}")
+    return moment
 
 
 def subcommand(text: str) -> tuple[str, str | None] | None:
@@ -135,8 +207,9 @@ def usage(prefix: str, name: str, audience: str) -> str:
         [
             "Nothing to send. Usage:",
             f"{prefix}{name} TEXT - send TEXT, with this message's attachments, to {whom}",
-            f"{prefix}{name} status [N] - running and recent broadcasts, or broadcast N",
-            f"{prefix}{name} cancel N - stop broadcast N",
+            f"{prefix}{name} {AT_FORMAT} TEXT - the same, starting then (bot's time zone)",
+            f"{prefix}{name} status [N] - running, scheduled and recent broadcasts, or broadcast N",
+            f"{prefix}{name} cancel N - stop broadcast N, or cancel it before it starts",
         ]
     )
 
@@ -147,8 +220,10 @@ async def run_subcommand(
     """``status``, ``status N`` or ``cancel N`` for the bot that received `event`."""
     broadcaster = live()
     store = broadcaster.store
+    tz = broadcaster.info.timezone
     if word == "status" and arg is None:
-        await event.reply(render_status(await store.recent(event.bot, RECENT)))
+        jobs = await store.recent(event.bot, RECENT)
+        await event.reply(render_status(jobs, broadcaster.now(), tz=tz))
         return
     if arg is None:
         await event.reply(
@@ -162,15 +237,19 @@ async def run_subcommand(
         return
     if word == "status":
         groups = await store.failure_groups(job.id)
-        await event.reply(render_report(job, groups))
+        await event.reply(render_report(job, groups, tz=tz))
         return
     try:
         options = Options.from_settings(settings)
     except ValueError as exc:
         await event.reply(f"Broadcast is misconfigured: {exc}")
         return
-    if not await broadcaster.cancel(job.id, event.bot, options):
+    was = await broadcaster.cancel(job.id, event.bot, options)
+    if was is None:
         await event.reply(f"Broadcast #{job.id} is not running (it is {job.state}).")
+        return
+    if was == SCHEDULED:
+        await event.reply(f"Broadcast #{job.id} cancelled before it started: nothing was sent.")
         return
     note = " The admins get its report." if options.report else ""
     await event.reply(f"Broadcast #{job.id} cancelled.{note}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-RUNNING, FINISHED, CANCELLED = "running", "finished", "cancelled"
+SCHEDULED, RUNNING, FINISHED, CANCELLED = "scheduled", "running", "finished", "cancelled"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 MEMBERS, ADMINS = "members", "admins"
 
@@ -28,11 +28,16 @@ class Job:
         attachment: VK attachment ids joined by commas ("" for none).
         created_by: the admin who started it.
         created_at: when (seconds since the epoch).
-        state: ``running``, ``finished`` or ``cancelled``.
-        planned, sent, failed: recipient counts.
+        state: ``scheduled``, ``running``, ``finished`` or ``cancelled``.
+        planned, sent, failed: recipient counts (0 until it starts: the
+            recipients are chosen then).
         finished_at: when it ended, or None.
         reported: the report went out (or was not wanted).
         last_error: why the last batch could not be sent, while it is retried.
+        scheduled_at: when a scheduled job is to start (seconds since the
+            epoch), or None for one started by the command itself.
+        started_at: when it started, or None (scheduled, or cancelled before
+            its time; also None for jobs stored before the plugin kept it).
     """
 
     id: int
@@ -49,6 +54,13 @@ class Job:
     finished_at: float | None
     reported: bool
     last_error: str | None
+    scheduled_at: float | None = None
+    started_at: float | None = None
+
+    @property
+    def never_started(self) -> bool:
+        """A scheduled job not started: still waiting, or cancelled before its time."""
+        return self.scheduled_at is not None and self.started_at is None
 
     @property
     def key(self) -> str:
@@ -94,4 +106,6 @@ def job_from_row(row: Any) -> Job:
         finished_at=m["finished_at"],
         reported=bool(m["reported"]),
         last_error=m["last_error"],
+        scheduled_at=m["scheduled_at"],
+        started_at=m["started_at"],
     )

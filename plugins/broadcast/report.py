@@ -6,10 +6,11 @@ names are listed only for a few failures, and long texts are shortened.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 
-from .model import ADMINS, CANCELLED, RUNNING, FailureGroup, Job
+from .model import ADMINS, CANCELLED, RUNNING, SCHEDULED, FailureGroup, Job
 
 MESSAGE_LIMIT = 4096
 NAMES_UP_TO = 20
@@ -46,24 +47,39 @@ def preview(text: str, width: int = _PREVIEW) -> str:
     return f'"{flat}"' if flat else "(attachments only)"
 
 
+def local_time(timestamp: float, tz: dt.tzinfo) -> str:
+    """``2026-11-24 08:00 (Europe/Moscow)``: a moment as admins wrote it, in the bot's zone."""
+    return f"{dt.datetime.fromtimestamp(timestamp, tz):%Y-%m-%d %H:%M} ({tz})"
+
+
 def render_report(
     job: Job,
     groups: Sequence[FailureGroup],
     names: Mapping[int | None, Sequence[str]] | None = None,
+    *,
+    tz: dt.tzinfo = dt.UTC,
 ) -> str:
     """The report every admin gets when `job` ends (and ``broadcast status N``).
 
     `names` lists the failed recipients by error code; pass it only when
-    there are few (at most `NAMES_UP_TO`). The result is at most
-    `MESSAGE_LIMIT` characters.
+    there are few (at most `NAMES_UP_TO`). Times are shown in `tz`, the
+    bot's time zone. The result is at most `MESSAGE_LIMIT` characters.
     """
     lines = [
         f"Broadcast #{job.id} {job.state}: {audience_label(job)}.",
         f"Text: {preview(job.text)}",
-        f"Planned: {job.planned}",
-        f"Sent: {job.sent}",
-        f"Failed: {job.failed}",
     ]
+    if job.scheduled_at is not None:
+        at = local_time(job.scheduled_at, tz)
+        if job.state == SCHEDULED:
+            lines.append(f"Starts: {at}")
+            lines.append("Recipients: chosen when it starts")
+            return fit("\n".join(lines))
+        if job.never_started:
+            lines.append(f"Was scheduled for: {at}; cancelled before it started")
+            return fit("\n".join(lines))
+        lines.append(f"Scheduled for: {at}")
+    lines += [f"Planned: {job.planned}", f"Sent: {job.sent}", f"Failed: {job.failed}"]
     for group in groups[:_MAX_REASONS]:
         lines.append(f"- {reason(group)}: {group.count}")
         who = (names or {}).get(group.code)
@@ -81,17 +97,27 @@ def render_report(
     return fit("\n".join(lines))
 
 
-def render_status(jobs: Sequence[Job], now: float | None = None) -> str:
-    """The ``broadcast status`` answer: running jobs first, then the latest ended ones."""
+def render_status(jobs: Sequence[Job], now: float | None = None, *, tz: dt.tzinfo = dt.UTC) -> str:
+    """The ``broadcast status`` answer: running jobs, scheduled ones, then the latest ended ones.
+
+    `now` is the current time (seconds since the epoch); scheduled times are
+    shown in `tz`, the bot's time zone.
+    """
     if not jobs:
         return "No broadcasts yet."
     now = time.time() if now is None else now
     lines = ["Broadcasts:"]
     for job in jobs:
-        line = (
-            f"#{job.id} {job.state}, {audience_label(job)}: {job.planned} planned, "
-            f"{job.sent} sent, {job.failed} failed"
-        )
+        if job.never_started:
+            assert job.scheduled_at is not None
+            at = local_time(job.scheduled_at, tz)
+            when = "for" if job.state == SCHEDULED else "before its start at"
+            line = f"#{job.id} {job.state} {when} {at}, {audience_label(job)}"
+        else:
+            line = (
+                f"#{job.id} {job.state}, {audience_label(job)}: {job.planned} planned, "
+                f"{job.sent} sent, {job.failed} failed"
+            )
         if job.state == RUNNING:
             line += f", {job.left} left"
         elif job.state == CANCELLED and job.left:

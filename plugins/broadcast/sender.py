@@ -6,22 +6,30 @@ transaction. If the process dies between the send and the record, the batch
 is still pending on the next start and goes out again with the same key,
 which VK absorbs for recipients who already got it (a repeated `random_id`
 to the same peer within the hour).
+
+A scheduled job waits in a background task of its own, on the host's clock
+(`BotInfo.sleep_until`), until its time; the same task then chooses its
+recipients, stores them and sends, exactly as for a job the command
+started. A cancel wakes the wait, which then ends. A job whose time passed
+while the bot was not running starts as soon as the plugin loads, with a
+warning in the log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 
-from botrt.plugin import Background, Members, Messenger, UnknownBotError
+from botrt.plugin import Background, BotInfo, Members, Messenger, UnknownBotError
 
-from .model import RUNNING, Job
-from .report import NAMES_UP_TO, render_report
+from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
+from .report import NAMES_UP_TO, local_time, render_report
 from .settings import Options
 from .store import BroadcastStore
 
@@ -33,6 +41,9 @@ log = logging.getLogger("botrt.plugins.broadcast")
 IN_FLIGHT_GRACE = 5.0
 
 MAX_RETRY_DELAY = 60.0
+
+LATE = dt.timedelta(minutes=1)
+"""A scheduled job that starts later than this after its time is logged as started late."""
 
 T = TypeVar("T")
 
@@ -83,6 +94,21 @@ async def within_grace(grace: float, fn: Callable[..., Awaitable[T]], *args: Any
     return result  # type: ignore[no-any-return]
 
 
+async def recipients(members: Members | None, bot: str, audience: str, admin: int) -> list[int]:
+    """Who a job of `bot` for `audience` goes to now, each once; `admin` is who asked for it.
+
+    The admin who asks gets a copy of a broadcast to the admins: on the
+    console, nobody else may be known.
+    """
+    if members is None:
+        return [admin] if audience == ADMINS else []
+    if audience == MEMBERS:
+        peers = [m.user_id for m in await members.all(bot)]
+    else:
+        peers = sorted(await members.admin_ids(bot) | {admin})
+    return list(dict.fromkeys(peers))
+
+
 def backoff(base: float, attempt: int) -> float:
     """The wait before retry number `attempt` (from 1): `base`, doubled each time, capped."""
     return min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY)
@@ -91,8 +117,9 @@ def backoff(base: float, attempt: int) -> float:
 class Broadcaster:
     """Runs the jobs of one loaded version of the plugin, each in a background task.
 
-    At most one task sends a given job. Tasks end when the plugin unloads;
-    the next version's `resume` picks up where they stopped.
+    At most one task waits for or sends a given job. Tasks end when the
+    plugin unloads; the next version's `resume` picks up where they stopped.
+    Every time it stores or compares comes from `info`, the host's clock.
     """
 
     def __init__(
@@ -101,13 +128,75 @@ class Broadcaster:
         messenger: Messenger,
         members: Members | None,
         background: Background,
+        info: BotInfo,
     ) -> None:
         self.store = store
         self.messenger = messenger
         self.members = members
         self.background = background
-        # Job id -> an event that wakes its sender early (cancellation).
+        self.info = info
+        # Job id -> an event that wakes its waiting or sending task early (cancellation).
         self._active: dict[int, anyio.Event] = {}
+
+    def now(self) -> float:
+        """The host clock's time, in seconds since the epoch."""
+        return self.info.now().timestamp()
+
+    async def launch(
+        self,
+        *,
+        bot: str,
+        audience: str,
+        text: str,
+        attachment: str,
+        admin: int,
+        peer_ids: Sequence[int],
+        options: Options,
+    ) -> Job:
+        """Store a job to `audience` with its recipients `peer_ids`, and start sending it.
+
+        :raises StorageError: if the database cannot be reached.
+        :raises BackgroundError: if the host is not running.
+        """
+        job = await self.store.create(
+            bot=bot,
+            audience=audience,
+            text=text,
+            attachment=attachment,
+            created_by=admin,
+            peer_ids=peer_ids,
+            now=self.now(),
+        )
+        self.start(job, options)
+        return job
+
+    async def schedule(
+        self,
+        *,
+        bot: str,
+        audience: str,
+        text: str,
+        attachment: str,
+        admin: int,
+        at: dt.datetime,
+        options: Options,
+    ) -> Job:
+        """Store a job that starts at `at` (aware), and wait for it in the background.
+
+        :raises StorageError: if the database cannot be reached.
+        :raises BackgroundError: if the host is not running.
+        """
+        job = await self.store.schedule(
+            bot=bot,
+            audience=audience,
+            text=text,
+            attachment=attachment,
+            created_by=admin,
+            at=at.timestamp(),
+            now=self.now(),
+        )
+        self.arm(job, options)
+        return job
 
     def start(self, job: Job, options: Options) -> None:
         """Send `job` (or finish its report) in the background, unless already underway.
@@ -119,8 +208,21 @@ class Broadcaster:
         self._active[job.id] = anyio.Event()
         self.background.start(self._run, job, options, name=job.key)
 
+    def arm(self, job: Job, options: Options) -> None:
+        """Wait for scheduled `job`'s time in the background, then send it; unless already armed.
+
+        :raises BackgroundError: if the host is not running.
+        """
+        if job.id in self._active:
+            return
+        self._active[job.id] = anyio.Event()
+        self.background.start(self._wait_then_run, job, options, name=f"{job.key}-scheduled")
+
     async def resume(self, options: Options) -> list[int]:
-        """Start every unfinished job of the running bots; returns their ids."""
+        """Start every unfinished job of the running bots and arm every scheduled one.
+
+        Returns the ids of both.
+        """
         bots = set(self.messenger.bots())
         resumed = []
         for job in await self.store.unfinished():
@@ -131,24 +233,71 @@ class Broadcaster:
             resumed.append(job.id)
         if resumed:
             log.info("broadcast: resuming %s", ", ".join(f"#{i}" for i in resumed))
-        return resumed
+        armed = []
+        for job in await self.store.scheduled():
+            if job.bot not in bots:
+                log.info("scheduled broadcast #%d waits for bot %r to run", job.id, job.bot)
+                continue
+            self.arm(job, options)
+            armed.append(job.id)
+        if armed:
+            log.info("broadcast: waiting for %s", ", ".join(f"#{i}" for i in armed))
+        return resumed + armed
 
-    async def cancel(self, job_id: int, bot: str, options: Options) -> bool:
-        """Cancel running job `job_id` of `bot`; whether it was running.
+    async def cancel(self, job_id: int, bot: str, options: Options) -> str | None:
+        """Cancel job `job_id` of `bot`; the state it was in (scheduled or running), or None.
 
-        Its sender stops after the batch in flight and sends the report; with
-        no sender in this process, the report goes out from here.
+        A scheduled job's wait ends and nothing is sent. A running job's
+        sender stops after the batch in flight and sends the report; with no
+        sender in this process, the report goes out from here.
         """
-        if not await self.store.cancel(job_id, bot):
-            return False
+        was = await self.store.cancel(job_id, bot, self.now())
+        if was is None:
+            return None
         wake = self._active.get(job_id)
         if wake is not None:
             wake.set()
-            return True
+            return was
         job = await self.store.get(job_id)
-        if job is not None:
+        if job is not None and was == RUNNING:
             await self._conclude(job, options)
-        return True
+        return was
+
+    async def _wait_then_run(self, job: Job, options: Options) -> None:
+        assert job.scheduled_at is not None
+        try:
+            wake = self._active[job.id]
+            moment = dt.datetime.fromtimestamp(job.scheduled_at, dt.UTC)
+            while True:
+                # Read again after every wake: another process may have
+                # cancelled or started it meanwhile. Shielded like the writes
+                # below: a query cut by a shutdown can hang the storage's close.
+                with anyio.CancelScope(shield=True):
+                    current = await self.store.get(job.id)
+                if current is None or current.state != SCHEDULED or wake.is_set():
+                    return
+                now = self.info.now()
+                if now >= moment:
+                    break
+                await self.info.sleep_until(moment, wake)
+            if now - moment > LATE:
+                log.warning(
+                    "broadcast #%d was scheduled for %s, when the bot was not running; "
+                    "starting it now",
+                    job.id,
+                    local_time(job.scheduled_at, self.info.timezone),
+                )
+            # Shielded like the scheduler's claims: a write cut by a shutdown
+            # would leave its outcome unknown and its connection half-closed.
+            with anyio.CancelScope(shield=True):
+                peers = await recipients(self.members, job.bot, job.audience, job.created_by)
+                started = await self.store.start_scheduled(job.id, peers, self.now())
+            if started is None:
+                return  # cancelled at this very moment, or started by another process
+            log.info("broadcast #%d started as scheduled: %d recipients", job.id, started.planned)
+            await self._run(started, options)
+        finally:
+            self._active.pop(job.id, None)
 
     async def _run(self, job: Job, options: Options) -> None:
         try:
@@ -174,17 +323,21 @@ class Broadcaster:
         extra: dict[str, Any] = {"attachment": job.attachment} if job.attachment else {}
         failures = 0
         while True:
-            current = await self.store.get(job.id)
+            # Short reads, shielded: a query cut by a shutdown can hang the storage's close.
+            with anyio.CancelScope(shield=True):
+                current = await self.store.get(job.id)
+                batch = await self.store.pending(job.id, size)
             if current is None or current.state != RUNNING:
                 return True  # cancelled
-            batch = await self.store.pending(job.id, size)
             if not batch:
                 return True
             retried = min(attempts for _, attempts in batch)
             if retried:
                 # Only recipients that failed transiently are left: do not hammer.
                 await self._pause(job.id, backoff(options.retry_delay, retried))
-                if (await self.store.get(job.id) or job).state != RUNNING:
+                with anyio.CancelScope(shield=True):
+                    current = await self.store.get(job.id)
+                if (current or job).state != RUNNING:
                     return True
             peers = [peer for peer, _ in batch]
             try:
@@ -218,7 +371,7 @@ class Broadcaster:
             await self._active[job_id].wait()
 
     async def _conclude(self, job: Job, options: Options) -> None:
-        job = await self.store.finish(job.id) or job
+        job = await self.store.finish(job.id, self.now()) or job
         if job.reported:
             return
         if options.report:
@@ -239,7 +392,7 @@ class Broadcaster:
         if 0 < job.failed <= NAMES_UP_TO:
             for peer, code in await self.store.failed(job.id, NAMES_UP_TO):
                 names.setdefault(code, []).append(await self._name(job.bot, peer))
-        text = render_report(job, groups, names)
+        text = render_report(job, groups, names, tz=self.info.timezone)
         admins = set(await self.members.admin_ids(job.bot)) if self.members else set()
         admins.add(job.created_by)
         try:

@@ -4,11 +4,19 @@ A job and all its recipients are written in one transaction before the
 command is confirmed; each batch's outcomes are written in one transaction
 after it is sent. What is still ``pending`` after a crash is what the next
 start sends.
+
+A scheduled job is stored alone (``scheduled``, no recipients). When its
+time comes, one transaction turns it ``running`` and stores its recipients,
+on the condition that it is still ``scheduled``: a cancel, or another
+process starting it first, makes that update change nothing, so a job
+starts at most once.
+
+Times (``created_at``, ``scheduled_at``...) are given by the caller, from
+the host's clock, so tests that move the clock see consistent times.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,8 +35,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botrt.adapter import SendOutcome
@@ -42,13 +52,15 @@ from .model import (
     PENDING,
     RETRYABLE,
     RUNNING,
+    SCHEDULED,
     SENT,
     FailureGroup,
     Job,
     job_from_row,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first tables; 2: ``jobs.scheduled_at`` and ``jobs.started_at``."""
 
 # Well below SQLite's limit on bound parameters per statement.
 _IN_CHUNK = 500
@@ -75,6 +87,8 @@ class BroadcastStore:
             Column("finished_at", Float, nullable=True),
             Column("reported", Boolean, nullable=False, default=False),
             Column("last_error", Text, nullable=True),
+            Column("scheduled_at", Float, nullable=True),
+            Column("started_at", Float, nullable=True),
         )
         self.recipients = ps.table(
             "recipients",
@@ -93,7 +107,13 @@ class BroadcastStore:
         :raises MigrationError: if the stored schema is newer than this plugin's.
         :raises StorageError: if the database cannot be reached.
         """
-        await self._ps.migrate(SCHEMA_VERSION)
+        await self._ps.migrate(SCHEMA_VERSION, {2: self._add_schedule_columns})
+
+    def _add_schedule_columns(self, conn: Connection) -> None:
+        # Version 1 jobs were all started by the command: both columns stay NULL
+        # for them, which is what an unscheduled job of unknown start time is.
+        for column in ("scheduled_at", "started_at"):
+            conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN {column} FLOAT"))
 
     # -- writing ---------------------------------------------------------------
 
@@ -106,6 +126,7 @@ class BroadcastStore:
         attachment: str,
         created_by: int,
         peer_ids: Sequence[int],
+        now: float,
     ) -> Job:
         """Store a running job and its recipients, all pending, in one transaction.
 
@@ -119,7 +140,8 @@ class BroadcastStore:
             "text": text,
             "attachment": attachment,
             "created_by": created_by,
-            "created_at": time.time(),
+            "created_at": now,
+            "started_at": now,
             "state": RUNNING,
             "planned": len(peer_ids),
             "sent": 0,
@@ -129,14 +151,77 @@ class BroadcastStore:
         async with self._ps.begin() as conn:
             result = await conn.execute(insert(self.jobs).values(**values))
             job_id = int(result.inserted_primary_key[0])
-            rows = [
-                {"job_id": job_id, "peer_id": p, "state": PENDING, "attempts": 0} for p in peer_ids
-            ]
-            if rows:
-                await conn.execute(insert(self.recipients), rows)
+            await self._add_recipients(conn, job_id, peer_ids)
         job = await self.get(job_id)
         assert job is not None
         return job
+
+    async def schedule(
+        self,
+        *,
+        bot: str,
+        audience: str,
+        text: str,
+        attachment: str,
+        created_by: int,
+        at: float,
+        now: float,
+    ) -> Job:
+        """Store a job that is to start at `at` (seconds since the epoch), with no recipients yet.
+
+        Committed (and durable) when it returns.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        values = {
+            "bot": bot,
+            "audience": audience,
+            "text": text,
+            "attachment": attachment,
+            "created_by": created_by,
+            "created_at": now,
+            "scheduled_at": at,
+            "state": SCHEDULED,
+            "planned": 0,
+            "sent": 0,
+            "failed": 0,
+            "reported": False,
+        }
+        async with self._ps.begin() as conn:
+            result = await conn.execute(insert(self.jobs).values(**values))
+            job_id = int(result.inserted_primary_key[0])
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def start_scheduled(self, job_id: int, peer_ids: Sequence[int], now: float) -> Job | None:
+        """Turn scheduled job `job_id` running with these recipients, in one transaction.
+
+        Returns the running job, or None when it was no longer scheduled
+        (cancelled, or started by another process): then nothing is written.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        j = self.jobs
+        async with self._ps.begin() as conn:
+            # The condition is the lock: of two processes, or a start and a
+            # cancel, only the first update to commit changes the row.
+            result = await conn.execute(
+                update(j)
+                .where(j.c.id == job_id, j.c.state == SCHEDULED)
+                .values(state=RUNNING, planned=len(peer_ids), started_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            await self._add_recipients(conn, job_id, peer_ids)
+        return await self.get(job_id)
+
+    async def _add_recipients(
+        self, conn: AsyncConnection, job_id: int, peer_ids: Sequence[int]
+    ) -> None:
+        rows = [{"job_id": job_id, "peer_id": p, "state": PENDING, "attempts": 0} for p in peer_ids]
+        if rows:
+            await conn.execute(insert(self.recipients), rows)
 
     async def record(self, job_id: int, outcomes: Iterable[SendOutcome]) -> Job:
         """Write one batch's outcomes and the job's new counts, in one transaction.
@@ -205,7 +290,7 @@ class BroadcastStore:
             update(self.jobs).where(self.jobs.c.id == job_id).values(last_error=error[:500])
         )
 
-    async def finish(self, job_id: int) -> Job | None:
+    async def finish(self, job_id: int, now: float) -> Job | None:
         """Mark a running job finished (a cancelled one stays cancelled); return it.
 
         :raises StorageError: if the database cannot be reached.
@@ -214,25 +299,29 @@ class BroadcastStore:
         await self._ps.execute(
             update(j)
             .where(j.c.id == job_id, j.c.state == RUNNING)
-            .values(state=FINISHED, finished_at=time.time(), last_error=None)
+            .values(state=FINISHED, finished_at=now, last_error=None)
         )
         return await self.get(job_id)
 
-    async def cancel(self, job_id: int, bot: str) -> bool:
-        """Mark job `job_id` of `bot` cancelled if it is running; whether it was.
+    async def cancel(self, job_id: int, bot: str, now: float) -> str | None:
+        """Cancel job `job_id` of `bot` if it is scheduled or running; the state it was in, or None.
 
-        Its pending recipients stay pending: they are what the report calls
-        "not sent".
+        A running job's pending recipients stay pending: they are what the
+        report calls "not sent". A scheduled job sent nothing, so it has no
+        report to send: it is marked reported.
 
         :raises StorageError: if the database cannot be reached.
         """
         j = self.jobs
-        changed = await self._ps.execute(
-            update(j)
-            .where(j.c.id == job_id, j.c.bot == bot, j.c.state == RUNNING)
-            .values(state=CANCELLED, finished_at=time.time())
-        )
-        return changed > 0
+        mine = (j.c.id == job_id) & (j.c.bot == bot)
+        waiting = update(j).where(mine, j.c.state == SCHEDULED)
+        ended = {"state": CANCELLED, "finished_at": now}
+        if await self._ps.execute(waiting.values(**ended, reported=True)) > 0:
+            return SCHEDULED
+        running = update(j).where(mine, j.c.state == RUNNING)
+        if await self._ps.execute(running.values(**ended)) > 0:
+            return RUNNING
+        return None
 
     async def mark_reported(self, job_id: int) -> None:
         """Remember that the job's report went out.
@@ -262,26 +351,44 @@ class BroadcastStore:
         return [(int(row[0]), int(row[1])) for row in rows]
 
     async def unfinished(self) -> list[Job]:
-        """Jobs still running, or ended without their report, oldest first."""
+        """Jobs still running, or ended without their report, oldest first (not scheduled ones)."""
         j = self.jobs
         rows = await self._ps.fetch_all(
-            select(j).where(or_(j.c.state == RUNNING, j.c.reported.is_(False))).order_by(j.c.id)
+            select(j)
+            .where(j.c.state != SCHEDULED, or_(j.c.state == RUNNING, j.c.reported.is_(False)))
+            .order_by(j.c.id)
+        )
+        return [job_from_row(r) for r in rows]
+
+    async def scheduled(self) -> list[Job]:
+        """Jobs waiting for their time, soonest first."""
+        j = self.jobs
+        rows = await self._ps.fetch_all(
+            select(j).where(j.c.state == SCHEDULED).order_by(j.c.scheduled_at, j.c.id)
         )
         return [job_from_row(r) for r in rows]
 
     async def recent(self, bot: str, limit: int) -> list[Job]:
-        """The running jobs of `bot` and its `limit` latest ended ones, newest first."""
+        """`bot`'s running jobs, its scheduled ones (soonest first), its `limit` latest ended ones.
+
+        Running and ended jobs come newest first.
+        """
         j = self.jobs
         running = await self._ps.fetch_all(
             select(j).where(j.c.bot == bot, j.c.state == RUNNING).order_by(j.c.id.desc())
         )
+        waiting = await self._ps.fetch_all(
+            select(j)
+            .where(j.c.bot == bot, j.c.state == SCHEDULED)
+            .order_by(j.c.scheduled_at, j.c.id)
+        )
         ended = await self._ps.fetch_all(
             select(j)
-            .where(j.c.bot == bot, j.c.state != RUNNING)
+            .where(j.c.bot == bot, j.c.state.not_in([RUNNING, SCHEDULED]))
             .order_by(j.c.id.desc())
             .limit(limit)
         )
-        return [job_from_row(r) for r in running] + [job_from_row(r) for r in ended]
+        return [job_from_row(r) for r in [*running, *waiting, *ended]]
 
     async def failure_groups(self, job_id: int) -> list[FailureGroup]:
         """The job's failed recipients counted by error code, most frequent first."""

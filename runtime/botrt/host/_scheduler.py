@@ -2,8 +2,8 @@
 
 The last slot each schedule ran for is stored. A slot is *claimed* with a
 conditional update (``last_slot < slot``) that only one process can win, so
-several `botrt serve` on one PostgreSQL run it once. Time comes from a
-`Clock`, so tests move it by hand.
+several `botrt serve` on one PostgreSQL run it once. Time comes from the
+host's `Clock` (the one `BotInfo` gives plugins), so tests move it by hand.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import Column, Float, String, update
@@ -19,38 +19,13 @@ from sqlalchemy import Column, Float, String, update
 from botrt.adapter import ScheduleEvent
 from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
+from botrt.plugin._clock import Clock
 
 if TYPE_CHECKING:
     from botrt.host._host import Host
     from botrt.plugin import LoadedPlugin
 
 log = logging.getLogger("botrt.schedule")
-
-
-class Clock(Protocol):
-    """Where the scheduler gets the time from."""
-
-    def now(self) -> dt.datetime:
-        """The current time, timezone-aware."""
-        ...
-
-    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
-        """Return at `moment` (never, when None), or earlier once `wake` is set."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> dt.datetime:
-        """The current time in UTC."""
-        return dt.datetime.now(dt.UTC)
-
-    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
-        """Sleep until `moment` or until `wake` is set."""
-        delay = None if moment is None else max(0.0, (moment - self.now()).total_seconds())
-        with anyio.move_on_after(delay):
-            await wake.wait()
 
 
 class Scheduler:
@@ -65,10 +40,24 @@ class Scheduler:
         self, host: Host, *, clock: Clock | None = None, grace: dt.timedelta | None = None
     ) -> None:
         self.host = host
-        self.clock: Clock = clock or SystemClock()
+        if clock is not None:
+            self.clock = clock
         self.grace = grace if grace is not None else dt.timedelta(minutes=10)
         self._wake = anyio.Event()
         self._table = None
+
+    @property
+    def clock(self) -> Clock:
+        """The host's clock: the one plugins read through `BotInfo`, so both agree on the time.
+
+        Replacing it here replaces it there; do it before the host starts, so
+        plugins that sleep on it in `on_load` use it too.
+        """
+        return self.host.info.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.host.info.clock = clock
 
     def _store(self):  # type: ignore[no-untyped-def]  # noqa: ANN202
         if self._table is None:

@@ -6,17 +6,28 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
+
 from botrt.config import BotConfig
+from botrt.plugin._clock import Clock, SystemClock
 
 
 class BotInfo:
     """The running bot's name, time zone, folder and command prefixes, live from ``bot.toml``.
 
     Plugins receive it by injection (annotate a parameter with `BotInfo`).
+    Plugins that act at set times read the time from `now` and wait with
+    `sleep_until`, never from the system directly, so tests can move time by
+    hand.
+
+    Attributes:
+        clock: the host's clock, shared with its scheduler: the real one,
+            unless a test sets another before the host starts.
     """
 
-    def __init__(self, config: Callable[[], BotConfig]) -> None:
+    def __init__(self, config: Callable[[], BotConfig], clock: Clock | None = None) -> None:
         self._config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
 
     @property
     def name(self) -> str:
@@ -39,9 +50,16 @@ class BotInfo:
         return tuple(self._config().bot.prefixes)
 
     def now(self) -> dt.datetime:
-        """The current time in the bot's time zone."""
-        return dt.datetime.now(self.timezone)
+        """The current time in the bot's time zone, by the host's clock."""
+        return self.clock.now().astimezone(self.timezone)
 
     def today(self) -> dt.date:
         """Today's date in the bot's time zone."""
         return self.now().date()
+
+    async def sleep_until(self, moment: dt.datetime, wake: anyio.Event) -> None:
+        """Return once the host's clock reaches `moment` (aware), or earlier once `wake` is set.
+
+        It may return early: check the time again after it returns.
+        """
+        await self.clock.sleep_until(moment, wake)
