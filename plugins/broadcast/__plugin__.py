@@ -38,6 +38,9 @@ the bot was not running, it starts as soon as the bot is back, and the log
 says so. It starts once even with several bot processes on one database.
 Times come from the host's clock (`BotInfo`), which tests set by hand.
 
+Progress is on ``/metrics`` (see ``progress.py``): recipients reached and
+left, jobs running, scheduled and ended.
+
 Settings, ``[plugins.settings.broadcast]``: ``batch_size`` (recipients per
 send, and so per recorded step; default: what the platform takes in one go,
 2,500 on VK), ``report`` (``true`` by default) and ``retry_delay`` (seconds
@@ -52,9 +55,10 @@ recipients instead of sending it.
 from __future__ import annotations
 
 from botrt import PluginPlanner
-from botrt.plugin import Background, BotInfo, Members, Messenger, PluginSettings
+from botrt.plugin import Background, BotInfo, Members, Messenger, Metrics, PluginSettings
 from botrt.storage import PluginStorage
 
+from .progress import Progress
 from .sender import Broadcaster
 from .settings import Options
 from .store import BroadcastStore
@@ -82,11 +86,13 @@ async def start(
     background: Background,
     settings: PluginSettings,
     info: BotInfo,
+    metrics: Metrics,
 ) -> None:
     """Create the tables, resume jobs a crash or a reload cut short, wait for scheduled ones."""
     options = Options.from_settings(settings)
     store = BroadcastStore(storage)
     await store.setup()
-    broadcaster = Broadcaster(store, messenger, members, background, info)
+    progress = Progress(metrics, messenger.bots)
+    broadcaster = Broadcaster(store, messenger, members, background, info, progress)
     _LIVE[:] = [broadcaster]
     await broadcaster.resume(options)

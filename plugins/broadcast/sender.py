@@ -29,6 +29,7 @@ import anyio.lowlevel
 from botrt.plugin import Background, BotInfo, Members, Messenger, UnknownBotError
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
+from .progress import Progress
 from .report import NAMES_UP_TO, local_time, render_report
 from .settings import Options
 from .store import BroadcastStore
@@ -129,8 +130,10 @@ class Broadcaster:
         members: Members | None,
         background: Background,
         info: BotInfo,
+        progress: Progress,
     ) -> None:
         self.store = store
+        self.progress = progress
         self.messenger = messenger
         self.members = members
         self.background = background
@@ -207,6 +210,7 @@ class Broadcaster:
             return
         self._active[job.id] = anyio.Event()
         self.background.start(self._run, job, options, name=job.key)
+        self.progress.track(job)
 
     def arm(self, job: Job, options: Options) -> None:
         """Wait for scheduled `job`'s time in the background, then send it; unless already armed.
@@ -217,6 +221,7 @@ class Broadcaster:
             return
         self._active[job.id] = anyio.Event()
         self.background.start(self._wait_then_run, job, options, name=f"{job.key}-scheduled")
+        self.progress.track(job)
 
     async def resume(self, options: Options) -> list[int]:
         """Start every unfinished job of the running bots and arm every scheduled one.
@@ -275,6 +280,7 @@ class Broadcaster:
                 with anyio.CancelScope(shield=True):
                     current = await self.store.get(job.id)
                 if current is None or current.state != SCHEDULED or wake.is_set():
+                    self.progress.ended(current or job)
                     return
                 now = self.info.now()
                 if now >= moment:
@@ -293,7 +299,12 @@ class Broadcaster:
                 peers = await recipients(self.members, job.bot, job.audience, job.created_by)
                 started = await self.store.start_scheduled(job.id, peers, self.now())
             if started is None:
-                return  # cancelled at this very moment, or started by another process
+                # Cancelled at this very moment, or started by another process.
+                with anyio.CancelScope(shield=True):
+                    current = await self.store.get(job.id)
+                self.progress.ended(current or job)
+                return
+            self.progress.track(started)
             log.info("broadcast #%d started as scheduled: %d recipients", job.id, started.planned)
             await self._run(started, options)
         finally:
@@ -363,7 +374,7 @@ class Broadcaster:
 
     async def _send_batch(self, job: Job, peers: list[int], extra: dict[str, Any]) -> None:
         outcomes = await self.messenger.send_many(job.bot, peers, job.text, key=job.key, **extra)
-        await self.store.record(job.id, outcomes)
+        self.progress.advanced(await self.store.record(job.id, outcomes))
 
     async def _pause(self, job_id: int, seconds: float) -> None:
         """Wait `seconds`, or less if the job is cancelled meanwhile."""
@@ -372,6 +383,7 @@ class Broadcaster:
 
     async def _conclude(self, job: Job, options: Options) -> None:
         job = await self.store.finish(job.id, self.now()) or job
+        self.progress.ended(job)
         if job.reported:
             return
         if options.report:
