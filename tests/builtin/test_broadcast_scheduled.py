@@ -1,8 +1,8 @@
 """Scheduled broadcasts (``broadcast --at``): on a clock the test moves, across restarts.
 
-Each test builds its `Host` itself, so the clock is in place before the
-broadcast plugin's `on_load` arms the waits (`TestHost` starts the host as
-soon as it is entered).
+Each test builds its `Host` itself on a database file of its own, so that a
+"restart" is a new host on the same file; the `ManualClock` is set before the
+host starts, since the broadcast plugin's `on_load` arms the waits.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import text
 from botrt.adapter import MemberInfo
 from botrt.config import parse_config
 from botrt.host import Host
-from botrt.testing import MemoryEvent, MemoryOutbound, TestHost
+from botrt.testing import ManualClock, MemoryEvent, MemoryOutbound, TestHost
 
 pytestmark = pytest.mark.anyio
 
@@ -34,56 +34,6 @@ FORMAT = '--at "YYYY-MM-DD HH:MM"'
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     """November 2026 in Moscow, the bot's time zone in these tests."""
     return dt.datetime(2026, 11, day, hour, minute, tzinfo=MSK)
-
-
-class ManualClock:
-    """A clock only the test moves: a sleeper wakes when `advance` reaches its moment."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.moment = start
-        self.sleepers: list[tuple[dt.datetime | None, anyio.Event]] = []
-        self.changed = anyio.Event()
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
-        if moment is not None and moment <= self.moment:
-            return
-        due = anyio.Event()
-        entry = (moment, due)
-        self.sleepers.append(entry)
-        self._changed()
-        try:
-            async with anyio.create_task_group() as tg:
-
-                async def relay() -> None:
-                    await wake.wait()
-                    due.set()
-
-                tg.start_soon(relay)
-                await due.wait()
-                tg.cancel_scope.cancel()
-        finally:
-            self.sleepers.remove(entry)
-            self._changed()
-
-    def advance(self, to: dt.datetime) -> None:
-        self.moment = to
-        for moment, due in self.sleepers:
-            if moment is not None and moment <= to:
-                due.set()
-
-    async def wait_sleeping(self, count: int) -> None:
-        """Wait until exactly `count` tasks sleep on this clock."""
-        with anyio.fail_after(10):
-            while len(self.sleepers) != count:
-                changed = self.changed
-                await changed.wait()
-
-    def _changed(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
 
 
 class Bot:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from botrt.testing._clock import ManualClock
 from botrt.testing._host import TestHost, TestHostError
 from botrt.testing._memory import MemoryEvent, MemoryOutbound
 
-__all__ = ["FakeVK", "MemoryEvent", "MemoryOutbound", "TestHost", "TestHostError"]
+__all__ = ["FakeVK", "ManualClock", "MemoryEvent", "MemoryOutbound", "TestHost", "TestHostError"]
 
 
 def __getattr__(name: str) -> Any:

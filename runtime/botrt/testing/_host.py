@@ -10,11 +10,11 @@ from types import TracebackType
 from typing import Any
 
 from botrt._errors import BotrtError
-from botrt.adapter import Event
+from botrt.adapter import Event, ScheduleEvent
 from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
 from botrt.host import Host
-from botrt.plugin import PluginIssue, PluginLoadError
+from botrt.plugin import Clock, PluginIssue, PluginLoadError
 from botrt.testing._memory import MemoryEvent, MemoryOutbound
 
 
@@ -35,7 +35,8 @@ class TestHost:
     `config` is a ``bot.toml`` mapping (or a `BotConfig`) merged over the test
     defaults: SQLite in memory, no console, no built-in plugins unless
     ``{"plugins": {"builtin": True}}``. A plugin that fails to load raises
-    `PluginLoadError` from ``async with``.
+    `PluginLoadError` from ``async with``. `clock` replaces the host's clock
+    (a `ManualClock`), for schedules and plugins that wait for a time.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -46,7 +47,9 @@ class TestHost:
         plugins: Iterable[str | os.PathLike[str]] = (),
         flows: Iterable[Flow] = (),
         config: Mapping[str, Any] | BotConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock
         self._flows = tuple(flows)
         self._plugins = tuple(Path(p).resolve() for p in plugins)
         self._config = config
@@ -74,6 +77,8 @@ class TestHost:
     async def __aenter__(self) -> TestHost:
         host = Host(self._build_config(), entry_points=False)
         host.register_bot("memory", outbound=self.outbound)
+        if self._clock is not None:
+            host.info.clock = self._clock  # before start: on_load may already wait on it
         issues = await host.start()
         if issues:
             await host.stop()
@@ -127,6 +132,17 @@ class TestHost:
         ev = MemoryEvent(text, user_id=user_id, role=role)
         await self.host.handle(ev)
         return list(ev.replies)
+
+    async def run_schedules(self) -> list[ScheduleEvent]:
+        """Run the scheduled flows whose slot is due by the host's clock; return their events.
+
+        A served host does this by itself; a `TestHost` does it when asked,
+        so a test decides when time passes (`ManualClock.advance`) and when
+        the slots are checked. Each slot runs once, as in production.
+
+        :raises TestHostError: outside the ``async with`` block.
+        """
+        return await self.host.scheduler.run_due()
 
     async def emit(self, event: Event) -> list[str]:
         """Deliver any event; returns its replies when it is a `MemoryEvent`.
