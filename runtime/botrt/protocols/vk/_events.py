@@ -248,7 +248,21 @@ class MessageEvent(Event):
         )
 
 
-class GroupJoin(Event):
+class _Update(Event):
+    """What every plain VK update carries besides its object: the community, its id, the JSON."""
+
+    __slots__ = ("event_id", "group_id", "raw")
+
+    def __init__(
+        self, *, bot: str, group_id: int | None, event_id: str | None, raw: dict[str, Any] | None
+    ) -> None:
+        super().__init__(platform=PLATFORM, bot=bot)
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw: dict[str, Any] = raw or {}
+
+
+class GroupJoin(_Update):
     """A user joined the community (VK `group_join`).
 
     Attributes:
@@ -258,7 +272,7 @@ class GroupJoin(Event):
         group_id, event_id, raw: as for `MessageNew`.
     """
 
-    __slots__ = ("event_id", "group_id", "join_type", "raw", "user_id")
+    __slots__ = ("join_type", "user_id")
 
     def __init__(
         self,
@@ -270,15 +284,12 @@ class GroupJoin(Event):
         event_id: str | None = None,
         raw: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(platform=PLATFORM, bot=bot)
+        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
         self.user_id = user_id
         self.join_type = join_type
-        self.group_id = group_id
-        self.event_id = event_id
-        self.raw: dict[str, Any] = raw or {}
 
 
-class GroupLeave(Event):
+class GroupLeave(_Update):
     """A user left the community or was removed (VK `group_leave`).
 
     Attributes:
@@ -287,7 +298,7 @@ class GroupLeave(Event):
         group_id, event_id, raw: as for `MessageNew`.
     """
 
-    __slots__ = ("event_id", "group_id", "raw", "self_left", "user_id")
+    __slots__ = ("self_left", "user_id")
 
     def __init__(
         self,
@@ -299,15 +310,12 @@ class GroupLeave(Event):
         event_id: str | None = None,
         raw: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(platform=PLATFORM, bot=bot)
+        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
         self.user_id = user_id
         self.self_left = self_left
-        self.group_id = group_id
-        self.event_id = event_id
-        self.raw: dict[str, Any] = raw or {}
 
 
-class VkEvent(Event):
+class VkEvent(_Update):
     """Any VK update botrt has no dedicated type for (`wall_post_new`, ...).
 
     Attributes:
@@ -316,7 +324,7 @@ class VkEvent(Event):
         group_id, event_id, raw: as for `MessageNew`.
     """
 
-    __slots__ = ("event_id", "group_id", "object", "raw", "type")
+    __slots__ = ("object", "type")
 
     def __init__(
         self,
@@ -328,12 +336,9 @@ class VkEvent(Event):
         event_id: str | None = None,
         raw: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(platform=PLATFORM, bot=bot)
+        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
         self.type = type_
         self.object = object_
-        self.group_id = group_id
-        self.event_id = event_id
-        self.raw: dict[str, Any] = raw or {}
 
     def __repr__(self) -> str:
         return f"<VkEvent bot={self.bot!r} type={self.type!r} group_id={self.group_id}>"
