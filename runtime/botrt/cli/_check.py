@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from botrt.cli._common import read_config
-from botrt.config import BotConfig, is_plugin_enabled
-from botrt.plugin import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
-from botrt.plugin._catalog import (
-    builtin_plugins_dir,
-    commands_of,
-    discover,
-    find_clashes,
-)
-from botrt.plugin._loader import unload_modules
+
+if TYPE_CHECKING:
+    # The plugin machinery is imported by the functions that run a command, not here:
+    # `botrt` imports every command's module to build its parser (see `_main`).
+    from botrt.config import BotConfig
+    from botrt.plugin import LoadedPlugin, PluginIssue
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_enabled(config: BotConfig) -> tuple[list[LoadedPlugin], list[PluginIssue]]:
     """Import every enabled plugin; returns what loaded and every problem found."""
+    from botrt.config import is_plugin_enabled
+    from botrt.plugin import PluginLoadError, load_plugin
+    from botrt.plugin._catalog import builtin_plugins_dir, discover, find_clashes
+
     p = config.plugins
     folders = discover(p.dirs, builtin_plugins_dir() if p.builtin else None)
     loaded: list[LoadedPlugin] = []
@@ -48,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.config)
     if config is None:
         return 1
+    from botrt.plugin._catalog import commands_of
+    from botrt.plugin._loader import unload_modules
+
     loaded, issues = load_enabled(config)
     try:
         for plugin in loaded:

@@ -13,13 +13,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from botrt.cli._check import load_enabled
 from botrt.cli._common import read_config
-from botrt.config import BotConfig, is_plugin_enabled
-from botrt.handle import Flow
-from botrt.plugin._catalog import builtin_plugins_dir, discover
-from botrt.plugin._loader import unload_modules
+
+if TYPE_CHECKING:
+    # Imported where used instead: see `botrt.cli._check`.
+    from botrt.config import BotConfig
+    from botrt.handle import Flow
 
 FORMATS = ("mermaid", "dot")
 
@@ -61,6 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diagram; 1 if the config or a plugin fails to load, or NAME matches nothing."""
+    from botrt.plugin._loader import unload_modules
+
     config = read_config(args.config)
     if config is None:
         return 1
@@ -90,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _unknown(name: str, views: Sequence[FlowView], config: BotConfig) -> str:
     """The message for a NAME that matches nothing: why, and what exists instead."""
+    from botrt.config import is_plugin_enabled
+    from botrt.plugin._catalog import builtin_plugins_dir, discover
+
     found = discover(config.plugins.dirs, builtin_plugins_dir() if config.plugins.builtin else None)
     if name in found:
         return (

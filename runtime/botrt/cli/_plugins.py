@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botrt.cli._check import load_enabled
 from botrt.cli._common import read_config
-from botrt.config import BotConfig, ConfigError, is_plugin_enabled, set_plugin_enabled
-from botrt.plugin import LoadedPlugin
-from botrt.plugin._catalog import builtin_plugins_dir, commands_of, discover
-from botrt.plugin._loader import unload_modules
+from botrt.config import ConfigError, is_plugin_enabled, set_plugin_enabled
+
+if TYPE_CHECKING:
+    # Imported where used instead: see `botrt.cli._check`.
+    from botrt.config import BotConfig
+    from botrt.plugin import LoadedPlugin
 
 COLUMNS = ("NAME", "VERSION", "FOLDER", "ENABLED", "FLOWS", "COMMANDS")
 
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 def found_plugins(config: BotConfig) -> dict[str, Path]:
     """Every plugin folder the config can see, by name, in discovery order."""
+    from botrt.plugin._catalog import builtin_plugins_dir, discover
+
     builtin = builtin_plugins_dir() if config.plugins.builtin else None
     return discover(config.plugins.dirs, builtin)
 
@@ -64,6 +69,9 @@ def list_plugins(config: BotConfig) -> int:
 
     Import problems go to standard error; the plugin's row says ``error``.
     """
+    from botrt.plugin._catalog import commands_of
+    from botrt.plugin._loader import unload_modules
+
     found = found_plugins(config)
     if not found:
         dirs = ", ".join(_shown(d, config) for d in config.plugins.dirs) or "(no dirs)"

@@ -6,7 +6,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Index, Table, UniqueConstraint
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from botrt.storage._errors import StorageError
@@ -65,15 +64,21 @@ def build_upsert(
             f"upsert into {table.name}: update column(s) {sorted(absent)} are not in the rows"
         )
 
+    # Each dialect's module is imported in its branch: a SQLite bot never needs the
+    # PostgreSQL dialect (~35 ms and ~2 MiB to import).
     if dialect == "postgresql":
-        pg = postgresql.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(table)
         if not update:
             return pg.on_conflict_do_nothing(index_elements=list(key))
         return pg.on_conflict_do_update(
             index_elements=list(key), set_={name: pg.excluded[name] for name in update}
         )
     if dialect == "sqlite":
-        lite = sqlite.insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lite = sqlite_insert(table)
         if not update:
             return lite.on_conflict_do_nothing(index_elements=list(key))
         return lite.on_conflict_do_update(

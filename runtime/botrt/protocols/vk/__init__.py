@@ -30,9 +30,10 @@ the host turns them into events and queues them::
     await apis[name].close()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from botrt.protocols.vk._api import ApiStats, VkApi
 from botrt.protocols.vk._batch import EXECUTE_MAX_CALLS, PEER_IDS_MAX, SendResult
-from botrt.protocols.vk._callback import CallbackBot, HealthCheck, create_callback_app
 from botrt.protocols.vk._docs import upload_document
 from botrt.protocols.vk._errors import (
     UNREACHABLE_CODES,
@@ -47,6 +48,11 @@ from botrt.protocols.vk._longpoll import BotsLongPoll, LongPollStatistics, Updat
 from botrt.protocols.vk._parse import parse_update
 from botrt.protocols.vk._ratelimit import RateLimiter
 from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH, split_message, strip_leading_mention
+
+if TYPE_CHECKING:
+    from botrt.protocols.vk._callback import CallbackBot, HealthCheck, create_callback_app
+
+_CALLBACK = frozenset({"CallbackBot", "HealthCheck", "create_callback_app"})
 
 __all__ = [
     "EXECUTE_MAX_CALLS",
@@ -78,3 +84,15 @@ __all__ = [
     "strip_leading_mention",
     "upload_document",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Callback API server needs aiohttp.web (~150 ms, ~11 MiB with aiohttp): loaded
+    # when one of its names is first used, not by every plugin that names a VK event.
+    if name in _CALLBACK:
+        from botrt.protocols.vk import _callback
+
+        value = getattr(_callback, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

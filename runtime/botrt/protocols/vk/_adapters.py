@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from botrt.adapter import Adapter, Event, Submit
 from botrt.protocols.vk._api import VkApi
-from botrt.protocols.vk._callback import CallbackBot, add_callback_routes
 from botrt.protocols.vk._errors import VkPayloadError
 from botrt.protocols.vk._longpoll import BotsLongPoll
 from botrt.protocols.vk._parse import parse_update
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from botrt.protocols.vk._callback import CallbackBot
 
 log = logging.getLogger("botrt.vk")
 
@@ -95,6 +97,9 @@ class VkCallbackAdapter(Adapter):
 
     def add_routes(self, app: web.Application, submit: Submit) -> None:
         """Add the bots' webhook routes to `app` (the host's server, or your own)."""
+        # Here, not at the top: the Callback API needs aiohttp.web, which a bot on
+        # Long Poll alone never loads.
+        from botrt.protocols.vk._callback import add_callback_routes
 
         async def sink(bot: str, update: dict[str, Any]) -> None:
             event = self._platform.event_of(bot, update)

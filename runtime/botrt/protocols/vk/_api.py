@@ -9,9 +9,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import aiohttp
 import anyio
 
 from botrt.protocols.vk._batch import SendResult, execute, send_many
@@ -26,6 +25,9 @@ from botrt.protocols.vk._http import Secret, TransientHttpError, post_form
 from botrt.protocols.vk._params import encode_value
 from botrt.protocols.vk._ratelimit import LimiterStatistics, RateLimiter
 from botrt.protocols.vk._retry import RETRYABLE_CODES, RetryPolicy
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger("botrt.vk.api")
 
@@ -149,6 +151,10 @@ class VkApi:
         if self._closed:
             raise VkError("this VkApi is closed; create a new one")
         if self._session is None:
+            # Imported here, not at the top: aiohttp costs ~150 ms and ~9 MiB, which a
+            # program that only names VK types (a console bot's plugins) should not pay.
+            import aiohttp
+
             self._session = aiohttp.ClientSession()
         return self._session
 

@@ -9,7 +9,6 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import anyio
 
 from botrt.protocols.vk._api import VkApi
@@ -52,6 +51,9 @@ async def upload_document(
 
 
 async def _post_file(api: VkApi, url: str, filename: str, data: bytes) -> str:
+    # On first use, not at the top: see `VkApi.http_session`.
+    import aiohttp
+
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     jitter = random.Random()
     started = anyio.current_time()

@@ -1,4 +1,9 @@
-"""Registers VK with the host (entry point ``botrt: vk``): adapters and the `VkApi` service."""
+"""Registers VK with the host (entry point ``botrt: vk``): adapters and the `VkApi` service.
+
+The entry point is loaded by every host, VK bots or not, so this module imports
+only what its hooks need for any event; the VK machinery (API client, adapters,
+the Callback API server, metrics) is imported when a ``[[bots]]`` entry uses VK.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,7 @@ from typing import TYPE_CHECKING
 
 from botrt.handle import NoMatch
 from botrt.hooks import hookimpl
-from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
-from botrt.protocols.vk._api import VkApi
-from botrt.protocols.vk._callback import CallbackBot
 from botrt.protocols.vk._events import GroupJoin, GroupLeave
-from botrt.protocols.vk._metrics import VkApiCollector
-from botrt.protocols.vk._outbound import VkMemberSource, VkOutbound
 
 log = logging.getLogger("botrt.vk")
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from botrt.adapter import Adapter, Event
     from botrt.handle._run import FlowRun
     from botrt.host import Host
+    from botrt.protocols.vk._api import VkApi
 
 
 @hookimpl
@@ -35,6 +36,11 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     bots = [b for b in host.config.bots if b.platform == "vk"]
     if not bots:
         return []
+    from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
+    from botrt.protocols.vk._api import VkApi
+    from botrt.protocols.vk._callback import CallbackBot
+    from botrt.protocols.vk._outbound import VkMemberSource, VkOutbound
+
     platform = VkPlatform(
         {
             b.name: VkApi(
@@ -71,7 +77,11 @@ def botrt_adapters(host: Host) -> list[Adapter]:
                 ", ".join(b.name for b in callback),
             )
         adapters.append(VkCallbackAdapter(platform, callback))
-    host.metrics.registry.register(VkApiCollector(platform))
+    if host.metrics.registry is not None:  # None: metrics are off, nothing can scrape them
+        # Here: prometheus-client is loaded only where there is a registry.
+        from botrt.protocols.vk._metrics import VkApiCollector
+
+        host.metrics.registry.register(VkApiCollector(platform))
     return adapters
 
 
@@ -88,6 +98,9 @@ def botrt_event_received(host: Host, event: Event) -> Awaitable[None] | None:
 
 
 async def _joined(host: Host, event: GroupJoin) -> None:
+    # Not at the top: only a bot that receives VK events needs the VK client.
+    from botrt.protocols.vk._outbound import VkOutbound
+
     first = last = ""
     outbound = host.outbound.get(event.bot)
     if isinstance(outbound, VkOutbound):

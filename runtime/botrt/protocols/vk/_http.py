@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from botrt.protocols.vk._errors import VkTransportError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class TransientHttpError(Exception):
@@ -56,6 +57,9 @@ async def post_form(
         timeout, or a body that is not a JSON object.
     :raises VkTransportError: on any other HTTP status than 200 (a wrong URL).
     """
+    # On first use, not at the top: see `VkApi.http_session`.
+    import aiohttp
+
     try:
         async with session.post(
             url,

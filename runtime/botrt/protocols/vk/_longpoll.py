@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
 
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
@@ -232,6 +231,9 @@ class BotsLongPoll:
             self._ts = str(answer["ts"])
 
     async def _check(self) -> dict[str, Any]:
+        # On first use, not at the top: see `VkApi.http_session`.
+        import aiohttp
+
         server, key, ts = self._server, self._key, self._ts
         if server is None or key is None or ts is None:
             raise _PollError("no Long Poll server yet")
