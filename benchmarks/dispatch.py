@@ -14,8 +14,8 @@ Every trial is a fresh interpreter; trials go round-robin over the contenders
 hits them alike; the figure is the median. Each driver's docstring says which
 entry point it drives and which seam it stubs:
 
-- ``drivers/botrt_dispatch.py``: ``Host.handle`` over a plugin folder (the
-  figure compared), the adapter path through ``Host.submit`` and the queue, and
+- ``drivers/botrt_dispatch.py``: ``Host.handle`` over a plugin folder, metrics
+  on (the figure compared), the adapter path through ``Host.submit`` and the queue, and
   a bare ``Dispatcher.dispatch``;
 - ``peers/melobot_dispatch.py``: the adapter input loop's tail,
   ``Dispatcher.broadcast`` + ``bot.wait_finish``, console protocol;
@@ -197,7 +197,8 @@ another, every handler replying once into an in-memory stub; a fresh
 interpreter per trial, trials round-robin over the contenders, median of
 {args.trials}. Targets: botrt ≥ 3× the fastest peer, and within 3× of the floor.
 The botrt figure compared is `Host.handle` on a started host that loaded the
-commands as a plugin folder; the queue path (what an adapter's `submit` costs,
+commands as a plugin folder, with metrics on (every event counted for
+`/metrics`, as with `[server]`); the queue path (what an adapter's `submit` costs,
 task hand-off included) and the bare dispatcher are shown beside it.
 
 {sections}

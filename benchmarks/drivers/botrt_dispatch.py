@@ -1,7 +1,8 @@
 """botrt on the dispatch workload, in one of three ways.
 
 - ``host`` (the figure that counts): a started `Host` (no console, SQLite in
-  memory) that loaded the workload's commands as a real plugin folder; each
+  memory, metrics on as with ``[server]``: every event is counted for
+  ``/metrics``) that loaded the workload's commands as a real plugin folder; each
   event goes through ``await host.handle(event)``, which is what every adapter's
   event reaches after the queue (middleware check, reload epoch, dispatch,
   injection, the reply).
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import tempfile
@@ -99,7 +101,12 @@ async def run(workload: str, variant: str, events: list[BenchEvent]) -> float:
         (root / "plugins" / "bench").mkdir(parents=True)
         (root / "plugins" / "bench" / "__plugin__.py").write_text(source, encoding="utf-8")
         (root / "bot.toml").write_text(BOT_TOML, encoding="utf-8")
-        host = Host(load_config(root / "bot.toml"), entry_points=False)
+        config = load_config(root / "bot.toml")
+        if "metrics" in inspect.signature(Host).parameters:
+            # Metrics on, as a host with [server] has them (this one opens no port).
+            host = Host(config, entry_points=False, metrics=True)
+        else:  # an older runtime/ under dispatch_ab.py --before: metrics were always on
+            host = Host(config, entry_points=False)
         issues = await host.start()
         if issues:
             raise SystemExit(f"plugin refused: {issues}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("botrt.dispatch")
 
 IsAdmin = Callable[["Event"], Awaitable[bool]]
+# The tiers by priority; when no tier has flows other than commands, for each
+# command word the tiers that hold it, and the words only one plain command takes.
+_Table = tuple[tuple["_Tier", ...], dict[str, tuple["_Tier", ...]] | None, dict[str, "Flow"] | None]
 
 
 class _Tier:
@@ -31,7 +34,7 @@ class _Tier:
     costs a dict lookup and nothing else.
     """
 
-    __slots__ = ("commands", "direct", "plain")
+    __slots__ = ("commands", "direct", "plain", "solo")
 
     def __init__(self, flows: Sequence[Flow], prefixes: Sequence[str]) -> None:
         plain: list[Flow] = []
@@ -47,6 +50,9 @@ class _Tier:
         self.plain = tuple(plain)
         self.commands = {word: tuple(fs) for word, fs in commands.items()}
         self.direct: dict[str, Flow] = {}
+        # The tier's only flow when it has no commands (its guard, which may change
+        # at any time, is checked per event).
+        self.solo = plain[0] if len(plain) == 1 and not commands else None
         if not plain:
             for word, fs in self.commands.items():
                 if len(fs) == 1 and not fs[0].binding.command.privileged:  # type: ignore[union-attr]
@@ -86,7 +92,7 @@ class Dispatcher:
         self.on_error: Callable[[Flow, BaseException], None] | None = None
         self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
-        self._tiers: tuple[_Tier, ...] | None = None
+        self._tiers: _Table | None = None
         self.replace((), flows)
 
     @property
@@ -134,28 +140,78 @@ class Dispatcher:
     def _invalidate(self, _flow: Flow) -> None:
         self._tiers = None
 
-    def _build_tiers(self) -> tuple[_Tier, ...]:
+    def _build_tiers(self) -> _Table:
         by_priority: dict[int, list[Flow]] = {}
         for f in self._flows:
             by_priority.setdefault(f.priority, []).append(f)
         tiers = tuple(
             _Tier(by_priority[p], self._prefixes) for p in sorted(by_priority, reverse=True)
         )
-        self._tiers = tiers
-        return tiers
+        by_word: dict[str, tuple[_Tier, ...]] | None = None
+        fast: dict[str, Flow] | None = None
+        if not any(t.plain for t in tiers):
+            # Only commands: an event can only reach the tiers holding its word.
+            found: dict[str, list[_Tier]] = {}
+            for t in tiers:
+                for word in t.commands:
+                    found.setdefault(word, []).append(t)
+            by_word = {word: tuple(ts) for word, ts in found.items()}
+            fast = {
+                word: ts[0].direct[word]
+                for word, ts in by_word.items()
+                if len(ts) == 1 and word in ts[0].direct
+            }
+        table = self._tiers = (tiers, by_word, fast)
+        return table
 
     async def dispatch(self, event: Event) -> None:
         """Deliver `event` and return when every flow that took it has finished."""
-        tiers = self._tiers or self._build_tiers()
-        delivery = Delivery()
+        await self.deliver(event)
+
+    def deliver(self, event: Event) -> Awaitable[None]:
+        """What `dispatch` awaits: ``await dispatcher.deliver(event)`` is the same call.
+
+        The usual event, one plain command (or the one flow of a bot that has a
+        single flow for every event), gets the flow run itself as the awaitable,
+        and an event no flow takes an awaitable with nothing to do: no coroutine
+        of the dispatcher's own per event (the host's hot path).
+        """
+        tiers, by_word, fast = self._tiers or self._build_tiers()
         word: str | None = None
+        if by_word is not None:
+            # `_command_word`, inline: this runs for every event.
+            if isinstance(event, TextEvent):
+                parts = event.text.split(None, 1)
+                word = parts[0].lower() if parts else ""
+            else:
+                word = ""
+            flow = fast.get(word)  # type: ignore[union-attr]  # (set with by_word)
+            if flow is not None and flow.gate is None and not flow._guard_is_async:
+                # What `_run` does, without its coroutine: nothing to wait for first.
+                return run_flow(flow, event, Delivery(), self.services, self._failed)
+            only = by_word.get(word)
+            if only is None:
+                return _NOTHING  # no flow takes this word, and no flow takes every event
+            tiers = only
+        elif len(tiers) == 1:
+            solo = tiers[0].solo
+            if solo is not None and solo._guard is None and solo.gate is None:
+                return run_flow(solo, event, Delivery(), self.services, self._failed)
+        return self._deliver(event, tiers, word)
+
+    async def _deliver(self, event: Event, tiers: Sequence[_Tier], word: str | None) -> None:
+        delivery = Delivery()
         for tier in tiers:
             if tier.commands:
                 if word is None:
                     word = _command_word(event)
                 direct = tier.direct.get(word)
                 if direct is not None:  # one plain command, no guarded flows: no list, no checks
-                    await self._run(direct, event, delivery)
+                    if direct.gate is None and not direct._guard_is_async:
+                        # What `_run` does, without its coroutine: nothing to wait for first.
+                        await run_flow(direct, event, delivery, self.services, self._failed)
+                    else:
+                        await self._run(direct, event, delivery)
                     if delivery.blocked:
                         break
                     continue
@@ -213,18 +269,33 @@ class Dispatcher:
                 return
             await run_flow(flow, event, delivery, self.services)
         except Exception as exc:
-            flow_name, node_name = failure_site(exc) or (flow.name, "(guard)")
-            log.error(
-                "flow %r, node %r failed on %r: %s: %s",
-                flow_name,
-                node_name,
-                event,
-                type(exc).__name__,
-                exc,
-                exc_info=exc,
-            )
-            if self.on_error is not None:
-                self.on_error(flow, exc)
+            self._failed(flow, event, exc)
+
+    def _failed(self, flow: Flow, event: Event, exc: Exception) -> None:
+        flow_name, node_name = failure_site(exc) or (flow.name, "(guard)")
+        log.error(
+            "flow %r, node %r failed on %r: %s: %s",
+            flow_name,
+            node_name,
+            event,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        if self.on_error is not None:
+            self.on_error(flow, exc)
+
+
+class _Nothing:
+    """An awaitable that is done at once (an event no flow takes)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())
+
+
+_NOTHING = _Nothing()
 
 
 def _command_word(event: Event) -> str:

@@ -6,7 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from botrt.handle._inject import Param, build_plan, where
+from botrt.handle._inject import EVENT, Param, build_plan, where
+from botrt.handle._run import RecordStage
 
 
 class FlowNode:
@@ -23,7 +24,17 @@ class FlowNode:
     :raises InjectionError: if a parameter cannot be injected.
     """
 
-    __slots__ = ("__weakref__", "fn", "is_async", "name", "plan", "positional")
+    __slots__ = (
+        "__weakref__",
+        "event_types",
+        "finish_record",
+        "fn",
+        "is_async",
+        "name",
+        "plan",
+        "positional",
+        "start_record",
+    )
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
         if isinstance(fn, FlowNode):
@@ -36,6 +47,15 @@ class FlowNode:
         self.plan: tuple[Param, ...] = build_plan(fn, self.name)
         # Fast path: every parameter positional, so a call is fn(*values).
         self.positional: bool = not any(p.keyword for p in self.plan)
+        # The usual handler, `(event: SomeEvent)`: the event types it takes, so a run
+        # passes the event with one isinstance check (None for any other plan).
+        only = self.plan[0] if len(self.plan) == 1 else None
+        self.event_types: tuple[type, ...] | None = (
+            only.types if only is not None and only.kind == EVENT and self.positional else None
+        )
+        # A run's history entries for this node, the same every time: made once.
+        self.start_record = (RecordStage.NODE_START, self, None)
+        self.finish_record = (RecordStage.NODE_FINISH, self, None)
 
     @property
     def location(self) -> str:

@@ -7,7 +7,7 @@ anywhere on the flow's call chain, and concurrent runs never see each other.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,10 @@ class Delivery:
         self.blocked = False
 
 
+Failed = Callable[["Flow", "Event", Exception], None]
+"""Told about an exception that ended a run: the flow, the event, the exception."""
+
+
 class _Stop(BaseException):
     """Unwinds the whole run (stop())."""
 
@@ -96,9 +100,6 @@ class _Rewind(BaseException):
 _CURRENT: ContextVar[FlowRun] = ContextVar("botrt_flow_run")
 
 _S = RecordStage
-# Looked up once: an enum member read through its class costs more than a global.
-_NODE_START = RecordStage.NODE_START
-_NODE_FINISH = RecordStage.NODE_FINISH
 
 
 class FlowRun:
@@ -108,6 +109,7 @@ class FlowRun:
         "_store",
         "delivery",
         "event",
+        "failed",
         "flow",
         "frames",
         "graph",
@@ -117,13 +119,20 @@ class FlowRun:
     )
 
     def __init__(
-        self, flow: Flow, graph: Graph, event: Event, delivery: Delivery, services: Services | None
+        self,
+        flow: Flow,
+        graph: Graph,
+        event: Event,
+        delivery: Delivery,
+        services: Services | None,
+        failed: Failed | None = None,
     ) -> None:
         self.flow = flow
         self.graph = graph
         self.event = event
         self.delivery = delivery
         self.services = services
+        self.failed = failed
         self.records: list[tuple[RecordStage, FlowNode | None, str | None]] = []
         # The nodes running, innermost last; and the depths in `frames` whose node
         # has called nextn() (None until one does: most runs never do).
@@ -146,67 +155,78 @@ class FlowRun:
             for stage, n, note in self.records
         )
 
-    async def walk(self, reversed_roots: tuple[FlowNode, ...]) -> None:
-        """Depth-first over every path from the given roots (passed reversed)."""
-        rsucc = self.graph.rsucc
-        stack = list(reversed_roots)
-        pop = stack.pop
-        extend = stack.extend
-        while stack:
-            n = pop()
-            if await self._run_node(n):
-                extend(rsucc[n])
+    async def walk(self, reversed_roots: Sequence[FlowNode], outer: bool = False) -> None:
+        """Depth-first over every path from the given roots (passed reversed).
 
-    async def _run_node(self, n: FlowNode) -> bool:
-        """Run one node; True when traversal should go on to its successors."""
-        records = self.records
-        records.append((_NODE_START, n, None))
-        plan = n.plan
-        if not plan:
-            args: Sequence[Any] = ()
-        elif len(plan) == 1 and plan[0].kind == EVENT and isinstance(self.event, plan[0].types):
-            args = (self.event,)  # the usual handler, `(event: SomeEvent)`: no list, no loop
-        else:
-            injected = self._inject(n)
-            if injected is None:
-                return False
-            args = injected
-        frames = self.frames
-        depth = len(frames)
-        frames.append(n)
-        nexted = False
-        result: Any = None
+        With `outer`, this is the whole run: the run is made current for its
+        duration, and `stop()` ends it here. Each node runs inline in this loop
+        (no coroutine of its own): a node run costs its own call and little else.
+        """
+        token = _CURRENT.set(self) if outer else None
         try:
-            while True:
+            rsucc = self.graph.rsucc
+            records = self.records
+            frames = self.frames
+            event = self.event
+            stack = list(reversed_roots)
+            while stack:
+                n = stack.pop()
+                records.append(n.start_record)
+                types = n.event_types
+                if types is not None and isinstance(event, types):
+                    args: Sequence[Any] = (event,)
+                elif not n.plan:
+                    args = ()
+                else:
+                    injected = self._inject(n)
+                    if injected is None:
+                        continue
+                    args = injected
+                depth = len(frames)
+                frames.append(n)
+                result: Any = None
                 try:
-                    if n.positional:
-                        result = n.fn(*args)
-                    else:
-                        result = n.fn(**dict(zip((p.name for p in n.plan), args, strict=True)))
-                    if n.is_async:
-                        result = await result
-                    break
-                except _Rewind:
-                    continue
-        except _Bypass:
-            records.append((_S.NODE_EARLY_FINISH, n, "bypass"))
-            result = None
+                    while True:
+                        try:
+                            if n.positional:
+                                result = n.fn(*args)
+                            else:
+                                result = n.fn(
+                                    **dict(zip((p.name for p in n.plan), args, strict=True))
+                                )
+                            if n.is_async:
+                                result = await result
+                            break
+                        except _Rewind:
+                            continue
+                except _Bypass:
+                    records.append((_S.NODE_EARLY_FINISH, n, "bypass"))
+                    result = None
+                except _Stop:
+                    records.append((_S.NODE_EARLY_FINISH, n, "stop"))
+                    raise
+                except Exception as exc:
+                    _mark(exc, self.flow.name, n)
+                    raise
+                else:
+                    records.append(n.finish_record)
+                finally:
+                    frames.pop()
+                    if self.nexted is not None and depth in self.nexted:
+                        self.nexted.discard(depth)
+                        result = False  # it called nextn(): its successors already ran
+                if result is not False:
+                    stack.extend(rsucc[n])
         except _Stop:
-            records.append((_S.NODE_EARLY_FINISH, n, "stop"))
-            raise
+            if not outer:
+                raise  # unwinds to the run's outermost walk
         except Exception as exc:
-            _mark(exc, self.flow.name, n)
-            raise
-        else:
-            records.append((_NODE_FINISH, n, None))
+            if not outer or self.failed is None:
+                raise
+            self.failed(self.flow, self.event, exc)
         finally:
-            frames.pop()
-            if self.nexted is not None and depth in self.nexted:
-                self.nexted.discard(depth)
-                nexted = True
-        if nexted:
-            return False  # its successors already ran inside nextn()
-        return result is not False
+            if token is not None:
+                _CURRENT.reset(token)
 
     def _inject(self, n: FlowNode) -> list[Any] | None:
         values: list[Any] = []
@@ -250,21 +270,21 @@ def failure_site(exc: BaseException) -> tuple[str, str] | None:
     return getattr(exc, "_botrt_where", None)
 
 
-async def run_flow(flow: Flow, event: Event, delivery: Delivery, services: Services | None) -> None:
-    """Run `flow` over `event` (its guard already passed)."""
-    graph = flow.graph
-    run = FlowRun(flow, graph, event, delivery, services)
-    token = _CURRENT.set(run)
-    try:
-        roots = graph.rstarts
-        if len(roots) == 1 and not graph.rsucc[roots[0]]:
-            await run._run_node(roots[0])  # a one-node flow (every binder's): no walk needed
-        else:
-            await run.walk(roots)
-    except _Stop:
-        pass
-    finally:
-        _CURRENT.reset(token)
+def run_flow(
+    flow: Flow,
+    event: Event,
+    delivery: Delivery,
+    services: Services | None,
+    failed: Failed | None = None,
+) -> Coroutine[Any, Any, None]:
+    """Run `flow` over `event` (its guard already passed): ``await run_flow(...)``.
+
+    A plain function returning the run's coroutine, so a run is one coroutine
+    (the walk), not two. With `failed`, an exception from a node is passed to
+    ``failed(flow, event, exc)`` instead of raised.
+    """
+    graph = flow._graph  # not the `graph` property: this runs for every event
+    return FlowRun(flow, graph, event, delivery, services, failed).walk(graph.rstarts, True)
 
 
 def current_run(what: str) -> FlowRun:

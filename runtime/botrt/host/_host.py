@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
 import logging
 import signal
 import sys
-import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Hashable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
@@ -19,7 +22,7 @@ from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
-from botrt.host._metrics import HostMetrics
+from botrt.host._metrics import EVENT_BUCKETS, HostMetrics
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
 from botrt.host._web import WebServer
@@ -54,6 +57,11 @@ class Host:
     then drains. ``async with Host(config) as host:`` starts and stops it
     around a block, for tests and embedding.
 
+    `metrics` turns the Prometheus registry (``metrics.registry``) on or off;
+    by default it is on when something can scrape it: the ``[server]`` runs.
+    Off, the host imports neither prometheus-client nor aiohttp; events are
+    counted either way (plain integers, cheap).
+
     Attributes:
         config: the validated ``bot.toml``.
         dispatcher: delivers events to the plugins' flows.
@@ -76,6 +84,7 @@ class Host:
         stdout: TextIO | None = None,
         entry_points: bool = True,
         hook_modules: tuple[Any, ...] = (),
+        metrics: bool | None = None,
     ) -> None:
         self.config = config
         self.stdin = stdin if stdin is not None else sys.stdin
@@ -92,15 +101,15 @@ class Host:
         self.members: Members | None = None
         self.scheduler = Scheduler(self)
         self.pm.register(self.scheduler, name="botrt-scheduler")
-        self.metrics = HostMetrics(self)
+        if metrics is None:
+            metrics = config.server_active  # only the server's /metrics can scrape them
+        self.metrics = HostMetrics(self, enabled=metrics)
         self.pm.register(self.metrics, name="botrt-metrics")
         self.web = WebServer(self)
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
-        self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_errors.labels(
-            flow.plugin or "-"
-        ).inc()
+        self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_error(flow.plugin)
         self.background = BackgroundTasks()
         self._lifetime = AsyncExitStack()
         self.runtime = PluginRuntime(
@@ -115,10 +124,21 @@ class Host:
         self.storage: Any = None
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []
-        self._send, self._receive = anyio.create_memory_object_stream[Event](self.max_queue)
+        self._sources = self.metrics.sources
+        # The intake (see `submit` and `_consume`): plain asyncio futures and tasks,
+        # since anyio's memory stream and task group cost tens of µs per event.
+        self._queue: deque[Event] = deque()
+        self._putters: deque[tuple[asyncio.Future[None], Event]] = deque()
+        self._getter: asyncio.Future[None] | None = None
+        self._slot_waiter: asyncio.Future[None] | None = None
+        self._running = 0  # events taken for handling (a lane's backlog included)
+        self._serving = False  # a consumer runs: submit may hand an event to its lane itself
+        self._closed = False
+        # A lane per busy conversation: its backlog (None while it has none).
+        self._lanes: dict[Hashable, deque[Event] | None] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._lane_context = contextvars.Context()
         self._stop = anyio.Event()
-        self._lanes: dict[Hashable, deque[Event]] = {}
-        self._pending = anyio.Semaphore(self.max_pending)
         self._drained = anyio.Event()
         self._middleware = False
         self._started = False
@@ -300,33 +320,41 @@ class Host:
         before this returns. `extra_tasks` are async callables run beside
         the adapters (the reload watcher) and cancelled with them.
         """
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(self._consume)
-            async with anyio.create_task_group() as intake:
-                if signals:
-                    intake.start_soon(self._watch_signals)
-                for adapter in self.adapters:
-                    intake.start_soon(self._run_adapter, adapter)
-                for task in extra_tasks:
-                    intake.start_soon(task)
-                if self.member_sources:
-                    intake.start_soon(self._sync_members_periodically)
-                if self.storage is not None:
-                    intake.start_soon(self.scheduler.run)
-                if self.config.server_active:
-                    intake.start_soon(self.web.run)
-                self.pm.hook.botrt_host_started(host=self)
-                if not self.adapters:
-                    log.warning("no adapter is configured: nothing will deliver events")
-                await self._stop.wait()
-                intake.cancel_scope.cancel()
-            self.pm.hook.botrt_host_stopping(host=self)
-            await self._send.aclose()
-            with anyio.move_on_after(self.drain_grace) as scope:
-                await self._drained.wait()
-            if scope.cancelled_caught:
-                log.warning("events still running after %.0f s; cancelling them", self.drain_grace)
-            outer.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(self._consume)
+                async with anyio.create_task_group() as intake:
+                    if signals:
+                        intake.start_soon(self._watch_signals)
+                    for adapter in self.adapters:
+                        intake.start_soon(self._run_adapter, adapter)
+                    for task in extra_tasks:
+                        intake.start_soon(task)
+                    if self.member_sources:
+                        intake.start_soon(self._sync_members_periodically)
+                    if self.storage is not None:
+                        intake.start_soon(self.scheduler.run)
+                    if self.config.server_active:
+                        intake.start_soon(self.web.run)
+                    self.pm.hook.botrt_host_started(host=self)
+                    if not self.adapters:
+                        log.warning("no adapter is configured: nothing will deliver events")
+                    await self._stop.wait()
+                    intake.cancel_scope.cancel()
+                self.pm.hook.botrt_host_stopping(host=self)
+                self._close()
+                with anyio.move_on_after(self.drain_grace) as scope:
+                    await self._drained.wait()
+                if scope.cancelled_caught:
+                    log.warning(
+                        "events still running after %.0f s; cancelling them", self.drain_grace
+                    )
+                outer.cancel_scope.cancel()
+        finally:
+            # Lanes are plain asyncio tasks, outside the task groups' cancel scopes.
+            self._close()
+            with anyio.CancelScope(shield=True):
+                await self._cancel_lanes()
 
     async def _watch_signals(self) -> None:
         try:
@@ -350,57 +378,159 @@ class Host:
             self.request_stop()
 
     async def submit(self, event: Event) -> None:
-        """Queue `event` for dispatch; waits while the queue is full (backpressure)."""
-        self.metrics.received.labels(event.bot, event.platform).inc()
-        await self._send.send(event)
+        """Queue `event` for dispatch; waits while the queue is full (backpressure).
+
+        :raises anyio.ClosedResourceError: once the host has stopped taking events.
+        """
+        source = self._sources.get((event.bot, event.platform))
+        if source is None:
+            source = self.metrics.source(event.bot, event.platform)
+        source.received += 1
+        if self._closed:
+            raise anyio.ClosedResourceError
+        queue = self._queue
+        if not queue and self._serving and self._running < self.max_pending:
+            # Nothing waits ahead of it and a slot is free: take it now, as the
+            # consumer would, without waking the consumer (a loop iteration).
+            self._running += 1
+            self._start(event)
+            return
+        if len(queue) < self.max_queue:
+            queue.append(event)
+            getter = self._getter
+            if getter is not None and not getter.done():
+                getter.set_result(None)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (waiter, event)
+        self._putters.append(entry)
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)  # a zero-length queue: the consumer takes it from here
+        try:
+            await waiter
+        except BaseException:
+            # Still waiting: withdraw the event. Already moved into the queue: it stays.
+            with suppress(ValueError):
+                self._putters.remove(entry)
+            raise
 
     def queue_depth(self) -> int:
         """How many events wait in the queue."""
-        return self._send.statistics().current_buffer_used
+        return len(self._queue)
+
+    def _close(self) -> None:
+        # Stop taking events; the consumer drains what is queued (and waiting), then ends.
+        self._closed = True
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    def _take_putter(self) -> None:
+        # A slot opened in the queue: move the first sender still waiting into it.
+        putters = self._putters
+        while putters:
+            waiter, event = putters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self._queue.append(event)
+                return
 
     async def _consume(self) -> None:
-        receive, pending = self._receive, self._pending
-        async with anyio.create_task_group() as lanes, receive:
+        loop = asyncio.get_running_loop()
+        # Lanes run in copies of the serving context (as tasks of its task group would).
+        self._lane_context = contextvars.copy_context()
+        self._serving = True
+        queue = self._queue
+        try:
             while True:
-                # Take what is there without a checkpoint first: an awaited receive()
-                # or acquire() yields to the loop even when it need not wait, which
-                # costs a loop iteration per event. This loop still waits, so yields,
-                # at least once every `max_pending` events (the slots run out).
-                try:
-                    event = receive.receive_nowait()
-                except anyio.WouldBlock:
-                    try:
-                        event = await receive.receive()
-                    except anyio.EndOfStream:
+                if not queue:
+                    self._take_putter()  # a zero-length queue hands over from waiting senders
+                    if queue:
+                        continue
+                    if self._closed:
                         break
-                except anyio.EndOfStream:
-                    break
-                try:
-                    pending.acquire_nowait()
-                except anyio.WouldBlock:
-                    await pending.acquire()
-                key = _lane_key(event)
-                lane = self._lanes.get(key)
-                if lane is not None:
-                    lane.append(event)
+                    self._getter = getter = loop.create_future()
+                    try:
+                        await getter
+                    finally:
+                        self._getter = None
                     continue
-                self._lanes[key] = deque((event,))
-                lanes.start_soon(self._drain_lane, key)
+                event = queue.popleft()
+                if self._putters:
+                    self._take_putter()
+                if self._running < self.max_pending:
+                    self._running += 1
+                else:
+                    # Hold this event until a slot frees: `_release` hands the slot over
+                    # without giving it back, so no later `submit` can overtake this event.
+                    self._slot_waiter = waiter = loop.create_future()
+                    try:
+                        await waiter
+                    finally:
+                        self._slot_waiter = None
+                self._start(event)
+            while self._lane_tasks:
+                await asyncio.wait(set(self._lane_tasks))
+                # A task cancelled before it started never ran its `finally`.
+                self._lane_tasks -= {t for t in self._lane_tasks if t.done()}
+        finally:
+            self._serving = False
         self._drained.set()
 
-    async def _drain_lane(self, key: Hashable) -> None:
-        # One lane per conversation: its events run in arrival order, so replies
-        # keep their order; different conversations run concurrently.
-        lane = self._lanes[key]
+    def _start(self, event: Event) -> None:
+        # The event holds a slot. One lane per conversation: its events run in
+        # arrival order, so replies keep their order; conversations run concurrently.
+        key = _lane_key(event)
+        lanes = self._lanes
+        backlog = lanes.get(key, _IDLE)
+        if backlog is _IDLE:
+            lanes[key] = None
+            # The task leaves `_lane_tasks` itself when it ends (a done callback
+            # would cost a loop callback per event).
+            task = asyncio.get_running_loop().create_task(
+                self._run_lane(key, event), context=self._lane_context.copy()
+            )
+            self._lane_tasks.add(task)
+        elif backlog is None:
+            lanes[key] = deque((event,))
+        else:
+            backlog.append(event)  # type: ignore[union-attr]
+
+    def _release(self) -> None:
+        waiter = self._slot_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # the consumer's held event takes this slot
+        else:
+            self._running -= 1
+
+    async def _run_lane(self, key: Hashable, event: Event) -> None:
+        lanes = self._lanes
         try:
-            while lane:
-                event = lane.popleft()
+            while True:
                 try:
                     await self.handle(event)
+                except Exception:
+                    log.exception("event %r could not be handled", event)
                 finally:
-                    self._pending.release()
+                    self._release()
+                backlog = lanes[key]
+                if not backlog:
+                    return
+                event = backlog.popleft()
         finally:
-            del self._lanes[key]
+            backlog = lanes.pop(key)
+            for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
+                self._release()
+            self._lane_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _cancel_lanes(self) -> None:
+        tasks = set(self._lane_tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._lane_tasks.clear()
 
     async def handle(self, event: Event) -> None:
         """Dispatch one event now (middleware first), counting it in flight."""
@@ -410,15 +540,25 @@ class Host:
                     verdict = await verdict
                 if verdict is False:
                     return
-        epoch = self.runtime.event_started()
-        started = time.perf_counter()
+        runtime = self.runtime
+        epoch = runtime.event_started()
+        started = perf_counter()
         try:
-            await self.dispatcher.dispatch(event)
+            await self.dispatcher.deliver(event)  # `dispatch`, one coroutine fewer
         finally:
-            self.runtime.event_finished(epoch)
-            handled, latency = self.metrics.children(event.bot, event.platform)
-            handled.inc()
-            latency.observe(time.perf_counter() - started)
+            runtime.event_finished(epoch)
+            elapsed = perf_counter() - started
+            source = self._sources.get((event.bot, event.platform))
+            if source is None:
+                source = self.metrics.source(event.bot, event.platform)
+            # `Source.done`, inline: this runs for every event.
+            source.handled += 1
+            latency = source.latency
+            latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
+            latency.total += elapsed
+
+
+_IDLE: Any = object()  # `Host._lanes` has no entry: the conversation has no lane running
 
 
 def _lane_key(event: Event) -> Hashable:

@@ -6,11 +6,12 @@ import logging
 from typing import TYPE_CHECKING
 
 import anyio
-from aiohttp import web
 
 from botrt.host._metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from botrt.host._host import Host
 
 log = logging.getLogger("botrt.web")
@@ -23,6 +24,9 @@ class WebServer:
     submit)``; the server also answers ``GET /healthz`` (200 when every adapter
     is healthy, else 503) and ``GET /metrics`` (Prometheus text format).
     `app()` can be mounted into an existing aiohttp application instead.
+
+    aiohttp is imported when the server is built, not with this module: a
+    console-only bot never loads it.
     """
 
     def __init__(self, host: Host) -> None:
@@ -31,6 +35,8 @@ class WebServer:
 
     def app(self) -> web.Application:
         """The application with every route; build it once per server."""
+        from aiohttp import web
+
         app = web.Application(client_max_size=1024**2)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
@@ -41,11 +47,15 @@ class WebServer:
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         status = {a.name: bool(a.healthy()) for a in self.host.adapters}
         ok = all(status.values())
         return web.json_response({"ok": ok, "adapters": status}, status=200 if ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         body = self.host.metrics.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
@@ -59,6 +69,8 @@ class WebServer:
 
     async def run(self) -> None:
         """Serve until cancelled."""
+        from aiohttp import web
+
         server = self.host.config.server
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()

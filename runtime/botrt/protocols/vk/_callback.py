@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ HealthCheck = Callable[[], Mapping[str, bool]]
 # a key must outlive the last retry, about 1 h 45 min after the first try.
 DEFAULT_DEDUP_TTL = 2 * 3600.0
 DEFAULT_DEDUP_SIZE = 100_000
+MAX_HANDOVERS = 256
+"""Hand-over workers waiting in the sink at most; beyond, a request hands its own update over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +83,30 @@ class CallbackBot:
 
 
 class _Receiver:
-    """What the routes share: the sink, the duplicate memory, the running hand-overs."""
+    """What the routes share: the sink, the duplicate memory, the hand-overs.
 
-    def __init__(self, sink: UpdateSink, recent: RecentKeys, max_body: int) -> None:
+    Accepted updates wait in `backlog` for a hand-over worker, a task that
+    passes them to the sink one after another and ends when none is left. A
+    sink that does not wait (the host's `submit` with room in its queue) is fed
+    a whole burst by one task, with no task per update; while every worker
+    waits in the sink, the next update starts another, up to `max_handovers`.
+    """
+
+    def __init__(
+        self, sink: UpdateSink, recent: RecentKeys, max_body: int, max_handovers: int
+    ) -> None:
         self.sink = sink
         self.recent = recent
         self.max_body = max_body
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.max_handovers = max_handovers
+        self.backlog: deque[tuple[str, dict[str, Any]]] = deque()
+        self.tasks: set[asyncio.Task[None]] = set()  # the workers
+        self.busy = 0  # workers inside the sink
+
+    @property
+    def pending(self) -> int:
+        """Updates accepted and not yet handed over (waiting, or in the sink)."""
+        return len(self.backlog) + self.busy
 
     async def handle(self, bot: CallbackBot, request: web.Request) -> web.Response:
         # VK stops calling a server that keeps failing: whatever goes wrong
@@ -98,9 +118,21 @@ class _Receiver:
             return _text(400, "bad request")
 
     async def _handle(self, bot: CallbackBot, request: web.Request) -> web.Response:
-        body = await _read_body(request, self.max_body)
-        if body is None:
+        # Only what must come before `ok` happens here: read, parse, check, dedup,
+        # hand over. Handling the update is the sink's (the host's queue) business.
+        length = request.content_length
+        if length is not None and length > self.max_body:
             return await _refuse_oversized(request)
+        if length is not None:
+            try:
+                body = await request.read()  # one read of a known length
+            except web.HTTPRequestEntityTooLarge:  # the root application's limit is lower
+                return await _refuse_oversized(request)
+        else:
+            chunked = await _read_chunked(request, self.max_body)
+            if chunked is None:
+                return await _refuse_oversized(request)
+            body = chunked
         try:
             update = json.loads(body)
         except ValueError:
@@ -135,10 +167,36 @@ class _Receiver:
             return _text(200, "ok")
         # The secret has done its job; handlers and logs downstream never see it.
         update.pop("secret", None)
-        task = asyncio.get_running_loop().create_task(self._deliver(bot.name, update))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        # This request runs while every other task waits: a worker counted in
+        # `busy` is waiting in the sink, any other one will still take the backlog.
+        if self.busy < len(self.tasks):
+            self.backlog.append((bot.name, update))
+        elif len(self.tasks) < self.max_handovers:
+            self.backlog.append((bot.name, update))
+            task = asyncio.get_running_loop().create_task(self._work())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        else:
+            # The sink is behind (the host's queue is full): hand this one over
+            # before answering, so waiting hand-overs stay bounded and VK is slowed
+            # to the pace the bot keeps, instead of piling up updates in memory.
+            await self._deliver(bot.name, update)
         return _text(200, "ok")
+
+    async def _work(self) -> None:
+        backlog = self.backlog
+        try:
+            while backlog:
+                bot_name, update = backlog.popleft()
+                self.busy += 1
+                try:
+                    await self._deliver(bot_name, update)
+                finally:
+                    self.busy -= 1
+        finally:
+            # Leave the set now, not in the done callback (a loop iteration later):
+            # a request in between would count this worker as one still to come.
+            self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _deliver(self, bot_name: str, update: dict[str, Any]) -> None:
         try:
@@ -147,14 +205,19 @@ class _Receiver:
             logger.exception("bot %s: the sink failed on a %s", bot_name, update.get("type"))
 
     async def wait_delivered(self, grace: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.tasks and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self.tasks), timeout=left)
         if not self.tasks:
             return
-        _, pending = await asyncio.wait(set(self.tasks), timeout=grace)
+        pending = set(self.tasks)
+        lost = self.pending
         for task in pending:
             task.cancel()
-        if pending:
-            logger.warning("cancelled %d update hand-overs still running at shutdown", len(pending))
-            await asyncio.gather(*pending, return_exceptions=True)
+        logger.warning("cancelled %d update hand-overs still running at shutdown", lost)
+        await asyncio.gather(*pending, return_exceptions=True)
+        self.backlog.clear()
 
 
 def create_callback_app(
@@ -166,17 +229,22 @@ def create_callback_app(
     dedup_ttl: float = DEFAULT_DEDUP_TTL,
     dedup_size: int = DEFAULT_DEDUP_SIZE,
     shutdown_timeout: float = 5.0,
+    max_handovers: int = MAX_HANDOVERS,
 ) -> web.Application:
     """Build the Callback API application for `bots`.
 
     Each bot's `path` accepts VK's POSTs: `confirmation` is answered with the
     bot's confirmation string; every other valid update is answered `ok` at
     once and handed to `await sink(bot.name, update)` in a background task
-    (without its `secret`). An update whose `(group_id, event_id)` was
-    accepted within `dedup_ttl` seconds is answered `ok` and dropped, so VK's
-    retries are handled once. Refusals: malformed JSON, a non-object, a
-    missing `type`, `group_id` or `object` → 400; a wrong `group_id` or
-    secret → 403; a body over `max_body_size` → 413; never a 500.
+    (without its `secret`; a burst shares one task while the sink does not
+    wait). While `max_handovers` hand-overs all wait in the sink (the host's
+    queue is full), a request hands its update over first and answers `ok`
+    after, so waiting hand-overs stay bounded and VK is slowed to the bot's pace.
+    An update whose `(group_id, event_id)` was accepted within `dedup_ttl`
+    seconds is answered `ok` and dropped, so VK's retries are handled once.
+    Refusals: malformed JSON, a non-object, a missing `type`, `group_id` or
+    `object` → 400; a wrong `group_id` or secret → 403; a body over
+    `max_body_size` → 413; never a 500.
 
     `GET /healthz` answers 200 `{"ok": true, "bots": {...}}` when `health()`
     reports every bot connected (every bot, without `health`), else 503.
@@ -194,6 +262,7 @@ def create_callback_app(
         dedup_ttl=dedup_ttl,
         dedup_size=dedup_size,
         shutdown_timeout=shutdown_timeout,
+        max_handovers=max_handovers,
     )
 
     async def healthz(request: web.Request) -> web.Response:
@@ -205,7 +274,7 @@ def create_callback_app(
         if health is None:
             status = {bot.name: True for bot in bots}
         ok = all(status.values())
-        payload = {"ok": ok, "bots": status, "pending": len(receiver.tasks)}
+        payload = {"ok": ok, "bots": status, "pending": receiver.pending}
         return web.json_response(payload, status=200 if ok else 503)
 
     app.router.add_get(HEALTH_PATH, healthz)
@@ -221,18 +290,19 @@ def add_callback_routes(
     dedup_ttl: float = DEFAULT_DEDUP_TTL,
     dedup_size: int = DEFAULT_DEDUP_SIZE,
     shutdown_timeout: float = 5.0,
+    max_handovers: int = MAX_HANDOVERS,
 ) -> _Receiver:
     """Add one POST route per bot `path` to an existing application (the host's server).
 
     Behaves as `create_callback_app` describes, without `/healthz`; returns
-    the receiver (its `tasks` are the hand-overs still running).
+    the receiver (its `pending` counts the updates not yet handed over).
 
     :raises VkConfigError: if two bots share a path or a path is `/healthz`.
     """
     paths = [bot.path for bot in bots]
     if len(set(paths)) != len(paths) or HEALTH_PATH in paths:
         raise VkConfigError(f"callback paths must be distinct and not {HEALTH_PATH}: {paths}")
-    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size)
+    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size, max_handovers)
     for bot in bots:
         app.router.add_post(bot.path, _route(receiver, bot))
 
@@ -252,11 +322,9 @@ def _route(
     return handler
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    # Read by hand: a sub-application's `client_max_size` is not applied
-    # (the root application's is), and a chunked body has no length.
-    if request.content_length is not None and request.content_length > limit:
-        return None
+async def _read_chunked(request: web.Request, limit: int) -> bytes | None:
+    # A chunked body has no length to check first: read it piece by piece
+    # against our own limit (a sub-application's `client_max_size` is not applied).
     chunks = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -298,5 +366,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+_TEXT_HEADERS = {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def _text(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, content_type="text/plain")
+    # Bytes and a ready header: half the cost of `text=..., content_type=...`.
+    return web.Response(status=status, body=text.encode(), headers=_TEXT_HEADERS)

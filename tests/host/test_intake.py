@@ -1,0 +1,167 @@
+"""The host's intake beyond the basics: drain on stop, closing, withdrawn senders, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from anyio import wait_all_tasks_blocked
+
+from botrt.adapter import Event, TextEvent
+from botrt.config import parse_config
+from botrt.handle import Flow, node
+from botrt.hooks import hookimpl
+from botrt.host import Host
+from botrt.testing import MemoryEvent
+
+pytestmark = pytest.mark.anyio
+
+
+def config() -> Any:
+    return parse_config(
+        {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
+        base_dir=".",
+    )
+
+
+async def test_queued_events_finish_before_serve_returns() -> None:
+    gate = anyio.Event()
+    handled: list[str] = []
+
+    @node
+    async def slow(e: TextEvent) -> None:
+        await gate.wait()
+        handled.append(e.text)
+
+    class Small(Host):
+        max_pending = 2
+
+    host = Small(config(), entry_points=False)
+    host.dispatcher.add(Flow("slow", [slow]))
+    await host.start()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: host.serve(signals=False))
+            await wait_all_tasks_blocked()
+            for i in range(6):
+                await host.submit(MemoryEvent(f"m{i}", user_id=i % 4))
+            await wait_all_tasks_blocked()
+            # m0 and m1 running, m2 held by the consumer until a slot frees, m3-m5 queued.
+            assert host.queue_depth() == 3
+            host.request_stop()
+            await wait_all_tasks_blocked()
+            with pytest.raises(anyio.ClosedResourceError):
+                await host.submit(MemoryEvent("late"))
+            gate.set()
+    finally:
+        await host.stop()
+    assert sorted(handled) == [f"m{i}" for i in range(6)]
+
+
+async def test_a_cancelled_sender_withdraws_its_event() -> None:
+    class Tiny(Host):
+        max_queue = 1
+        max_pending = 1
+
+    gate = anyio.Event()
+    handled: list[str] = []
+
+    @node
+    async def slow(e: TextEvent) -> None:
+        await gate.wait()
+        handled.append(e.text)
+
+    host = Tiny(config(), entry_points=False)
+    host.dispatcher.add(Flow("slow", [slow]))
+    await host.start()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: host.serve(signals=False))
+            await wait_all_tasks_blocked()
+            await host.submit(MemoryEvent("running", user_id=1))
+            await host.submit(MemoryEvent("held", user_id=2))  # the consumer holds it
+            await wait_all_tasks_blocked()
+            await host.submit(MemoryEvent("queued", user_id=3))
+            async with anyio.create_task_group() as senders:
+                senders.start_soon(host.submit, MemoryEvent("withdrawn", user_id=4))
+                senders.start_soon(host.submit, MemoryEvent("withdrawn too", user_id=5))
+                await wait_all_tasks_blocked()  # both wait: the queue is full
+                senders.cancel_scope.cancel()
+            gate.set()
+            with anyio.fail_after(5):
+                while len(handled) < 3:
+                    await wait_all_tasks_blocked()
+            host.request_stop()
+    finally:
+        await host.stop()
+    assert sorted(handled) == ["held", "queued", "running"]
+
+
+class Exploding:
+    @hookimpl
+    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
+        if getattr(event, "text", "") == "boom":
+            raise RuntimeError("middleware bug")
+        return None
+
+
+async def test_a_failing_event_leaves_its_lane_and_the_host_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    @node
+    async def record(e: TextEvent) -> None:
+        seen.append(e.text)
+
+    host = Host(config(), entry_points=False, hook_modules=(Exploding(),))
+    host.dispatcher.add(Flow("record", [record]))
+    await host.start()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: host.serve(signals=False))
+            await wait_all_tasks_blocked()
+            for text in ("a", "boom", "b"):
+                await host.submit(MemoryEvent(text))
+            with anyio.fail_after(5):
+                while len(seen) < 2:
+                    await wait_all_tasks_blocked()
+            host.request_stop()
+    finally:
+        await host.stop()
+    assert seen == ["a", "b"]
+    assert "middleware bug" in caplog.text
+
+
+async def test_a_zero_length_queue_hands_over_from_waiting_senders() -> None:
+    class Rendezvous(Host):
+        max_queue = 0
+        max_pending = 1
+
+    gate = anyio.Event()
+    handled: list[str] = []
+
+    @node
+    async def slow(e: TextEvent) -> None:
+        await gate.wait()
+        handled.append(e.text)
+
+    host = Rendezvous(config(), entry_points=False)
+    host.dispatcher.add(Flow("slow", [slow]))
+    await host.start()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: host.serve(signals=False))
+            await wait_all_tasks_blocked()
+            for i in range(3):
+                tg.start_soon(host.submit, MemoryEvent(f"m{i}", user_id=i))
+            await wait_all_tasks_blocked()
+            gate.set()
+            with anyio.fail_after(5):
+                while len(handled) < 3:
+                    await wait_all_tasks_blocked()
+            host.request_stop()
+    finally:
+        await host.stop()
+    assert sorted(handled) == ["m0", "m1", "m2"]
