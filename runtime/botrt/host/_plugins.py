@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,9 @@ class PluginRuntime:
         self.plugins: dict[str, LoadedPlugin] = {}
         self._generation = 0
         self._epoch = 0
-        self._inflight: Counter[int] = Counter()
+        # A plain dict, not a Counter: Counter's Python-level __missing__ and
+        # __delitem__ would run on every event.
+        self._inflight: dict[int, int] = {}
         self._drained = anyio.Event()
         self._swaps_waiting = 0  # per-event signalling only while a swap waits
         self._lock = anyio.Lock()
@@ -62,7 +63,8 @@ class PluginRuntime:
     def event_started(self) -> int:
         """Count an event in; returns its epoch for `event_finished`."""
         epoch = self._epoch
-        self._inflight[epoch] += 1
+        inflight = self._inflight
+        inflight[epoch] = inflight.get(epoch, 0) + 1
         return epoch
 
     def event_finished(self, epoch: int) -> None:
