@@ -159,7 +159,7 @@ class MessageNew(TextEvent):
                 params.update(options)
             if random_id is not None:
                 params["random_id"] = _offset_random_id(int(random_id), index)
-            await api.messages.send(peer_id=self.peer_id, message=piece, **params)
+            await api.call("messages.send", peer_id=self.peer_id, message=piece, **params)
 
 
 class MessageEvent(Event):

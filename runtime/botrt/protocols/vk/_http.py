@@ -48,7 +48,7 @@ async def post_form(
     *,
     token: Secret,
     version: str,
-    request_timeout: float,
+    client_timeout: aiohttp.ClientTimeout,
     method: str,
 ) -> dict[str, Any]:
     """POST `form` plus the token and version to `url`; return VK's JSON object.
@@ -65,7 +65,7 @@ async def post_form(
             url,
             # Built in the call, so that no local variable holds the token.
             data={**form, "access_token": token.reveal(), "v": version},
-            timeout=aiohttp.ClientTimeout(total=request_timeout),
+            timeout=client_timeout,
         ) as response:
             status = response.status
             payload = await response.read()

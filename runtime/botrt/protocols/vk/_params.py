@@ -14,6 +14,13 @@ def encode_value(value: Any) -> str:
     commas; dicts, and lists holding dicts or lists, become JSON; anything
     else goes through `str`.
     """
+    kind = type(value)
+    if kind is str:  # the usual cases first: this runs for every parameter of every call
+        return value
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "1" if value else "0"
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from time import monotonic
 
 import anyio
 
@@ -68,7 +69,7 @@ class RateLimiter:
         if not self._lock.locked():
             # Room now and nobody waiting: take it without a trip through the
             # event loop (the lock would cost every API call one).
-            now = anyio.current_time()
+            now = monotonic()
             if len(sent) < self.burst or sent[0] + self.period <= now:
                 if len(sent) >= self.burst:
                     sent.popleft()
@@ -76,7 +77,7 @@ class RateLimiter:
                 self._acquired += 1
                 return
         async with self._lock:
-            now = anyio.current_time()
+            now = monotonic()
             if len(self._sent) >= self.burst:
                 free_at = self._sent[0] + self.period
                 if free_at > now:
@@ -84,7 +85,7 @@ class RateLimiter:
                     self._waited += free_at - now
                     await anyio.sleep(free_at - now)
                 self._sent.popleft()
-            self._sent.append(anyio.current_time())
+            self._sent.append(monotonic())
             self._acquired += 1
 
     def statistics(self) -> LimiterStatistics:
