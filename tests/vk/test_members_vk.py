@@ -97,3 +97,17 @@ async def test_a_long_text_carries_its_attachment_once(tmp_path: Path) -> None:
             await host.messenger.send("g10", 5, text, attachment="photo1_3")
     assert [m.attachment for m in vk.sent_to(6)] == [None, "photo1_2"]
     assert [m.attachment for m in vk.sent_to(5)] == [None, "photo1_2", None, "photo1_3"]
+
+
+async def test_only_a_host_with_vk_bots_tracks_members_on_every_event(tmp_path: Path) -> None:
+    from botrt.config import parse_config
+    from botrt.protocols.vk._hooks import MemberTracker
+
+    console = Host(parse_config({"console": {"enabled": False}}, base_dir=tmp_path))
+    async with console:
+        assert console.pm.get_plugin(MemberTracker.name) is None
+        assert not console.pm.hook.botrt_event_received.get_hookimpls()
+    async with FakeVK() as vk:
+        vk.add_group(10, token="token-a", members=[1000])
+        async with Host(bots_config(vk, tmp_path, ONE_BOT)) as host:
+            assert isinstance(host.pm.get_plugin(MemberTracker.name), MemberTracker)

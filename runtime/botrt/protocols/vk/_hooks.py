@@ -36,6 +36,8 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     bots = [b for b in host.config.bots if b.platform == "vk"]
     if not bots:
         return []
+    if host.pm.get_plugin(MemberTracker.name) is None:
+        host.pm.register(MemberTracker(), name=MemberTracker.name)
     from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._callback import CallbackBot
@@ -85,16 +87,26 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     return adapters
 
 
-@hookimpl
-def botrt_event_received(host: Host, event: Event) -> Awaitable[None] | None:
-    """Keep the stored member list current as people join and leave."""
-    if host.members is None or event.platform != "vk":
+class MemberTracker:
+    """Keeps the stored member list current as people join and leave (VK hosts only).
+
+    Registered by `botrt_adapters` only when a ``[[bots]]`` entry uses VK: as
+    middleware it runs for every event, so a host with no VK bot (the console)
+    must not carry it.
+    """
+
+    name = "botrt-vk-members"
+
+    @hookimpl
+    def botrt_event_received(self, host: Host, event: Event) -> Awaitable[None] | None:
+        """Record a `GroupJoin` or `GroupLeave` in the member list; let every event through."""
+        if host.members is None or event.platform != "vk":
+            return None
+        if isinstance(event, GroupJoin):
+            return _joined(host, event)
+        if isinstance(event, GroupLeave):
+            return host.members.left(event.bot, event.user_id)
         return None
-    if isinstance(event, GroupJoin):
-        return _joined(host, event)
-    if isinstance(event, GroupLeave):
-        return host.members.left(event.bot, event.user_id)
-    return None
 
 
 async def _joined(host: Host, event: GroupJoin) -> None:
