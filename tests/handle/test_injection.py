@@ -150,6 +150,37 @@ async def test_runtime_services_are_injected_through_the_registry() -> None:
     assert seen == ["for plug", "for plug"]
 
 
+async def test_an_optional_service_is_none_where_it_does_not_apply() -> None:
+    seen: list[object] = []
+
+    @node
+    async def maybe(api: Api | None, s: Settings | None) -> None:
+        seen.append((api, s))
+
+    def api_provider(run: FlowRun) -> Api:
+        raise NoMatch
+
+    async with TestHost(flows=[Flow("plug", [maybe])]) as host:
+        await host.emit(text())  # neither is registered: the node still runs
+        host.services.register(Api, api_provider)
+        host.services.register(Settings, lambda run: Settings("set"))
+        await host.emit(text())  # Api does not apply to this event: None
+    assert len(seen) == 2
+    assert seen[0] == (None, None)
+    api, settings = seen[1]  # type: ignore[misc]
+    assert api is None
+    assert isinstance(settings, Settings)
+    assert settings.value == "set"
+
+
+def test_a_union_of_two_services_is_refused() -> None:
+    async def both(x: Api | Settings) -> None:
+        return None
+
+    with pytest.raises(InjectionError, match=r"Service \| None"):
+        node(both)
+
+
 def test_a_parameter_without_annotation_is_refused_with_its_location() -> None:
     async def bad(x) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001
         ...

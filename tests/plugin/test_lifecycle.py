@@ -83,3 +83,40 @@ async def info(event: TextEvent, bot: BotInfo) -> None:
     config = {"bot": {"name": "group bot", "timezone": "Asia/Yekaterinburg", "prefixes": ["!"]}}
     async with TestHost(plugins=[folder], config=config) as host:
         assert await host.send("!info") == ["group bot Asia/Yekaterinburg ('!',) True"]
+
+
+OPTIONAL = """
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import on_command
+from botrt.protocols.vk import VkApi
+from botrt.storage import PluginStorage
+
+PLUGIN = PluginPlanner(version="1.0.0")
+seen = []
+
+
+def say(api, storage):
+    return f"api {api is not None}, storage {storage is not None}"
+
+
+@PLUGIN.on_load
+async def start(api: VkApi | None, storage: PluginStorage | None) -> None:
+    seen.append(say(api, storage))
+
+
+@PLUGIN.use
+@on_command("where")
+async def where(event: TextEvent, api: VkApi | None, storage: PluginStorage | None) -> None:
+    await event.reply(f"on_load: {seen[-1]}; node: {say(api, storage)}")
+"""
+
+
+async def test_an_optional_service_is_none_where_it_is_missing(tmp_path: Path) -> None:
+    # No VK bot: there is no VkApi to give, so `VkApi | None` receives None
+    # (a plain `VkApi` would skip the node, or refuse the on_load).
+    folder = write_plugin(tmp_path, "opt", {"__plugin__.py": OPTIONAL})
+    async with TestHost(plugins=[folder]) as host:
+        assert await host.send("/where") == [
+            "on_load: api False, storage True; node: api False, storage True"
+        ]

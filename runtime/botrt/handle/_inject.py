@@ -160,12 +160,31 @@ def build_plan(fn: Callable[..., Any], node_name: str) -> tuple[Param, ...]:
         if isinstance(ann, type):
             plan.append(Param(p.name, SERVICE, (ann,), False, keyword))
             continue
+        service = optional_service(ann)
+        if service is not None:
+            plan.append(Param(p.name, SERVICE, (service,), True, keyword))
+            continue
         raise InjectionError(
             f"node {node_name!r} ({where(fn)}): parameter {p.name!r} is annotated {ann!r}, "
             "which botrt cannot inject; use an Event type or a union of them, FlowStore, "
-            "tuple[FlowRecord, ...] or a runtime service class"
+            "tuple[FlowRecord, ...], a runtime service class, or `Service | None`"
         )
     return tuple(plan)
+
+
+def optional_service(ann: Any) -> type | None:
+    """`S` for an annotation ``S | None`` (or ``Optional[S]``) with `S` a class; else None.
+
+    Such a parameter receives None where the service is missing or does not
+    apply to the event, instead of the node being skipped.
+    """
+    if typing.get_origin(ann) not in (typing.Union, types.UnionType):
+        return None
+    args = typing.get_args(ann)
+    rest = [a for a in args if a is not type(None)]
+    if len(args) == 2 and len(rest) == 1 and isinstance(rest[0], type):
+        return rest[0]
+    return None
 
 
 def _event_types(ann: Any) -> tuple[tuple[type, ...], bool]:

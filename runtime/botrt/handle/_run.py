@@ -247,11 +247,17 @@ class FlowRun:
             else:
                 provider = self.services.find(p.types[0]) if self.services is not None else None
                 if provider is None:
+                    if p.optional:  # `Service | None`: None instead of skipping the node
+                        values.append(None)
+                        continue
                     self.records.append((_S.DEPENDS_NOT_MATCH, n, f"{p.describe()} (no service)"))
                     return None
                 try:
                     values.append(provider(self))
                 except NoMatch:
+                    if p.optional:
+                        values.append(None)
+                        continue
                     self.records.append((_S.DEPENDS_NOT_MATCH, n, p.describe()))
                     return None
         return values

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from botrt._errors import BotrtError
 from botrt.handle import Flow
+from botrt.handle._inject import optional_service
 
 T = TypeVar("T")
 
@@ -133,6 +134,8 @@ async def _call(fn: Callable[..., Any], previous: Any, services: Mapping[type, A
             kwargs[p.name] = previous
         elif isinstance(p.annotation, type) and p.annotation in services:
             kwargs[p.name] = services[p.annotation]
+        elif (optional := optional_service(p.annotation)) is not None:
+            kwargs[p.name] = services.get(optional)  # `Service | None`: None when missing
         elif p.default is p.empty:
             code = getattr(fn, "__code__", None)
             where = f"{code.co_filename}:{code.co_firstlineno}" if code else repr(fn)
