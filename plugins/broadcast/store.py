@@ -134,27 +134,10 @@ class BroadcastStore:
 
         :raises StorageError: if the database cannot be reached.
         """
-        values = {
-            "bot": bot,
-            "audience": audience,
-            "text": text,
-            "attachment": attachment,
-            "created_by": created_by,
-            "created_at": now,
-            "started_at": now,
-            "state": RUNNING,
-            "planned": len(peer_ids),
-            "sent": 0,
-            "failed": 0,
-            "reported": False,
-        }
-        async with self._ps.begin() as conn:
-            result = await conn.execute(insert(self.jobs).values(**values))
-            job_id = int(result.inserted_primary_key[0])
-            await self._add_recipients(conn, job_id, peer_ids)
-        job = await self.get(job_id)
-        assert job is not None
-        return job
+        started = {"started_at": now, "state": RUNNING, "planned": len(peer_ids)}
+        return await self._insert(
+            _new_job(bot, audience, text, attachment, created_by, now) | started, peer_ids
+        )
 
     async def schedule(
         self,
@@ -173,23 +156,17 @@ class BroadcastStore:
 
         :raises StorageError: if the database cannot be reached.
         """
-        values = {
-            "bot": bot,
-            "audience": audience,
-            "text": text,
-            "attachment": attachment,
-            "created_by": created_by,
-            "created_at": now,
-            "scheduled_at": at,
-            "state": SCHEDULED,
-            "planned": 0,
-            "sent": 0,
-            "failed": 0,
-            "reported": False,
-        }
+        waiting = {"scheduled_at": at, "state": SCHEDULED, "planned": 0}
+        return await self._insert(
+            _new_job(bot, audience, text, attachment, created_by, now) | waiting, ()
+        )
+
+    async def _insert(self, values: dict[str, Any], peer_ids: Sequence[int]) -> Job:
         async with self._ps.begin() as conn:
             result = await conn.execute(insert(self.jobs).values(**values))
             job_id = int(result.inserted_primary_key[0])
+            if peer_ids:
+                await self._add_recipients(conn, job_id, peer_ids)
         job = await self.get(job_id)
         assert job is not None
         return job
@@ -425,3 +402,20 @@ class BroadcastStore:
             .where(j.c.id == job_id)
             .values(sent=counts.get(SENT, 0), failed=counts.get(FAILED, 0), last_error=None)
         )
+
+
+def _new_job(
+    bot: str, audience: str, text: str, attachment: str, created_by: int, now: float
+) -> dict[str, Any]:
+    """The columns every new job starts with, whether it runs now or later."""
+    return {
+        "bot": bot,
+        "audience": audience,
+        "text": text,
+        "attachment": attachment,
+        "created_by": created_by,
+        "created_at": now,
+        "sent": 0,
+        "failed": 0,
+        "reported": False,
+    }
