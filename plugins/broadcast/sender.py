@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.lowlevel
 
-from botrt.plugin import Background, BotInfo, Members, Messenger, UnknownBotError
+from botrt.plugin import Background, Backoff, BotInfo, Members, Messenger, UnknownBotError
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
 from .progress import Progress
@@ -111,8 +111,12 @@ async def recipients(members: Members | None, bot: str, audience: str, admin: in
 
 
 def backoff(base: float, attempt: int) -> float:
-    """The wait before retry number `attempt` (from 1): `base`, doubled each time, capped."""
-    return min(base * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+    """The wait before retry number `attempt` (from 1): about `base`, doubled each time, capped.
+
+    Jittered (between half and all of that), so the jobs one outage stopped
+    do not all retry at the same moment.
+    """
+    return Backoff(min(base, MAX_RETRY_DELAY), MAX_RETRY_DELAY).delay(attempt)
 
 
 class Broadcaster:

@@ -1,5 +1,6 @@
 """Plugins: the planner, loading folders into their own namespaces, validation."""
 
+from botrt._backoff import Backoff
 from botrt.plugin._background import Background, BackgroundError
 from botrt.plugin._botinfo import BotInfo
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
@@ -14,6 +15,7 @@ from botrt.plugin._roles import Roles
 __all__ = [
     "Background",
     "BackgroundError",
+    "Backoff",
     "BotInfo",
     "Clock",
     "CommandCatalog",

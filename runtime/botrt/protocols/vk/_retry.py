@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkConfigError
 
 RETRYABLE_CODES: dict[int, float] = {6: 1.0, 9: 8.0, 10: 1.0}
@@ -42,9 +43,10 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, slowdown: float, rng: random.Random) -> float:
         """Return how long to wait after failed attempt number `attempt` (from 1)."""
-        ceiling = min(self.max_delay * slowdown, self.delay * slowdown * 2 ** (attempt - 1))
         # Full jitter: clients that failed together do not retry together.
-        return rng.uniform(0, ceiling)
+        return Backoff(self.delay * slowdown, self.max_delay * slowdown, 1.0, rng.random).delay(
+            attempt
+        )
 
     def allows(self, attempt: int, elapsed: float, delay: float) -> bool:
         """Return whether another attempt may follow attempt `attempt` after `delay`."""
