@@ -7,9 +7,8 @@ import logging
 import pickle
 
 import aiohttp
-import anyio
 import pytest
-from vkhelpers import GROUP_ID, TOKEN, ScriptedVK, load_payload
+from vkhelpers import GROUP_ID, TOKEN, ManualTimer, ScriptedVK, load_payload
 
 from botrt.protocols.vk import VkApi, VkApiError, VkConfigError, VkError, VkTransportError
 from botrt.testing._fakevk import FakeVK
@@ -104,22 +103,28 @@ async def test_retries_are_bounded(vk: FakeVK) -> None:
 
 
 async def test_retry_time_is_bounded(vk: FakeVK) -> None:
+    # On a timer that moves only by the retry loop's own waits (the limit is
+    # out of reach): what is checked is the plan, not how fast the machine is.
+    timer = ManualTimer(auto=True)
+    started = timer.now()
     async with VkApi(
         TOKEN,
         api_url=vk.api_url,
+        rate_limit=1000,
         max_retries=1000,
         retry_delay=0.05,
         max_retry_delay=0.2,
         max_retry_time=0.5,
+        timer=timer,
     ) as api:
         vk.fail_next("users.get", vk_error=10, times=1000)
-        started = anyio.current_time()
         with pytest.raises(VkApiError):
             await api.users.get(user_ids=1)
-        elapsed = anyio.current_time() - started
-    # No retry starts that would end past max_retry_time.
-    assert elapsed < 0.5 + 0.2
+    # No retry starts that would end past max_retry_time; each waited first.
+    assert timer.now() - started <= 0.5
     assert 1 < vk.calls["users.get"] < 1000
+    assert len(timer.sleeps) == vk.calls["users.get"] - 1
+    assert all(0 <= s <= 0.2 for s in timer.sleeps)
 
 
 async def test_timeout_is_retried_then_reported(vk: FakeVK) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from aiohttp import web
 
@@ -27,6 +28,59 @@ def load_payload(name: str) -> Any:
     if not path.is_file():
         pytest.skip(f"{path} is not available")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+class ManualTimer:
+    """A `botrt.protocols.vk.Timer` that moves only when the test moves it.
+
+    With `auto`, every sleep moves it by its own length at once instead (for
+    a single task that retries: its waits are recorded, none is waited for).
+
+    Attributes:
+        sleeps: the length of every sleep asked for, in order.
+    """
+
+    def __init__(self, start: float = 1000.0, *, auto: bool = False) -> None:
+        self._now = start
+        self._auto = auto
+        self.sleeps: list[float] = []
+        self._sleepers: list[tuple[float, anyio.Event]] = []
+        self._changed = anyio.Event()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self._auto or seconds <= 0:
+            self._now += max(0.0, seconds)
+            await anyio.lowlevel.checkpoint()
+            return
+        entry = (self._now + seconds, anyio.Event())
+        self._sleepers.append(entry)
+        self._notify()
+        try:
+            await entry[1].wait()
+        finally:
+            self._sleepers.remove(entry)
+            self._notify()
+
+    def advance(self, seconds: float) -> None:
+        """Move the time on by `seconds`, waking every sleeper whose moment came."""
+        self._now += seconds
+        for moment, due in self._sleepers:
+            if moment <= self._now:
+                due.set()
+
+    async def wait_sleeping(self, count: int) -> None:
+        """Wait until exactly `count` tasks sleep on this timer."""
+        with anyio.fail_after(5):
+            while len(self._sleepers) != count:
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
 
 
 class Collector:

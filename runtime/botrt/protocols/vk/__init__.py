@@ -48,6 +48,7 @@ from botrt.protocols.vk._longpoll import BotsLongPoll, LongPollStatistics, Updat
 from botrt.protocols.vk._parse import parse_update
 from botrt.protocols.vk._ratelimit import RateLimiter
 from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH, split_message, strip_leading_mention
+from botrt.protocols.vk._timer import MonotonicTimer, Timer
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._callback import CallbackBot, HealthCheck, create_callback_app
@@ -68,8 +69,10 @@ __all__ = [
     "LongPollStatistics",
     "MessageEvent",
     "MessageNew",
+    "MonotonicTimer",
     "RateLimiter",
     "SendResult",
+    "Timer",
     "UpdateSink",
     "VkApi",
     "VkApiError",

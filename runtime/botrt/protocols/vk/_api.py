@@ -8,11 +8,8 @@ import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-
-import anyio
 
 from botrt.protocols.vk._batch import SendResult, execute, send_many
 from botrt.protocols.vk._errors import (
@@ -26,6 +23,7 @@ from botrt.protocols.vk._http import Secret, TransientHttpError, post_form
 from botrt.protocols.vk._params import encode_value
 from botrt.protocols.vk._ratelimit import LimiterStatistics, RateLimiter
 from botrt.protocols.vk._retry import RETRYABLE_CODES, RetryPolicy
+from botrt.protocols.vk._timer import MonotonicTimer, Timer
 
 if TYPE_CHECKING:
     import aiohttp
@@ -73,7 +71,8 @@ class VkApi:
     never appears in `repr`, logs or errors.
 
     `session`, when given, is used instead of one the client creates, and is
-    left open by `close`.
+    left open by `close`. `timer` is the clock the rate limit, the retries and
+    the bot's Long Poll wait on (the real one unless a test gives its own).
 
     Any attribute that is not one of the client's own becomes an API
     namespace; VK's `stats.*` methods, whose namespace `stats` is taken by the
@@ -93,6 +92,7 @@ class VkApi:
         max_retry_delay: float = 8.0,
         max_retry_time: float = 60.0,
         timeout: float = 30.0,
+        timer: Timer | None = None,
     ) -> None:
         """Create a client; no connection is made until the first call.
 
@@ -107,7 +107,8 @@ class VkApi:
         self.version = version
         self.retry = RetryPolicy(max_retries, retry_delay, max_retry_delay, max_retry_time)
         self.timeout = timeout
-        self._limiter = RateLimiter(rate_limit)
+        self.timer: Timer = timer if timer is not None else MonotonicTimer()
+        self._limiter = RateLimiter(rate_limit, timer=self.timer)
         self._session = session
         self._owns_session = session is None
         self._timeout: aiohttp.ClientTimeout | None = None
@@ -213,22 +214,13 @@ class VkApi:
         self._calls[method] += 1
         form = {k: encode_value(v) for k, v in params.items()}
         url = f"{self.api_url}/{method}"
-        started = monotonic()
+        timer = self.timer
+        started = timer.now()
         attempt = 0
         while True:
             attempt += 1
-            await self._limiter.acquire()
-            self._requests += 1
             try:
-                body = await post_form(
-                    self.http_session(),
-                    url,
-                    form,
-                    token=self._token,
-                    version=self.version,
-                    client_timeout=self._client_timeout(),
-                    method=method,
-                )
+                body = await self._send(url, form, method)
             except TransientHttpError as exc:
                 cause: int | str = exc.cause
                 failure: VkError = VkTransportError(
@@ -249,7 +241,7 @@ class VkApi:
                 cause = failure.code
                 slowdown = RETRYABLE_CODES[failure.code]
             delay = self.retry.backoff(attempt, slowdown, self._jitter)
-            if not self.retry.allows(attempt, monotonic() - started, delay):
+            if not self.retry.allows(attempt, timer.now() - started, delay):
                 if isinstance(failure, VkApiError):
                     self._errors[failure.code] += 1
                 raise failure
@@ -264,7 +256,24 @@ class VkApi:
                 self.retry.max_retries,
                 delay,
             )
-            await anyio.sleep(delay)
+            await timer.sleep(delay)
+
+    async def _send(self, url: str, form: dict[str, str], method: str) -> dict[str, Any]:
+        # The slot is held until the answer is back: see `RateLimiter`.
+        await self._limiter.acquire()
+        self._requests += 1
+        try:
+            return await post_form(
+                self.http_session(),
+                url,
+                form,
+                token=self._token,
+                version=self.version,
+                client_timeout=self._client_timeout(),
+                method=method,
+            )
+        finally:
+            self._limiter.release()
 
     def prepare(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return `params` without `None` values, with defaults VK needs filled in.

@@ -9,8 +9,6 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
 from botrt.protocols.vk._api import VkApi
 from botrt.protocols.vk._errors import VkApiError, VkPayloadError, VkTransportError
 
@@ -56,7 +54,7 @@ async def _post_file(api: VkApi, url: str, filename: str, data: bytes) -> str:
 
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     jitter = random.Random()
-    started = anyio.current_time()
+    started = api.timer.now()
     attempt = 0
     while True:
         attempt += 1
@@ -83,14 +81,14 @@ async def _post_file(api: VkApi, url: str, filename: str, data: bytes) -> str:
             cause = f"HTTP {status}"
         # The URL stays valid for a while, so a failed POST can simply be repeated.
         delay = api.retry.backoff(attempt, 1.0, jitter)
-        if not api.retry.allows(attempt, anyio.current_time() - started, delay):
+        if not api.retry.allows(attempt, api.timer.now() - started, delay):
             raise VkTransportError(
                 f"uploading {filename!r} to VK failed after {attempt} attempt(s): {cause}",
                 method=UPLOAD,
                 attempts=attempt,
             )
         logger.warning("VK upload: %s; retry %d in %.2fs", cause, attempt, delay)
-        await anyio.sleep(delay)
+        await api.timer.sleep(delay)
 
 
 def _uploaded_file(payload: bytes) -> str:

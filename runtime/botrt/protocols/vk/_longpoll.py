@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
+from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
 
 if TYPE_CHECKING:
@@ -64,7 +62,10 @@ class BotsLongPoll:
     - `failed: 2`: get a new key and server, keep the current `ts`;
     - `failed: 3`: get a new key and `ts`;
     - network errors, HTTP errors and bad JSON: back off (exponentially, with
-      jitter) and ask again from the same `ts`.
+      jitter, up to `max_retry_delay` however long VK stays away) and ask
+      again from the same `ts`.
+
+    The waits are on the `VkApi`'s timer (`VkApi.timer`).
 
     `run` can be cancelled at any point; a later `run` on the same object
     resumes where it stopped, the rest of an interrupted batch first.
@@ -102,7 +103,7 @@ class BotsLongPoll:
         self._pending_ts: str | None = None
         self._connected = False
         self._running = False
-        self._jitter = random.Random()
+        self._backoff = Backoff(retry_delay, max_retry_delay, jitter=0.5)
         self._requests = 0
         self._updates = 0
         self._errors = 0
@@ -268,8 +269,7 @@ class BotsLongPoll:
     async def _pause(self, failures: int, exc: Exception) -> None:
         self._connected = False
         self._errors += 1
-        ceiling = min(self.max_retry_delay, self.retry_delay * 2 ** (failures - 1))
-        delay = ceiling / 2 + self._jitter.uniform(0, ceiling / 2)
+        delay = self._backoff.delay(failures)
         logger.warning(
             "bot %s: Long Poll request failed (%s); retry %d in %.2fs",
             self.bot,
@@ -277,4 +277,4 @@ class BotsLongPoll:
             failures,
             delay,
         )
-        await anyio.sleep(delay)
+        await self.api.timer.sleep(delay)

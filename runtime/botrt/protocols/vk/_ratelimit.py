@@ -1,20 +1,20 @@
-"""A request limiter: at most N requests in any window of one period."""
+"""A request limiter: at most N requests reach VK in any window of one period."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from time import monotonic
 
 import anyio
 
-from botrt.protocols.vk._errors import VkConfigError
+from botrt.protocols.vk._errors import VkConfigError, VkError
+from botrt.protocols.vk._timer import MonotonicTimer, Timer
 
-# VK counts requests when they arrive, we count them when they leave: a small
-# margin keeps network jitter from squeezing two windows' worth into one of
-# VK's seconds.
-DEFAULT_MARGIN = 0.05
+DEFAULT_MARGIN = 0.0
+"""Seconds added to each period. None are needed for VK's count: see `RateLimiter`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +33,28 @@ class LimiterStatistics:
 
 
 class RateLimiter:
-    """Lets through at most `rate` requests per second, in bursts of up to `rate`.
+    """Lets at most `burst` requests reach VK in any window of `period` seconds.
 
-    A token bucket whose tokens come back one period after they were spent:
-    unlike a bucket refilled continuously, it never allows more than `burst`
-    requests in any window of `period` seconds, which is how VK counts. With
+    VK counts a request when it arrives, which is some time after the client
+    let it go: a starved event loop, a slow connection or the network can
+    delay it by any amount, and a limiter that counted requests when it let
+    them go would let two windows' worth land in one of VK's seconds. So a
+    request holds one of `burst` slots from `acquire` until `release` (its
+    answer came back, or it failed), and the slot is free again one `period`
+    after the release. VK saw the request between those two moments, so the
+    next request in the same slot reaches VK at least one period after it,
+    however late either one travels.
+
+    Use it as ``async with limiter.slot(): <send, read the answer>``. With
     `rate` below 1 the burst is 1 and the period grows (0.5 → one per 2 s).
-
-    Waiters are served in arrival order and sleep (no polling) until their
-    slot frees up. Cancelling a waiter gives up its turn and spends nothing.
+    Waiters are served in arrival order and sleep (no polling) until a slot
+    frees up; cancelling a waiter gives up its turn and spends nothing.
     """
 
-    def __init__(self, rate: float, *, margin: float = DEFAULT_MARGIN) -> None:
-        """Create a limiter for `rate` requests per second.
+    def __init__(
+        self, rate: float, *, margin: float = DEFAULT_MARGIN, timer: Timer | None = None
+    ) -> None:
+        """Create a limiter for `rate` requests per second, timed by `timer` (the real one).
 
         :raises VkConfigError: if `rate` is not a positive finite number or
             `margin` is negative.
@@ -57,36 +66,66 @@ class RateLimiter:
         self.rate = float(rate)
         self.burst = max(1, int(rate))
         self.period = self.burst / self.rate + margin
-        self._sent: deque[float] = deque()
+        self.timer: Timer = timer if timer is not None else MonotonicTimer()
+        self._in_flight = 0
+        # When each released slot may be taken again, oldest first.
+        self._cooling: deque[float] = deque()
+        self._released = anyio.Event()
         self._lock = anyio.Lock()
         self._acquired = 0
         self._delayed = 0
         self._waited = 0.0
 
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot for the request sent inside the block; released however it ends."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
     async def acquire(self) -> None:
-        """Wait until one more request fits in the limit, and count it as sent."""
-        sent = self._sent
-        if not self._lock.locked():
-            # Room now and nobody waiting: take it without a trip through the
-            # event loop (the lock would cost every API call one).
-            now = monotonic()
-            if len(sent) < self.burst or sent[0] + self.period <= now:
-                if len(sent) >= self.burst:
-                    sent.popleft()
-                sent.append(now)
-                self._acquired += 1
-                return
+        """Wait for a free slot and take it; `release` it once the request is answered."""
+        started = self.timer.now()
+        if not self._lock.locked() and self._take(started):
+            # Room now and nobody waiting: no trip through the event loop (the
+            # lock would cost every API call one).
+            return
         async with self._lock:
-            now = monotonic()
-            if len(self._sent) >= self.burst:
-                free_at = self._sent[0] + self.period
-                if free_at > now:
-                    self._delayed += 1
-                    self._waited += free_at - now
-                    await anyio.sleep(free_at - now)
-                self._sent.popleft()
-            self._sent.append(monotonic())
-            self._acquired += 1
+            now = self.timer.now()
+            while not self._take(now):
+                if self._cooling:
+                    await self.timer.sleep(self._cooling[0] - now)
+                else:
+                    # Every slot is in flight: the first release frees one.
+                    self._released = anyio.Event()
+                    await self._released.wait()
+                now = self.timer.now()
+            if now > started:
+                self._delayed += 1
+                self._waited += now - started
+
+    def release(self) -> None:
+        """Give back a slot taken by `acquire`: it is free again one period from now.
+
+        :raises VkError: if no slot is taken.
+        """
+        if self._in_flight == 0:
+            raise VkError("RateLimiter.release() without a matching acquire()")
+        self._in_flight -= 1
+        self._cooling.append(self.timer.now() + self.period)
+        self._released.set()
+
+    def _take(self, now: float) -> bool:
+        cooling = self._cooling
+        while cooling and cooling[0] <= now:
+            cooling.popleft()
+        if self._in_flight + len(cooling) >= self.burst:
+            return False
+        self._in_flight += 1
+        self._acquired += 1
+        return True
 
     def statistics(self) -> LimiterStatistics:
         """Return the limiter's counters."""
