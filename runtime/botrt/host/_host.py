@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime as dt
 import inspect
 import logging
 import signal
@@ -28,6 +29,7 @@ from botrt.host._scheduler import Scheduler
 from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
+    Backoff,
     BotInfo,
     CommandCatalog,
     Members,
@@ -367,10 +369,32 @@ class Host:
             return
 
     async def _run_adapter(self, adapter: Adapter) -> None:
-        try:
-            await adapter.run(self.submit)
-        except Exception:
-            log.exception("adapter %s failed", adapter.name)
+        # A crashed adapter is restarted: a bot that stays up but deaf is worse than
+        # one that retries. The waits grow from 1 s to a minute, on the host's clock.
+        restart_cap = 60.0
+        backoff = Backoff(1.0, restart_cap)
+        clock = self.info.clock
+        failures = 0
+        while True:
+            started = clock.now()
+            try:
+                await adapter.run(self.submit)
+                break
+            except Exception:
+                ran = (clock.now() - started).total_seconds()
+                # A crash after a good long run starts the backoff over.
+                failures = 1 if ran >= restart_cap else failures + 1
+                delay = backoff.delay(failures)
+                log.exception(
+                    "adapter %s failed (%d time(s) in a row); restarting it in %.1f s",
+                    adapter.name,
+                    failures,
+                    delay,
+                )
+            await clock.sleep_until(clock.now() + dt.timedelta(seconds=delay), self._stop)
+            if self._stop.is_set():
+                return
+            log.info("adapter %s restarting", adapter.name)
         if adapter.ends_host and not any(
             a is not adapter and not a.ends_host for a in self.adapters
         ):
