@@ -108,10 +108,6 @@ async def handle(
     if event.bot not in messenger.bots():
         await event.reply(f"Bot {event.bot!r} cannot send messages on its own here.")
         return
-    peers = await recipients(members, event.bot, audience, event.user_id)
-    if not peers:
-        await event.reply("No members are stored for this bot yet.")
-        return
     job_args = {
         "bot": event.bot,
         "audience": audience,
@@ -128,6 +124,10 @@ async def handle(
             f"Broadcast #{job.id} scheduled for {local_time(job.scheduled_at, info.timezone)}, "
             f"to {audience_label(job)}. {prefix}{name} cancel {job.id} cancels it."
         )
+        return
+    peers = await recipients(members, event.bot, audience, event.user_id)
+    if not peers:
+        await event.reply("No members are stored for this bot yet.")
         return
     job = await broadcaster.launch(peer_ids=peers, **job_args)
     plural = "" if job.planned == 1 else "s"
