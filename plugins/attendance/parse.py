@@ -10,17 +10,20 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-MENTION = re.compile(r"\[id(\d+)\|[^\]]*\]")
+# Numbers are read in the digits 0-9 only (re.ASCII): without it \d also takes
+# "١" or "１", which int() then reads as 1.
+MENTION = re.compile(r"\[id(\d+)\|[^\]]*\]", re.ASCII)
 """A VK mention of a user, ``[id123|Anna]``."""
-USER_ID = re.compile(r"(?:id)?(\d+)")
+USER_ID = re.compile(r"(?:id)?(\d+)", re.ASCII)
 """A user id, ``123`` or ``id123``."""
 
 # A mention may hold spaces (``[id1|Anna Petrova]``), so it is one token; commas
 # are tokens of their own, since they separate students.
 _TOKEN = re.compile(r"\[[^\]]*\]|,|[^\s,]+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_RANGE_LIKE = re.compile(r"[0-9.\-]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+# Any script's digits: "2026-0١" is meant as a month, and refused as one.
+_RANGE_LIKE = re.compile(r"[\d.\-]+")
 # Phones turn "--" into a dash as it is typed; "—lesson" means "--lesson".
 _DASHES = ("\u2014", "\u2013")
 

@@ -18,6 +18,8 @@ from .sender import recipients
 from .settings import Options
 
 RECENT = 5
+MAX_JOB_ID = 2**31 - 1
+"""The largest id the jobs table's INTEGER key holds (PostgreSQL refuses a larger one)."""
 """How many ended jobs ``status`` lists besides the running and scheduled ones."""
 SUBCOMMANDS = ("status", "cancel")
 AT_FORMAT = '--at "YYYY-MM-DD HH:MM"'
@@ -106,10 +108,6 @@ async def handle(
     if event.bot not in messenger.bots():
         await event.reply(f"Bot {event.bot!r} cannot send messages on its own here.")
         return
-    peers = await recipients(members, event.bot, audience, event.user_id)
-    if not peers:
-        await event.reply("No members are stored for this bot yet.")
-        return
     job_args = {
         "bot": event.bot,
         "audience": audience,
@@ -126,6 +124,10 @@ async def handle(
             f"Broadcast #{job.id} scheduled for {local_time(job.scheduled_at, info.timezone)}, "
             f"to {audience_label(job)}. {prefix}{name} cancel {job.id} cancels it."
         )
+        return
+    peers = await recipients(members, event.bot, audience, event.user_id)
+    if not peers:
+        await event.reply("No members are stored for this bot yet.")
         return
     job = await broadcaster.launch(peer_ids=peers, **job_args)
     plural = "" if job.planned == 1 else "s"
@@ -177,6 +179,9 @@ def parse_at(value: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
     if not value.strip():
         raise ValueError(f"no time after --at; {hint}")
     try:
+        if not value.isascii():
+            # strptime reads other scripts' digits too: "0١:00" would be 01:00.
+            raise ValueError(value)
         naive = dt.datetime.strptime(" ".join(value.split()), _AT_PARSE)
     except ValueError:
         raise ValueError(f"{value!r} is not a date and time; {hint}") from None
@@ -231,7 +236,13 @@ async def run_subcommand(
         )
         return
     job_id = parse_job_id(arg)
-    job = await store.get(job_id) if job_id is not None else None
+    if job_id is None:
+        await event.reply(
+            f"{arg!r} is not a broadcast number: write it in digits 0-9, e.g. 3 or #3. "
+            f"Send {command} status for the list."
+        )
+        return
+    job = await store.get(job_id) if job_id <= MAX_JOB_ID else None
     if job is None or job.bot != event.bot:
         await event.reply(f"No broadcast {arg!r} here. Send {command} status for the list.")
         return
@@ -256,6 +267,7 @@ async def run_subcommand(
 
 
 def parse_job_id(word: str) -> int | None:
-    """``3`` or ``#3`` as a job id, else None."""
+    """``3`` or ``#3`` (digits 0-9 only) as a job id, else None."""
     digits = word.removeprefix("#")
-    return int(digits) if digits.isdigit() and len(digits) < 10 else None
+    # isdigit() is true for "²", which int() refuses; int() reads "١", "１" and "1_0".
+    return int(digits) if digits.isascii() and digits.isdecimal() else None

@@ -390,8 +390,15 @@ class Broadcaster:
         self.progress.ended(job)
         if job.reported:
             return
-        if options.report:
-            await self._report(job)
+        if options.report and not await self._report(job):
+            # Kept unreported: the next start that runs the bot sends it (`resume`).
+            log.warning(
+                "broadcast #%d %s: its report is kept until bot %r runs again",
+                job.id,
+                job.state,
+                job.bot,
+            )
+            return
         await self.store.mark_reported(job.id)
         log.info(
             "broadcast #%d %s: %d planned, %d sent, %d failed",
@@ -402,7 +409,8 @@ class Broadcaster:
             job.failed,
         )
 
-    async def _report(self, job: Job) -> None:
+    async def _report(self, job: Job) -> bool:
+        """Send `job`'s report to its admins; False if its bot is not running to send it."""
         groups = await self.store.failure_groups(job.id)
         names: dict[int | None, list[str]] = {}
         if 0 < job.failed <= NAMES_UP_TO:
@@ -414,14 +422,14 @@ class Broadcaster:
         try:
             vk = self.messenger.platform(job.bot) == "vk"
         except UnknownBotError:
-            log.warning("broadcast #%d: bot %r stopped before the report", job.id, job.bot)
-            return
+            return False
         for admin in sorted(admins):
             options = {"random_id": report_random_id(job, admin)} if vk else {}
             try:
                 await self.messenger.send(job.bot, admin, text, **options)
             except Exception as exc:  # one admin's closed messages must not stop the others
                 log.warning("broadcast #%d: report not delivered to %d: %s", job.id, admin, exc)
+        return True
 
     async def _name(self, bot: str, peer: int) -> str:
         member = await self.members.get(peer, bot) if self.members else None

@@ -163,7 +163,11 @@ async def test_unknown_or_foreign_jobs_and_bad_ids_are_clear_errors() -> None:
             "No broadcast '7' here. Send /broadcast status for the list."
         ]
         assert await host.send("/mb status x", role="admin") == [
-            "No broadcast 'x' here. Send /broadcast status for the list."
+            "'x' is not a broadcast number: write it in digits 0-9, e.g. 3 or #3. "
+            "Send /broadcast status for the list."
+        ]
+        assert await host.send("/mb status 99999999999", role="admin") == [
+            "No broadcast '99999999999' here. Send /broadcast status for the list."
         ]
         assert await host.send("/mb hi", role="admin") == ["Broadcast #1 started: 3 recipients."]
         await idle(host)

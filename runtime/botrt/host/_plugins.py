@@ -75,12 +75,13 @@ class PluginRuntime:
         else:
             del self._inflight[epoch]
             if self._swaps_waiting:
-                self._drained.set()
+                # Set and replaced only here: every waiter of this generation wakes.
+                drained, self._drained = self._drained, anyio.Event()
+                drained.set()
 
     async def wait_events_before(self, epoch: int) -> None:
         """Wait until no event that started before `epoch` is still running."""
         while any(e < epoch for e in self._inflight):
-            self._drained = anyio.Event()
             self._swaps_waiting += 1
             try:
                 await self._drained.wait()

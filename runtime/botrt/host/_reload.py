@@ -53,17 +53,19 @@ class Reloader:
         self.stop_event = anyio.Event()
         self.batches = 0  # change sets applied so far, for observers (tests, metrics)
         self._cascade: set[str] = set()  # plugins whose dependents are being reloaded
+        # One event per change set: only `_applied` sets and replaces it, so every
+        # waiter of a generation wakes, however many there are.
         self._batch_applied = anyio.Event()
 
     async def wait_batches(self, count: int) -> None:
         """Wait until at least `count` change sets have been applied."""
         while self.batches < count:
-            self._batch_applied = anyio.Event()
             await self._batch_applied.wait()
 
     def _applied(self) -> None:
         self.batches += 1
-        self._batch_applied.set()
+        applied, self._batch_applied = self._batch_applied, anyio.Event()
+        applied.set()
 
     def plugin_roots(self) -> list[Path]:
         """The folders watched for plugin changes."""

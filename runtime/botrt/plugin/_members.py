@@ -13,8 +13,9 @@ from botrt._errors import BotrtError
 from botrt.adapter import MemberInfo
 from botrt.storage import PluginStorage
 
-_MENTION = re.compile(r"^\[id(\d+)\|[^\]]*\]$")
-_ID = re.compile(r"^(?:id)?(\d+)$")
+# Ids in the digits 0-9 only: \d without re.ASCII takes "١" or "１", read as 1.
+_MENTION = re.compile(r"^\[id(\d+)\|[^\]]*\]$", re.ASCII)
+_ID = re.compile(r"^(?:id)?(\d+)$", re.ASCII)
 
 
 class MemberLookupError(BotrtError):

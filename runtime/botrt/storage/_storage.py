@@ -201,7 +201,11 @@ class Storage:
         code declares (a table it no longer declares is then not re-created).
         Raises nothing.
         """
-        self._plugins.pop(name, None)
+        if self._plugins.pop(name, None) is not None:
+            # Compiled statements hold their tables: without this, every reload would
+            # leave its version's tables (and their metadata) in the engine's cache.
+            # The other plugins' statements are compiled again once, on first use.
+            self._engine.sync_engine.clear_compiled_cache()
 
     @asynccontextmanager
     async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
