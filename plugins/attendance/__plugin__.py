@@ -35,10 +35,11 @@ from botrt import PluginPlanner
 from botrt.plugin import PluginSettings
 from botrt.storage import PluginStorage
 
-from .settings import read_settings
+from .settings import Settings, read_settings
 from .store import setup
 
-ATTENDANCE = PluginPlanner(version="1.0.0", auto_import=True)
+# settings=Settings: `botrt check` and `botrt serve` check the table against it.
+ATTENDANCE = PluginPlanner(version="1.0.0", auto_import=True, settings=Settings)
 
 
 @ATTENDANCE.on_load

@@ -33,6 +33,23 @@ class Settings:
     lessons: tuple[str, ...] = ()
     exports_dir: Path | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse lessons `--lesson` could not name (botrt reports this at `botrt check`)."""
+        seen: set[str] = set()
+        for lesson in self.lessons:
+            # `--lesson NAME` takes one word, and commas separate students.
+            if not lesson or any(c.isspace() or c == "," for c in lesson) or lesson[0] == "-":
+                raise SettingsError(
+                    f"lesson {lesson!r} must be one word (no spaces or commas, no leading '-')"
+                )
+            if len(lesson) > MAX_LESSON:
+                raise SettingsError(
+                    f"lesson {lesson[:20]!r}... is longer than {MAX_LESSON} characters"
+                )
+            if lesson.casefold() in seen:
+                raise SettingsError(f"lesson {lesson!r} is listed twice")
+            seen.add(lesson.casefold())
+
     def lesson(self, typed: str) -> str:
         """The lesson `typed` names (the configured spelling), or a free lesson, lowercased.
 
@@ -71,18 +88,6 @@ def read_settings(raw: Mapping[str, object]) -> Settings:
         raise SettingsError(
             f'lessons must be a list of names, like ["math", "physics"], not {lessons!r}'
         )
-    seen: set[str] = set()
-    for lesson in lessons:
-        # `--lesson NAME` takes one word, and commas separate students.
-        if not lesson or any(c.isspace() or c == "," for c in lesson) or lesson[0] == "-":
-            raise SettingsError(
-                f"lesson {lesson!r} must be one word (no spaces or commas, no leading '-')"
-            )
-        if len(lesson) > MAX_LESSON:
-            raise SettingsError(f"lesson {lesson[:20]!r}... is longer than {MAX_LESSON} characters")
-        if lesson.casefold() in seen:
-            raise SettingsError(f"lesson {lesson!r} is listed twice")
-        seen.add(lesson.casefold())
     exports = raw.get("exports_dir")
     if exports is not None and (not isinstance(exports, str) or not exports.strip()):
         raise SettingsError(f"exports_dir must be a folder path, not {exports!r}")

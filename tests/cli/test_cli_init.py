@@ -14,6 +14,7 @@ FILES = [
     "plugins/hello/__plugin__.py",
     "tests/conftest.py",
     "tests/test_hello.py",
+    "pytest.ini",
     "README.md",
 ]
 

@@ -21,6 +21,7 @@ def test_new_plugin_goes_into_the_first_plugin_dir(
     botrt: Runner, project_tests: Callable[[Path], subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
     (tmp_path / "bot.toml").write_text(BOT_TOML, encoding="utf-8")
+    (tmp_path / "other").mkdir()  # `check` refuses a dirs folder that does not exist
     out = botrt("new-plugin", "quiz-bot", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     plugin = tmp_path / "bot" / "plugins" / "quiz-bot" / "__plugin__.py"
@@ -34,7 +35,7 @@ def test_new_plugin_goes_into_the_first_plugin_dir(
 
     check = botrt("check", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "quiz-bot 0.1.0: 1 flows, 1 nodes, commands: quiz-bot" in check.stdout
+    assert "quiz-bot 0.1.0: 1 flow, 1 node, commands: quiz-bot" in check.stdout
 
     tests = project_tests(tmp_path)
     assert tests.returncode == 0, tests.stdout + tests.stderr
@@ -74,3 +75,28 @@ def test_an_existing_folder_is_refused(botrt: Runner, tmp_path: Path) -> None:
     assert "plugins/weather already exists" in out.stderr
     assert list((tmp_path / "plugins" / "weather").iterdir()) == []
     assert not (tmp_path / "tests").exists()
+
+
+def test_a_built_in_plugin_s_name_is_refused(botrt: Runner, tmp_path: Path) -> None:
+    out = botrt("new-plugin", "help", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "'help' is the name of a built-in plugin" in out.stderr
+    assert "the built-in help is no longer loaded and the new plugin runs in its place" in (
+        out.stderr
+    )
+    assert "--force" in out.stderr
+    assert not (tmp_path / "plugins").exists(), "nothing was written"
+
+
+def test_force_replaces_a_built_in_plugin_and_says_so(botrt: Runner, tmp_path: Path) -> None:
+    out = botrt("new-plugin", "help", "--force", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "plugins" / "help" / "__plugin__.py").is_file()
+    assert "note: it replaces the built-in plugin help" in out.stdout
+
+
+def test_a_built_in_name_is_free_when_built_ins_are_off(botrt: Runner, tmp_path: Path) -> None:
+    (tmp_path / "bot.toml").write_text("[plugins]\nbuiltin = false\n", encoding="utf-8")
+    out = botrt("new-plugin", "help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "replaces" not in out.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from botrt._errors import BotrtError
-from botrt.config import ConfigError, ConfigIssue, load_config
+from botrt.config import ConfigError, load_config
 
 ENV = {"TZ": "UTC"}
 VK = 'name = "g"\nplatform = "vk"\ntoken = "t"\ngroup_id = 1\n'
@@ -232,8 +232,47 @@ def test_a_toml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
     path.write_text('[bot]\nname = "x"\nprefixes = [/]\n', encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path, environ=ENV)
-    assert str(info.value) == f"{path}:3:13: Invalid value"
-    assert info.value.issues == (ConfigIssue("", "Invalid value", 3, 13),)
+    assert str(info.value) == (
+        f"{path}:3:13: Invalid value\n"
+        "    prefixes = [/]\n"
+        "                ^\n"
+        'hint: text needs quotes, as in name = "hello"'
+    )
+    (issue,) = info.value.issues
+    assert (issue.message, issue.line, issue.column) == ("Invalid value", 3, 13)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("admins = True\n", "hint: a boolean is written true or false, in lowercase"),
+        ('name "x"\n', "hint: each line is key = value; a key with spaces needs quotes"),
+        ('name = "abc\n', "hint: a string ends on its own line with its quote"),
+        ("[bot]\n[bot]\n", "hint: a key or a [table] is written twice; keep one"),
+        ("port = 80 80\n", "hint: one key = value per line"),
+        ("[bot\n", "hint: a table name ends with ], as in [bot]"),
+        ("admins = [1,\n", "hint: a [ or { is not closed"),
+    ],
+)
+def test_a_syntax_error_comes_with_a_hint(tmp_path: Path, text: str, hint: str) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=ENV)
+    (issue,) = info.value.issues
+    assert issue.line is not None
+    assert issue.detail.splitlines()[-1].startswith(hint)
+    assert str(info.value).startswith(f"{path}:{issue.line}:{issue.column}: {issue.message}\n")
+
+
+def test_the_offending_line_is_shown_with_a_caret_under_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text('[bot]\nname = "x"\n\tadmins = [one]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=ENV)
+    lines = str(info.value).splitlines()
+    assert lines[1:3] == ["     admins = [one]", "               ^"]
+    assert lines[2].index("^") - 4 == info.value.issues[0].column - 1
 
 
 def test_a_syntax_error_at_the_end_points_at_the_last_line(tmp_path: Path) -> None:

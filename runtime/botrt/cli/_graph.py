@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from botrt.cli._check import load_enabled
 from botrt.cli._common import read_config
+from botrt.cli._words import count
 
 if TYPE_CHECKING:
     # Imported where used instead: see `botrt.cli._check`.
@@ -55,9 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format", choices=FORMATS, default="mermaid", help="diagram language (default: mermaid)"
     )
-    p.add_argument(
-        "--config", default="bot.toml", help="the bot.toml to read (default: ./bot.toml)"
-    )
+    p.add_argument("--config", default=None, help="the bot.toml to read (default: ./bot.toml)")
     p.set_defaults(run=run)
 
 
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     loaded, issues = load_enabled(config)
     try:
         if issues:
-            print(f"botrt graph: {len(issues)} error(s) loading plugins:", file=sys.stderr)
+            print(f"botrt graph: {count(len(issues), 'error')} loading plugins:", file=sys.stderr)
             for issue in issues:
                 print(f"  {issue}", file=sys.stderr)
             print("(botrt check lists the same errors)", file=sys.stderr)

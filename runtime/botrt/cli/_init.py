@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "init",
         help="create a new bot project (bot.toml, plugins/hello, tests/); never overwrites",
         description="Create a new bot project in DIR: bot.toml (console, SQLite, plugins/), "
-        "an example plugin plugins/hello with its tests in tests/, and a README. "
+        "an example plugin plugins/hello with its tests in tests/ (and pytest.ini), and a README. "
         "Nothing is written if any of these files already exists.",
     )
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where (default: .)")
@@ -36,6 +36,7 @@ def project_files(root: Path) -> dict[Path, str]:
         root / "plugins" / "hello" / "__plugin__.py": t.HELLO_PLUGIN.substitute(),
         root / "tests" / "conftest.py": t.CONFTEST.substitute(),
         root / "tests" / "test_hello.py": t.HELLO_TEST.substitute(),
+        root / "pytest.ini": t.PYTEST_INI.substitute(),
         root / "README.md": t.README.substitute(title=name),
     }
 

@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="the plugins folder (default: the first [plugins] dirs of ./bot.toml, else plugins)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="allow the name of a built-in plugin: the new plugin then replaces the built-in",
+    )
     p.set_defaults(run=run)
 
 
@@ -119,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
     if found is None:
         return 1
     plugins_dir, config = found
+    shadowed = _shadowed_builtin(name, config)
+    if shadowed and not args.force:
+        print(
+            f"botrt new-plugin: {name!r} is the name of a built-in plugin ({shadowed}). A plugin "
+            f"folder of that name in [plugins] dirs shadows it: the built-in {name} is no longer "
+            "loaded and the new plugin runs in its place, with none of its commands unless you "
+            "write them. Choose another name, or pass --force to replace the built-in on purpose.",
+            file=sys.stderr,
+        )
+        return 1
     if plugins_dir.exists() and not plugins_dir.is_dir():
         print(f"botrt new-plugin: {_shown(plugins_dir)} is not a folder", file=sys.stderr)
         return 1
@@ -165,8 +180,36 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for path in files:
         print(f"created {_shown(path)}")
+    if shadowed:
+        print(f"note: it replaces the built-in plugin {name} ({shadowed}) in this bot")
+    elif _is_builtin_dir(plugins_dir):
+        print(
+            f"note: {_shown(plugins_dir)} is botrt's own built-in plugins folder, so {name} is "
+            "now a built-in of every bot run with this botrt; for a bot of your own, start a "
+            "project with `botrt init mybot` and run new-plugin there"
+        )
     _hints(name, plugins_dir, conftest, files, config)
     return 0
+
+
+def _is_builtin_dir(folder: Path) -> bool:
+    from botrt.plugin._catalog import builtin_plugins_dir
+
+    builtin = builtin_plugins_dir()
+    return builtin is not None and builtin.resolve() == folder.resolve()
+
+
+def _shadowed_builtin(name: str, config: BotConfig | None) -> Path | None:
+    """The built-in plugin folder a new plugin called `name` would shadow, if any."""
+    if config is not None and not config.plugins.builtin:
+        return None
+    from botrt.plugin._catalog import builtin_plugins_dir
+
+    builtin = builtin_plugins_dir()
+    if builtin is None:
+        return None
+    folder = builtin / name
+    return folder if (folder / "__plugin__.py").is_file() else None
 
 
 def _hints(

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botrt.cli._check import load_enabled
-from botrt.cli._common import read_config
+from botrt.cli._common import config_arg, read_config
+from botrt.cli._words import count
 from botrt.config import ConfigError, is_plugin_enabled, set_plugin_enabled
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="List every plugin found (default), or turn one on or off in bot.toml.",
     )
     config_help = "the bot.toml to read and edit (default: ./bot.toml)"
-    p.add_argument("--config", default="bot.toml", help=config_help)
+    p.add_argument("--config", default=None, help=config_help)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     # SUPPRESS: without a default of their own the actions keep a --config given
     # before them (`botrt plugins --config x list`) instead of resetting it.
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     if args.action in ("enable", "disable"):
-        return switch(config, Path(args.config), args.plugin, args.action == "enable")
+        return switch(config, Path(config_arg(args.config)), args.plugin, args.action == "enable")
     return list_plugins(config)
 
 
@@ -100,7 +101,7 @@ def list_plugins(config: BotConfig) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]).rstrip())
     if issues:
-        print(f"{len(issues)} problem(s) with enabled plugins:", file=sys.stderr)
+        print(f"{count(len(issues), 'problem')} with enabled plugins:", file=sys.stderr)
         for issue in issues:
             print(f"  {issue}", file=sys.stderr)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ log = logging.getLogger("botrt.serve")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the command."""
     p = sub.add_parser("serve", help="run the bot described by bot.toml")
-    p.add_argument("--config", default="bot.toml", help="the bot.toml to run (default: ./bot.toml)")
+    p.add_argument("--config", default=None, help="the bot.toml to run (default: ./bot.toml)")
     p.add_argument("--no-reload", action="store_true", help="do not watch plugins for changes")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     p.add_argument(
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         setup_logging(args.log_level, args.log_format)
         config = read_config(args.config)
-        if config is None:
+        if config is None or not _setup_is_sound(config, args.config):
             return 1
         setup_logging(args.log_level, args.log_format, secrets_of(config))
         # Imported here, not at the top: every `botrt` command imports this module to
@@ -50,6 +51,28 @@ def run(args: argparse.Namespace) -> int:
         return anyio.run(partial(serve, config, not args.no_reload, started=_resume_gc))
     finally:
         gc.enable()
+
+
+def _setup_is_sound(config: BotConfig, given: str | None) -> bool:
+    """Refuse what `botrt check` refuses in ``bot.toml``, with its words; log its warnings.
+
+    Only plugins with a settings table are imported here (and dropped again): the
+    host imports each plugin anyway and reports its import errors itself.
+    """
+    from botrt.cli._check import diagnose, report
+    from botrt.plugin._loader import unload_modules
+
+    found, loaded, _ = diagnose(config, given, only_with_settings=True)
+    for plugin in loaded:
+        unload_modules(plugin)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    if not found.errors:
+        return True
+    found.warnings.clear()
+    print("botrt: invalid configuration:", file=sys.stderr)
+    report(found, [], given)
+    return False
 
 
 async def serve(

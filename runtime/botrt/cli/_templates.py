@@ -125,6 +125,16 @@ def anyio_backend() -> str:
 '''
 )
 
+PYTEST_INI = Template(
+    """\
+# pytest's settings for this bot's tests (`python -m pytest`). Being here, this file
+# also makes this folder pytest's root: the settings of a folder above it (a botrt
+# clone this project sits in, say) never apply to these tests.
+[pytest]
+testpaths = tests
+"""
+)
+
 README = Template(
     """\
 # $title

@@ -17,12 +17,15 @@ class ConfigIssue:
     `path` is the key path (``bots[0].transport``, ``server.port``); it is empty
     for problems of the file as a whole (missing file, TOML syntax). `line` and
     `column` are 1-based and set only where the TOML parser gives a position.
+    `detail` is shown on the lines after the message: for a syntax error, the
+    offending line with a caret under the column, and what usually causes it.
     """
 
     path: str
     message: str
     line: int | None = None
     column: int | None = None
+    detail: str = ""
 
     def render(self, file: str | None) -> str:
         """Format the issue as ``<file>: <key path>: <message>`` (or ``<file>:<line>:<col>: …``)."""
@@ -38,7 +41,8 @@ class ConfigIssue:
             head.append(f"line {self.line}")
         if self.path:
             head.append(self.path)
-        return ": ".join([*head, self.message])
+        text = ": ".join([*head, self.message])
+        return f"{text}\n{self.detail}" if self.detail else text
 
 
 class ConfigError(BotrtError):

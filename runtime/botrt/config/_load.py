@@ -124,11 +124,52 @@ def _syntax_issue(message: str, text: str) -> ConfigIssue:
     # Python 3.11's TOMLDecodeError carries its position only inside the message.
     if match := _POSITION.search(message):
         line, column = int(match.group(1)), int(match.group(2))
-        return ConfigIssue("", message[: match.start()], line, column)
+        reason = message[: match.start()]
+        lines = text.splitlines()
+        source = lines[line - 1] if line <= len(lines) else ""
+        detail = _excerpt(source, column)
+        hint = syntax_hint(reason, source[column - 1 :])
+        return ConfigIssue("", reason, line, column, "\n".join(filter(None, [detail, hint])))
     if match := _AT_END.search(message):
         lines = text.splitlines() or [""]
-        return ConfigIssue("", message[: match.start()], len(lines), len(lines[-1]) + 1)
+        reason = message[: match.start()]
+        return ConfigIssue("", reason, len(lines), len(lines[-1]) + 1, syntax_hint(reason, ""))
     return ConfigIssue("", message)
+
+
+def _excerpt(source: str, column: int) -> str:
+    if not source.strip():
+        return ""
+    # Tabs would shift the caret; the excerpt is for reading, so spaces do.
+    shown = source.replace("\t", " ")
+    return f"    {shown}\n    {' ' * (column - 1)}^"
+
+
+_BOOLEAN = re.compile(r"(True|False|TRUE|FALSE|yes|no|on|off)\b")
+_BARE_WORD = re.compile(r"[^\s\"'\[\]{},=#0-9+-]")
+
+
+def syntax_hint(reason: str, rest: str) -> str:
+    """What usually causes TOML parse error `reason`, where `rest` is the line from its column."""
+    if reason == "Invalid value":
+        if _BOOLEAN.match(rest):
+            return "hint: a boolean is written true or false, in lowercase"
+        if _BARE_WORD.match(rest):
+            return 'hint: text needs quotes, as in name = "hello"'
+        if not rest:
+            return "hint: a [ or { is not closed, or a value is missing after ="
+        return ""
+    if reason.startswith("Expected '=' after a key"):
+        return 'hint: each line is key = value; a key with spaces needs quotes ("my key" = 1)'
+    if reason.startswith(("Illegal character '\\n'", "Unterminated string", 'Expected "')):
+        return 'hint: a string ends on its own line with its quote; use """ for several lines'
+    if reason.startswith("Expected newline or end of document"):
+        return 'hint: one key = value per line, and text with spaces in quotes: name = "a b"'
+    if reason.startswith(("Cannot overwrite a value", "Cannot declare")):
+        return "hint: a key or a [table] is written twice; keep one"
+    if reason.startswith("Expected ']'"):
+        return "hint: a table name ends with ], as in [bot]"
+    return ""
 
 
 def _build(

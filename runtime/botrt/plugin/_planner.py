@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -32,22 +33,38 @@ class PluginPlanner:
     imported after ``__plugin__.py`` (sorted by path), so other files can
     extend the plugin's flows with ``from __plugin__ import some_flow``.
 
+    With ``settings=SomeDataclass`` the plugin declares its settings: each field
+    is a key of its ``[plugins.settings.<name>]`` table and its annotation the
+    key's type; ``botrt check`` and ``botrt serve`` refuse a table that does not
+    match, naming the key (see the configuration guide).
+
     Attributes:
         version: the plugin's version, shown by ``botrt plugins list`` and reload logs.
         auto_import: import every other module of the folder on load.
+        settings: the dataclass declaring the plugin's settings, or None.
         name: the plugin's name (its folder's name), set when it is loaded.
         location: ``file:line`` where the planner was created.
     """
 
     def __init__(
-        self, version: str, *, flows: Iterable[Flow] = (), auto_import: bool = False
+        self,
+        version: str,
+        *,
+        flows: Iterable[Flow] = (),
+        auto_import: bool = False,
+        settings: type | None = None,
     ) -> None:
         if not isinstance(version, str) or not version.strip():
             raise TypeError(
                 f"PluginPlanner needs a version string such as '1.0.0', got {version!r}"
             )
+        if settings is not None and not (
+            isinstance(settings, type) and dataclasses.is_dataclass(settings)
+        ):
+            raise TypeError(f"PluginPlanner(settings=...) takes a dataclass, got {settings!r}")
         self.version = version
         self.auto_import = bool(auto_import)
+        self.settings = settings
         self.name: str | None = None
         caller = sys._getframe(1)
         self.location = f"{caller.f_code.co_filename}:{caller.f_lineno}"

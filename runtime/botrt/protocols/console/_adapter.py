@@ -11,6 +11,7 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from botrt.adapter import Adapter, Submit, TextEvent
+from botrt.protocols.console._prompt import Prompt, logs_above
 
 BOT_NAME = "console"
 
@@ -22,24 +23,38 @@ class StdinEvent(TextEvent):
         role: the console user's role from ``[console] role``.
     """
 
-    __slots__ = ("_out", "role")
+    __slots__ = ("_out", "_prompt", "role")
 
-    def __init__(self, text: str, *, user_id: int, role: str, out: TextIO) -> None:
+    def __init__(
+        self, text: str, *, user_id: int, role: str, out: TextIO, prompt: Prompt | None = None
+    ) -> None:
         super().__init__(text, user_id=user_id, platform="console", bot=BOT_NAME)
         self.role = role
         self._out = out
+        self._prompt = prompt
 
     async def reply(self, text: str, **options: Any) -> None:
-        """Write `text` to standard output, as is, followed by a newline."""
-        self._out.write(f"{text}\n")
-        self._out.flush()
+        """Write `text` to standard output, as is, followed by a newline (above the prompt)."""
+        write_above(self._out, self._prompt, f"{text}\n")
+
+
+def write_above(out: TextIO, prompt: Prompt | None, text: str) -> None:
+    """Write `text` to `out`, keeping the terminal's prompt (if any) below it."""
+    if prompt is None:
+        out.write(text)
+        out.flush()
+        return
+    with prompt.above():
+        out.write(text)
+        out.flush()
 
 
 class ConsoleAdapter(Adapter):
     """Reads standard input line by line; replies go to standard output.
 
-    When standard input is a terminal a prompt is shown; when it is a pipe,
-    nothing but replies is written to standard output. End of input ends the
+    When standard input is a terminal a prompt is shown, and kept below the
+    replies and logs that follow each line; when it is a pipe, nothing but
+    replies is written to standard output. End of input ends the
     host (after in-flight events finish) when the console is the only adapter.
     """
 
@@ -53,7 +68,7 @@ class ConsoleAdapter(Adapter):
         self.role = role
         self._in = stdin
         self._out = stdout
-        self._prompt = prompt if _isatty(stdin) else ""
+        self.prompt = Prompt(stdout, prompt) if _isatty(stdin) else None
 
     async def run(self, submit: Submit) -> None:
         """Read lines until end of input, submitting each non-empty one as a `StdinEvent`."""
@@ -65,6 +80,8 @@ class ConsoleAdapter(Adapter):
             # keep the process from exiting, which a worker-pool thread would.
             try:
                 for line in iter(self._in.readline, ""):
+                    if self.prompt is not None:
+                        self.prompt.line_ended()  # the prompt's line is the typed one now
                     anyio.from_thread.run(send.send, line, token=token)
             except Exception:
                 return  # the host stopped listening (stream closed or loop gone)
@@ -73,20 +90,26 @@ class ConsoleAdapter(Adapter):
                     anyio.from_thread.run_sync(send.close, token=token)
 
         threading.Thread(target=read_lines, name="botrt-console-stdin", daemon=True).start()
-        async with receive:
-            self._show_prompt()
-            async for line in receive:
-                text = line.rstrip("\r\n")
-                if text.strip():
-                    await submit(
-                        StdinEvent(text, user_id=self.user_id, role=self.role, out=self._out)
-                    )
+        prompt = self.prompt
+        with contextlib.ExitStack() as stack:
+            if prompt is not None:
+                stack.enter_context(logs_above(prompt))
+                stack.callback(prompt.hide)  # input ended: what follows needs no prompt
+            async with receive:
                 self._show_prompt()
+                async for line in receive:
+                    text = line.rstrip("\r\n")
+                    if text.strip():
+                        user, role = self.user_id, self.role
+                        event = StdinEvent(
+                            text, user_id=user, role=role, out=self._out, prompt=prompt
+                        )
+                        await submit(event)
+                    self._show_prompt()
 
     def _show_prompt(self) -> None:
-        if self._prompt:
-            self._out.write(self._prompt)
-            self._out.flush()
+        if self.prompt is not None:
+            self.prompt.show()
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -19,12 +19,11 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     config = host.config
     if not config.console_active:
         return []
-    host.register_bot(BOT_NAME, outbound=ConsoleOutbound(host.stdout))
-    return [
-        ConsoleAdapter(
-            user_id=config.console.user_id,
-            role=config.console.role,
-            stdin=host.stdin,
-            stdout=host.stdout,
-        )
-    ]
+    adapter = ConsoleAdapter(
+        user_id=config.console.user_id,
+        role=config.console.role,
+        stdin=host.stdin,
+        stdout=host.stdout,
+    )
+    host.register_bot(BOT_NAME, outbound=ConsoleOutbound(host.stdout, lambda: adapter.prompt))
+    return [adapter]

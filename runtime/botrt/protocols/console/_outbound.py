@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from botrt.adapter import Outbound, SendOutcome
+from botrt.protocols.console._adapter import write_above
+from botrt.protocols.console._prompt import Prompt
 
 
 class ConsoleOutbound(Outbound):
@@ -18,13 +20,13 @@ class ConsoleOutbound(Outbound):
     platform = "console"
     batch_size = 1000
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, prompt: Callable[[], Prompt | None] = lambda: None) -> None:
         self._out = out
+        self._prompt = prompt  # the console adapter's, once it exists: kept below the output
 
     async def send(self, peer_id: int, text: str, **options: Any) -> None:
         """Show `text` as sent to `peer_id`."""
-        self._out.write(f"[to {peer_id}] {text}\n")
-        self._out.flush()
+        write_above(self._out, self._prompt(), f"[to {peer_id}] {text}\n")
 
     async def send_many(
         self, peer_ids: Sequence[int], text: str, *, key: str, **options: Any
@@ -33,6 +35,5 @@ class ConsoleOutbound(Outbound):
         if peer_ids:
             shown = ", ".join(str(p) for p in peer_ids[:20])
             more = f" and {len(peer_ids) - 20} more" if len(peer_ids) > 20 else ""
-            self._out.write(f"[to {len(peer_ids)}: {shown}{more}] {text}\n")
-            self._out.flush()
+            write_above(self._out, self._prompt(), f"[to {len(peer_ids)}: {shown}{more}] {text}\n")
         return [SendOutcome(p, True) for p in peer_ids]
