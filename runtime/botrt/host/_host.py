@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from botrt.adapter import Adapter, Event, MemberSource, Outbound
+from botrt.adapter import Adapter, Event, MemberSource, Outbound, ScheduleEvent
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
@@ -415,6 +415,30 @@ class Host:
                 self._putters.remove(entry)
             raise
 
+    def enqueue(self, event: Event) -> None:
+        """Queue `event` for dispatch now, past `max_queue` if need be; never waits.
+
+        For the host's own few events (a scheduled slot), which must neither
+        wait behind a full queue nor be lost to it.
+
+        :raises anyio.ClosedResourceError: once the host has stopped taking events.
+        """
+        self.metrics.source(event.bot, event.platform).received += 1
+        if self._closed:
+            raise anyio.ClosedResourceError
+        self._queue.append(event)
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    def busy(self, event: Event) -> bool:
+        """Whether an event of `event`'s conversation is being handled or waits for it.
+
+        Scheduled slots have a conversation per schedule.
+        """
+        key = _lane_key(event)
+        return key in self._lanes or any(_lane_key(e) == key for e in self._queue)
+
     def queue_depth(self) -> int:
         """How many events wait in the queue."""
         return len(self._queue)
@@ -564,5 +588,7 @@ _IDLE: Any = object()  # `Host._lanes` has no entry: the conversation has no lan
 def _lane_key(event: Event) -> Hashable:
     peer = getattr(event, "peer_id", None)
     if peer is None:
+        if isinstance(event, ScheduleEvent):
+            return ("schedule", id(event.target))  # a schedule's runs take turns
         return ("event", id(event))
     return (event.bot, peer)
