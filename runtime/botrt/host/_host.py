@@ -286,7 +286,13 @@ class Host:
         return self.load_issues
 
     async def stop(self) -> None:
-        """Unload plugins (running `on_unload`), close adapters and storage."""
+        """Unload plugins (running `on_unload`), close adapters and storage.
+
+        Plugins' background tasks are cancelled first (if `serve` has not
+        done so); what they shield must end within `drain_grace`.
+        """
+        if self.background.deadline is None:
+            self.background.stop_all(anyio.current_time() + self.drain_grace)
         await self.runtime.unload_all()
         await self._lifetime.aclose()
         self.runtime.importer.uninstall()
@@ -308,7 +314,12 @@ class Host:
         await self.stop()
 
     def request_stop(self) -> None:
-        """Stop taking events; `serve` drains what is in flight and returns."""
+        """Stop taking events; `serve` drains what is in flight and returns.
+
+        The stop has one deadline, `drain_grace` seconds from the moment
+        `serve` sees this: events in flight and plugins' background work
+        (cancelled at once) must have ended by then.
+        """
         self._stop.set()
 
     # -- serving ---------------------------------------------------------------
@@ -316,9 +327,11 @@ class Host:
     async def serve(self, *, extra_tasks: tuple[Any, ...] = (), signals: bool = True) -> None:
         """Run adapters and the dispatcher until `request_stop`, then drain.
 
-        In-flight and queued events finish (up to `drain_grace` seconds)
-        before this returns. `extra_tasks` are async callables run beside
-        the adapters (the reload watcher) and cancelled with them.
+        In-flight and queued events (scheduled slots included) finish before
+        this returns, and plugins' background tasks are cancelled, all within
+        `drain_grace` seconds of the stop: one deadline for all of it.
+        `extra_tasks` are async callables run beside the adapters (the reload
+        watcher) and cancelled with them.
         """
         try:
             async with anyio.create_task_group() as outer:
@@ -340,10 +353,14 @@ class Host:
                     if not self.adapters:
                         log.warning("no adapter is configured: nothing will deliver events")
                     await self._stop.wait()
+                    deadline = anyio.current_time() + self.drain_grace
+                    # Background work (a broadcast) is resumable: it stops now, its
+                    # step in flight within the same deadline as the events.
+                    self.background.stop_all(deadline)
                     intake.cancel_scope.cancel()
                 self.pm.hook.botrt_host_stopping(host=self)
                 self._close()
-                with anyio.move_on_after(self.drain_grace) as scope:
+                with anyio.CancelScope(deadline=deadline) as scope:
                     await self._drained.wait()
                 if scope.cancelled_caught:
                     log.warning(
