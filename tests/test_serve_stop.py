@@ -76,6 +76,7 @@ class Served:
     def __init__(self, proc: Process) -> None:
         self.proc = proc
         self.lines: list[str] = []
+        self.ended = anyio.Event()  # the log is read to its end
         self._more = anyio.Event()
 
     async def read(self) -> None:
@@ -86,6 +87,7 @@ class Served:
             self.lines += [line.decode(errors="replace") for line in complete]
             self._more.set()
             self._more = anyio.Event()
+        self.ended.set()
 
     async def wait_line(self, text: str) -> None:
         while not any(text in line for line in self.lines):
@@ -152,6 +154,7 @@ async def test_sigterm_at_random_points_of_broadcasts_stops_within_the_grace(
                 bot.proc.send_signal(signal.SIGTERM)
                 with anyio.fail_after(GRACE + EXIT_SLACK):
                     code = await bot.proc.wait()
+                    await bot.ended.wait()
                 log = "\n".join(bot.lines)
                 assert code == 0, f"seed {seed}, stop {stop}: exit {code}\n{log}"
                 assert "stopped" in bot.lines[-1], f"seed {seed}, stop {stop}\n{log}"
