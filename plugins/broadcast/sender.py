@@ -38,7 +38,8 @@ log = logging.getLogger("botrt.plugins.broadcast")
 
 # A batch in flight when the plugin unloads or the host stops gets this long
 # to be sent and recorded, so a reload does not resend it (only VK would
-# absorb that resend; the console and test platforms cannot).
+# absorb that resend; the console and test platforms cannot). A host's stop
+# may end it sooner: its grace is one deadline for everything (`Background.deadline`).
 IN_FLIGHT_GRACE = 5.0
 
 MAX_RETRY_DELAY = 60.0
@@ -59,14 +60,23 @@ def report_random_id(job: Job, admin: int) -> int:
     return (int.from_bytes(digest, "big") & 0x7FFFFFFF) or 1
 
 
-async def within_grace(grace: float, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+async def within_grace(
+    grace: float,
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    deadline: Callable[[], float | None] = lambda: None,
+) -> T:
     """Await ``fn(*args)`` to the end even if the caller is cancelled meanwhile, `grace` s more.
 
     Without a cancellation, `fn` takes as long as it takes. With one, it has
-    `grace` seconds from that moment to finish; then the cancellation goes on.
+    `grace` seconds from that moment to finish, and no later than `deadline()`
+    (the host's stop deadline, `Background.deadline`); then, or once `fn` has
+    finished, the cancellation goes on: the caller starts nothing more. A
+    caller already cancelled does not start `fn`.
 
     :raises Exception: whatever `fn` raised.
     """
+    await anyio.lowlevel.checkpoint_if_cancelled()
     shield = anyio.CancelScope(shield=True)
     outcome: list[Any] = []
 
@@ -75,7 +85,9 @@ async def within_grace(grace: float, fn: Callable[..., Awaitable[T]], *args: Any
         try:
             await anyio.sleep_forever()
         finally:
-            shield.deadline = min(shield.deadline, anyio.current_time() + grace)
+            limit = anyio.current_time() + grace
+            stop = deadline()
+            shield.deadline = min(shield.deadline, limit if stop is None else min(limit, stop))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(guard)
@@ -85,9 +97,9 @@ async def within_grace(grace: float, fn: Callable[..., Awaitable[T]], *args: Any
             except Exception as exc:
                 outcome.append(exc)
         tg.cancel_scope.cancel()
+    # Cancelled meanwhile: the cancellation goes on from here, whatever `fn` did.
+    await anyio.lowlevel.checkpoint_if_cancelled()
     if not outcome:
-        # Cut at the end of the grace: the caller's cancellation goes on from here.
-        await anyio.lowlevel.checkpoint()
         raise RuntimeError("work was cut short without a cancellation")
     (result,) = outcome
     if isinstance(result, Exception):
@@ -144,6 +156,9 @@ class Broadcaster:
         self.info = info
         # Job id -> an event that wakes its waiting or sending task early (cancellation).
         self._active: dict[int, anyio.Event] = {}
+
+    def _deadline(self) -> float | None:
+        return self.background.deadline
 
     def now(self) -> float:
         """The host clock's time, in seconds since the epoch."""
@@ -322,7 +337,9 @@ class Broadcaster:
             if current is not None:
                 # Like a batch, the ending gets its grace: a stop right after the
                 # last batch still records the job finished and sends the report.
-                await within_grace(IN_FLIGHT_GRACE, self._conclude, current, options)
+                await within_grace(
+                    IN_FLIGHT_GRACE, self._conclude, current, options, deadline=self._deadline
+                )
         finally:
             self._active.pop(job.id, None)
 
@@ -356,7 +373,9 @@ class Broadcaster:
                     return True
             peers = [peer for peer, _ in batch]
             try:
-                await within_grace(IN_FLIGHT_GRACE, self._send_batch, job, peers, extra)
+                await within_grace(
+                    IN_FLIGHT_GRACE, self._send_batch, job, peers, extra, deadline=self._deadline
+                )
             except UnknownBotError:
                 log.warning(
                     "broadcast #%d: bot %r stopped; it resumes when it runs", job.id, job.bot

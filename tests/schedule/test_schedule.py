@@ -143,15 +143,16 @@ async def test_the_scheduler_loop_sleeps_until_the_next_slot(tmp_path: Path) -> 
         clock = ManualClock(at(23, 7, 0))
         h.host.scheduler.clock = clock
         async with anyio.create_task_group() as tg:
-            tg.start_soon(h.host.scheduler.run)
+            tg.start_soon(lambda: h.host.serve(signals=False))  # the loop runs while served
             await clock.parked.wait()
             assert clock.waiting is not None
             assert clock.waiting[0] == at(23, 8, 0)  # asks to be woken at the slot
             clock.advance(at(23, 8, 0))
             await clock.parked.wait()
-            assert h.outbound.to(1) == ["1 Mon 08:00"]
             assert clock.waiting[0] == at(24, 8, 0)
-            tg.cancel_scope.cancel()
+            await anyio.wait_all_tasks_blocked()  # the slot's run, queued, has ended
+            assert h.outbound.to(1) == ["1 Mon 08:00"]
+            h.host.request_stop()
 
 
 @pytest.mark.parametrize(

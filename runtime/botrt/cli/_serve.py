@@ -28,7 +28,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="json: one object a line"
     )
+    p.add_argument(
+        "--grace",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, how long work in flight may take to finish (default: 10)",
+    )
     p.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (like 10 or 2.5)")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         # build its parser, and only `serve` needs the event loop.
         import anyio
 
-        return anyio.run(partial(serve, config, not args.no_reload, started=_resume_gc))
+        return anyio.run(
+            partial(serve, config, not args.no_reload, started=_resume_gc, grace=args.grace)
+        )
     finally:
         gc.enable()
 
@@ -76,15 +95,21 @@ def _setup_is_sound(config: BotConfig, given: str | None) -> bool:
 
 
 async def serve(
-    config: BotConfig, reload: bool, *, started: Callable[[], None] | None = None
+    config: BotConfig,
+    reload: bool,
+    *,
+    started: Callable[[], None] | None = None,
+    grace: float = 10.0,
 ) -> int:
     """Start a host for `config`, serve until stopped, and stop it cleanly.
 
-    `started` is called once the host has started (or failed to).
+    `started` is called once the host has started (or failed to). `grace` is
+    the host's `drain_grace`: the whole stop, from the signal, takes no longer.
     """
     from botrt.host import Host
 
     host = Host(config)
+    host.drain_grace = grace
     try:
         await host.start()
     finally:

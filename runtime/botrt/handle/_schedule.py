@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botrt._errors import BotrtError
@@ -46,35 +47,128 @@ class ScheduleSpec:
         days = ",".join(DAY_NAMES[d] for d in sorted(self.days))
         return f"{days} {when}" + (f" ({self.tz})" if self.tz else "")
 
-    def _local_slots(self, day: dt.date) -> Iterator[dt.datetime]:
-        if day.weekday() not in self.days:
-            return
-        midnight = dt.datetime.combine(day, dt.time())
-        if self.every:
-            for seconds in range(0, 86400, self.every):
-                yield midnight + dt.timedelta(seconds=seconds)
-        else:
-            for minutes in self.times:
-                yield midnight + dt.timedelta(minutes=minutes)
-
-    def slots_around(self, moment: dt.datetime, zone: dt.tzinfo) -> list[dt.datetime]:
-        """Every slot from 8 days before `moment` to 8 days after, as aware UTC times."""
-        local_day = moment.astimezone(zone).date()
-        out = []
-        for offset in range(-8, 9):
-            for naive in self._local_slots(local_day + dt.timedelta(days=offset)):
-                out.append(naive.replace(tzinfo=zone).astimezone(dt.UTC))
-        return sorted(set(out))
-
     def latest_at_or_before(self, moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime | None:
-        """The last slot at or before `moment` (within the last 8 days), or None."""
-        past = [s for s in self.slots_around(moment, zone) if s <= moment]
-        return past[-1] if past else None
+        """The last slot at or before `moment` (within the last 8 days), or None; aware UTC.
+
+        Computed from the slot lattice, never by listing slots, so it costs the
+        same for ``every="1s"`` as for one time a day.
+        """
+        return self._nearest(moment, zone, forward=False)
 
     def next_after(self, moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime | None:
-        """The first slot after `moment` (within 8 days), or None."""
-        future = [s for s in self.slots_around(moment, zone) if s > moment]
-        return future[0] if future else None
+        """The first slot after `moment` (within 8 days), or None; aware UTC.
+
+        Computed from the slot lattice, never by listing slots.
+        """
+        return self._nearest(moment, zone, forward=True)
+
+    def _nearest(
+        self, moment: dt.datetime, zone: dt.tzinfo, *, forward: bool
+    ) -> dt.datetime | None:
+        # From the local day before `moment`'s (after it, going back) to 8 days on.
+        step = _ONE_DAY if forward else -_ONE_DAY
+        first_day = moment.astimezone(zone).date() - step
+        utc = _naive_utc(moment)
+        on_day = self._first_on if forward else self._last_on
+        pick = min if forward else max
+        best: dt.datetime | None = None
+        found_on = 0
+        for n in range(10):
+            if best is not None and n > found_on + _SETTLE:
+                break
+            day = first_day + n * step
+            if day.weekday() not in self.days:
+                continue
+            candidate = on_day(day, zone, utc)
+            if candidate is None:
+                continue
+            if best is None:
+                best, found_on = candidate, n
+            else:
+                best = pick(best, candidate)
+        return best.replace(tzinfo=dt.UTC) if best is not None else None
+
+    # A slot's instant is its local time minus the UTC offset in force then (for a
+    # time the clocks skip or repeat, the offset before the change, as `datetime`
+    # reads it with fold=0). Within a stretch of one offset, later local times are
+    # later instants, so each stretch needs one lattice look-up; only across a
+    # change may a later local time be an earlier instant.
+
+    def _first_on(self, day: dt.date, zone: dt.tzinfo, after: dt.datetime) -> dt.datetime | None:
+        midnight = dt.datetime.combine(day, dt.time())
+        best = None
+        for start, end, offset in _stretches(day, zone):
+            # local - offset > after  <=>  seconds after midnight > after - midnight + offset
+            floor = (after - midnight + offset) // _ONE_SECOND
+            second = self._time_from(max(start, floor + 1))
+            if second is not None and second < end:
+                instant = midnight + dt.timedelta(seconds=second) - offset
+                best = instant if best is None else min(best, instant)
+        return best
+
+    def _last_on(self, day: dt.date, zone: dt.tzinfo, until: dt.datetime) -> dt.datetime | None:
+        midnight = dt.datetime.combine(day, dt.time())
+        best = None
+        for start, end, offset in _stretches(day, zone):
+            upper = min(end - 1, (until - midnight + offset) // _ONE_SECOND)
+            second = self._time_until(upper) if upper >= start else None
+            if second is not None and second >= start:
+                instant = midnight + dt.timedelta(seconds=second) - offset
+                best = instant if best is None else max(best, instant)
+        return best
+
+    def _time_from(self, second: int) -> int | None:
+        """The first slot time of a day (seconds after midnight) at or after `second`."""
+        if self.every:
+            found = -(-second // self.every) * self.every
+            return found if found < _DAY else None
+        index = bisect.bisect_left(self.times, -(-second // 60))
+        return self.times[index] * 60 if index < len(self.times) else None
+
+    def _time_until(self, second: int) -> int | None:
+        """The last slot time of a day (seconds after midnight) at or before `second`."""
+        if second < 0:
+            return None
+        if self.every:
+            return second // self.every * self.every
+        index = bisect.bisect_right(self.times, second // 60)
+        return self.times[index - 1] * 60 if index else None
+
+
+_DAY = 86400
+_ONE_DAY = dt.timedelta(days=1)
+_ONE_SECOND = dt.timedelta(seconds=1)
+# Days looked at past the first one holding a slot: an offset change may move a
+# later day's slot before it (never by more than a day, so two is ample).
+_SETTLE = 2
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _offset(zone: dt.tzinfo, local: dt.datetime) -> dt.timedelta:
+    return local.replace(tzinfo=zone).utcoffset() or dt.timedelta(0)
+
+
+def _stretches(day: dt.date, zone: dt.tzinfo) -> list[tuple[int, int, dt.timedelta]]:
+    """`day` cut where its UTC offset changes: (first second, end second, offset) each.
+
+    Offsets change on whole seconds and, in every zone in use, at most once a
+    day, so a binary search finds the change in 17 steps.
+    """
+    midnight = dt.datetime.combine(day, dt.time())
+    first = _offset(zone, midnight)
+    if _offset(zone, midnight + dt.timedelta(seconds=_DAY - 1)) == first:
+        return [(0, _DAY, first)]
+    low, high = 0, _DAY - 1  # the offset at `low` is `first`; at `high` it is not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset(zone, midnight + dt.timedelta(seconds=middle)) == first:
+            low = middle
+        else:
+            high = middle
+    return [(0, high, first), (high, _DAY, _offset(zone, midnight + dt.timedelta(seconds=high)))]
 
 
 def parse_schedule(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from botrt.adapter import Adapter, Event, MemberSource, Outbound
+from botrt.adapter import Adapter, Event, MemberSource, Outbound, ScheduleEvent
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
@@ -288,7 +288,13 @@ class Host:
         return self.load_issues
 
     async def stop(self) -> None:
-        """Unload plugins (running `on_unload`), close adapters and storage."""
+        """Unload plugins (running `on_unload`), close adapters and storage.
+
+        Plugins' background tasks are cancelled first (if `serve` has not
+        done so); what they shield must end within `drain_grace`.
+        """
+        if self.background.deadline is None:
+            self.background.stop_all(anyio.current_time() + self.drain_grace)
         await self.runtime.unload_all()
         await self._lifetime.aclose()
         self.runtime.importer.uninstall()
@@ -310,7 +316,12 @@ class Host:
         await self.stop()
 
     def request_stop(self) -> None:
-        """Stop taking events; `serve` drains what is in flight and returns."""
+        """Stop taking events; `serve` drains what is in flight and returns.
+
+        The stop has one deadline, `drain_grace` seconds from the moment
+        `serve` sees this: events in flight and plugins' background work
+        (cancelled at once) must have ended by then.
+        """
         self._stop.set()
 
     # -- serving ---------------------------------------------------------------
@@ -318,9 +329,11 @@ class Host:
     async def serve(self, *, extra_tasks: tuple[Any, ...] = (), signals: bool = True) -> None:
         """Run adapters and the dispatcher until `request_stop`, then drain.
 
-        In-flight and queued events finish (up to `drain_grace` seconds)
-        before this returns. `extra_tasks` are async callables run beside
-        the adapters (the reload watcher) and cancelled with them.
+        In-flight and queued events (scheduled slots included) finish before
+        this returns, and plugins' background tasks are cancelled, all within
+        `drain_grace` seconds of the stop: one deadline for all of it.
+        `extra_tasks` are async callables run beside the adapters (the reload
+        watcher) and cancelled with them.
         """
         try:
             async with anyio.create_task_group() as outer:
@@ -342,10 +355,14 @@ class Host:
                     if not self.adapters:
                         log.warning("no adapter is configured: nothing will deliver events")
                     await self._stop.wait()
+                    deadline = anyio.current_time() + self.drain_grace
+                    # Background work (a broadcast) is resumable: it stops now, its
+                    # step in flight within the same deadline as the events.
+                    self.background.stop_all(deadline)
                     intake.cancel_scope.cancel()
                 self.pm.hook.botrt_host_stopping(host=self)
                 self._close()
-                with anyio.move_on_after(self.drain_grace) as scope:
+                with anyio.CancelScope(deadline=deadline) as scope:
                     await self._drained.wait()
                 if scope.cancelled_caught:
                     log.warning(
@@ -438,6 +455,30 @@ class Host:
             with suppress(ValueError):
                 self._putters.remove(entry)
             raise
+
+    def enqueue(self, event: Event) -> None:
+        """Queue `event` for dispatch now, past `max_queue` if need be; never waits.
+
+        For the host's own few events (a scheduled slot), which must neither
+        wait behind a full queue nor be lost to it.
+
+        :raises anyio.ClosedResourceError: once the host has stopped taking events.
+        """
+        self.metrics.source(event.bot, event.platform).received += 1
+        if self._closed:
+            raise anyio.ClosedResourceError
+        self._queue.append(event)
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    def busy(self, event: Event) -> bool:
+        """Whether an event of `event`'s conversation is being handled or waits for it.
+
+        Scheduled slots have a conversation per schedule.
+        """
+        key = _lane_key(event)
+        return key in self._lanes or any(_lane_key(e) == key for e in self._queue)
 
     def queue_depth(self) -> int:
         """How many events wait in the queue."""
@@ -588,5 +629,7 @@ _IDLE: Any = object()  # `Host._lanes` has no entry: the conversation has no lan
 def _lane_key(event: Event) -> Hashable:
     peer = getattr(event, "peer_id", None)
     if peer is None:
+        if isinstance(event, ScheduleEvent):
+            return ("schedule", id(event.target))  # a schedule's runs take turns
         return ("event", id(event))
     return (event.bot, peer)

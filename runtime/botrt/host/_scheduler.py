@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import anyio
 from sqlalchemy import Column, Float, String, update
@@ -83,7 +83,7 @@ class Scheduler:
             if spec is None:
                 continue
             zone = _zone(spec.tz) if spec.tz else self.host.config.bot.tzinfo
-            out.append((f"{flow.plugin or '-'}:{flow.name}", flow, spec, zone))
+            out.append((_key(flow), flow, spec, zone))
         return out
 
     def default_bot(self) -> str:
@@ -98,9 +98,24 @@ class Scheduler:
         self._wake.set()
 
     async def run(self) -> None:
-        """Run due slots, then sleep until the next one, until cancelled."""
+        """Hand due slots to the host's intake, then sleep until the next one, until cancelled.
+
+        Runs beside the adapters in `Host.serve`: a slot's run is an event like
+        any other, so a stop drains it (within the grace) and a long run delays
+        no other schedule. A slot that comes while the same schedule's previous
+        run is still going is skipped, and logged.
+        """
         while True:
-            await self.run_due()
+            for event in await self.claim_due():
+                if self.host.busy(event):
+                    log.warning(
+                        "schedule %s: skipped the %s slot: its run of an earlier slot "
+                        "is still going",
+                        _key(cast(Flow, event.target)),
+                        event.scheduled_for.isoformat(timespec="minutes"),
+                    )
+                    continue
+                self.host.enqueue(event)
             now = self.clock.now()
             upcoming = [s.next_after(now, z) for _, _, s, z in self.schedules()]
             moment = min((u for u in upcoming if u is not None), default=None)
@@ -108,10 +123,20 @@ class Scheduler:
             await self.clock.sleep_until(moment, self._wake)
 
     async def run_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
-        """Deliver every slot that is due at `now` and not yet run; returns the events run.
+        """Run every slot that is due at `now` and not yet run; returns the events run.
 
-        Returns once those flows have finished.
+        Returns once those flows have finished. For tests and hosts that do not
+        serve (`TestHost.run_schedules`); a served host's `run` queues them instead.
         """
+        due = await self.claim_due(now)
+        if due:
+            async with anyio.create_task_group() as tg:
+                for event in due:
+                    tg.start_soon(self.host.handle, event)
+        return due
+
+    async def claim_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
+        """Claim every slot that is due at `now` and not yet run; returns their events, unrun."""
         now = now or self.clock.now()
         due: list[ScheduleEvent] = []
         for key, flow, spec, zone in self.schedules():
@@ -121,10 +146,6 @@ class Scheduler:
                 event = await self._due_event(key, flow, spec, zone, now)
             if event is not None:
                 due.append(event)
-        if due:
-            async with anyio.create_task_group() as tg:
-                for event in due:
-                    tg.start_soon(self.host.handle, event)
         return due
 
     async def _due_event(
@@ -190,6 +211,11 @@ class Scheduler:
     def botrt_plugin_unloaded(self, host: Host, plugin: LoadedPlugin) -> None:
         """Wake up: a plugin's schedules are gone."""
         self.wake()
+
+
+def _key(flow: Flow) -> str:
+    """A schedule's stored name: its plugin and flow (``-`` for a flow outside plugins)."""
+    return f"{flow.plugin or '-'}:{flow.name}"
 
 
 def _zone(name: str) -> dt.tzinfo:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from botrt._errors import BotrtError
@@ -30,8 +31,10 @@ class BackgroundTasks:
         self._tg: TaskGroup | None = None
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
         self._changed = anyio.Event()
+        self.deadline: float | None = None
 
     async def __aenter__(self) -> BackgroundTasks:
+        self.deadline = None
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -62,6 +65,8 @@ class BackgroundTasks:
         if self._tg is None:
             raise BackgroundError("background work needs a running host")
         scope = anyio.CancelScope()
+        if self.deadline is not None:
+            scope.cancel()  # the host is stopping: the next start takes the work up
         self._scopes.setdefault(plugin, set()).add(scope)
         label = name or getattr(fn, "__name__", "task")
         self._tg.start_soon(self._run, plugin, scope, fn, args, label, name=f"{plugin}:{label}")
@@ -76,6 +81,7 @@ class BackgroundTasks:
     ) -> None:
         try:
             with scope:
+                await anyio.lowlevel.checkpoint_if_cancelled()  # started while stopping
                 await fn(*args)
         except Exception:
             log.exception("plugin %r: background task %r failed", plugin, label)
@@ -87,6 +93,18 @@ class BackgroundTasks:
                     del self._scopes[plugin]
             self._changed.set()
             self._changed = anyio.Event()
+
+    def stop_all(self, deadline: float) -> None:
+        """Cancel every task, for the host's stop; what they shield must end by `deadline`.
+
+        `deadline` is on `anyio.current_time`'s clock; tasks started from now
+        on are cancelled at once.
+        """
+        if self.deadline is None or deadline < self.deadline:
+            self.deadline = deadline
+        for scopes in self._scopes.values():
+            for scope in scopes:
+                scope.cancel()
 
     def running(self, plugin: str) -> int:
         """How many tasks of `plugin` are running."""
@@ -123,6 +141,15 @@ class Background:
         :raises BackgroundError: if the host is not running.
         """
         self._tasks.start(self.plugin, fn, *args, name=name)
+
+    @property
+    def deadline(self) -> float | None:
+        """None while the host runs; once it stops, when its grace ends (`anyio.current_time`).
+
+        A task that shields a step from cancellation, so that it is not cut
+        in half, must end the step by then: the host's stop has one deadline.
+        """
+        return self._tasks.deadline
 
     @property
     def running(self) -> int:

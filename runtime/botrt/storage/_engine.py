@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
+from contextlib import suppress
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -14,9 +19,77 @@ WRITE_OPTION = "botrt_write"
 """Execution option marking a connection whose transactions will write."""
 
 
-def make_engine(target: Target, *, connect_timeout: float, busy_timeout: float) -> AsyncEngine:
+class _Connection(aiosqlite.Connection):
+    """aiosqlite's connection, whose `stop` may be called more than once.
+
+    A statement cut by cancellation makes SQLAlchemy terminate the connection:
+    it force-stops the worker thread and, in a task of its own, closes the
+    connection too. aiosqlite's `close` then asks the ended thread to stop
+    once more and waits for an answer that never comes, and asyncio's final
+    cancellation waits for that task: the process hangs on exit. Here every
+    `stop` after the first returns the first one's future, which the thread
+    does answer.
+    """
+
+    _stop_asked = False
+    _stopping: asyncio.Future[Any] | None = None
+    sqlite: sqlite3.Connection | None = None
+    """The connection the worker thread uses, once made (kept to interrupt it)."""
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Ask the worker thread to close the connection and end; once."""
+        if not self._stop_asked:
+            self._stop_asked = True
+            self._stopping = super().stop()
+        return self._stopping
+
+
+class SqliteConnections:
+    """The aiosqlite connections an engine made, so that closing waits for their threads."""
+
+    def __init__(self) -> None:
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+
+    def connect(self, database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> _Connection:
+        """What `aiosqlite.connect` does, with `_Connection` (SQLAlchemy calls it)."""
+
+        def connector() -> sqlite3.Connection:
+            connection.sqlite = sqlite3.connect(database, **kwargs)
+            return connection.sqlite
+
+        connection = _Connection(connector, iter_chunk_size)
+        # As SQLAlchemy does for aiosqlite: a connection nobody closed must not
+        # keep the process from exiting.
+        connection._thread.daemon = True
+        self._open.add(connection)
+        return connection
+
+    async def stopped(self) -> None:
+        """Stop every connection still open and wait for its worker thread to answer.
+
+        Runs after the pool is disposed: what is left was cut by a cancellation
+        and is being terminated. A statement still running is interrupted.
+        """
+        for connection in list(self._open):
+            if connection.sqlite is not None:
+                with suppress(sqlite3.ProgrammingError):  # already closed
+                    connection.sqlite.interrupt()  # may be called from any thread
+            future = connection.stop()
+            if future is not None:
+                with suppress(Exception):
+                    await future
+
+
+def make_engine(
+    target: Target,
+    *,
+    connect_timeout: float,
+    busy_timeout: float,
+    connections: SqliteConnections | None = None,
+) -> AsyncEngine:
     """The async engine for `target`: aiosqlite with durable pragmas, or asyncpg.
 
+    On SQLite, the connections are made through `connections`, if given.
     Raises nothing: no connection is made until the engine is first used.
     """
     if target.backend == "postgresql":
@@ -27,7 +100,8 @@ def make_engine(target: Target, *, connect_timeout: float, busy_timeout: float) 
             # in the pool to fail the next user's command.
             pool_pre_ping=True,
         )
-    engine = create_async_engine(target.url)
+    connect_args = {"async_creator_fn": connections.connect} if connections is not None else {}
+    engine = create_async_engine(target.url, connect_args=connect_args)
     busy_ms = int(busy_timeout * 1000)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

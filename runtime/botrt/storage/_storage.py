@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from botrt.storage._engine import WRITE_OPTION, make_engine
+from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._errors import StorageError
 from botrt.storage._plugin import PluginStorage
 from botrt.storage._url import Target, parse
@@ -85,6 +85,7 @@ class Storage:
 
     __slots__ = (
         "_closed",
+        "_connections",
         "_engine",
         "_in_write",
         "_plugins",
@@ -95,9 +96,17 @@ class Storage:
         "core",
     )
 
-    def __init__(self, target: Target, engine: AsyncEngine, *, temp_dir: Path | None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        engine: AsyncEngine,
+        *,
+        temp_dir: Path | None,
+        connections: SqliteConnections | None = None,
+    ) -> None:
         # Use `Storage.open`, which also checks the database is reachable.
         self._target = target
+        self._connections = connections
         self._engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._write_lock = anyio.Lock() if target.backend == "sqlite" else None
@@ -138,8 +147,14 @@ class Storage:
             temp_dir = Path(tempfile.mkdtemp(prefix="botrt-memory-"))
             path = temp_dir / "memory.db"
             target = Target(target.url.set(database=str(path)), "sqlite", path)
-        engine = make_engine(target, connect_timeout=connect_timeout, busy_timeout=busy_timeout)
-        storage = cls(target, engine, temp_dir=temp_dir)
+        connections = SqliteConnections() if target.backend == "sqlite" else None
+        engine = make_engine(
+            target,
+            connect_timeout=connect_timeout,
+            busy_timeout=busy_timeout,
+            connections=connections,
+        )
+        storage = cls(target, engine, temp_dir=temp_dir, connections=connections)
         try:
             async with storage.transaction(write=True) as conn:
                 await conn.run_sync(storage.core.metadata.create_all)
@@ -324,5 +339,9 @@ class Storage:
 
     async def _dispose(self) -> None:
         await self._engine.dispose()
+        if self._connections is not None:
+            # Connections a cancellation cut are terminated outside the pool:
+            # their threads end here, not after the event loop has gone.
+            await self._connections.stopped()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
