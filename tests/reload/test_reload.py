@@ -314,3 +314,46 @@ async def test_nodes_a_plugin_adds_to_another_plugins_flow_do_not_pile_up(tmp_pa
         assert await bot.send("/menu") == []
         (menu_flow,) = bot.host.runtime.plugins["menu"].flows
         assert [n.name for n in menu_flow.nodes] == ["header"]
+
+
+async def test_a_live_bot_toml_edit_is_checked_as_check_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = """
+        from dataclasses import dataclass
+
+        from botrt import PluginPlanner
+        from botrt.adapter import TextEvent
+        from botrt.handle import on_command
+        from botrt.plugin import PluginSettings
+
+        @dataclass
+        class Settings:
+            lessons: list[str]
+
+        PLUGIN = PluginPlanner(version="1", settings=Settings)
+
+        @PLUGIN.use
+        @on_command("lessons")
+        async def lessons(event: TextEvent, settings: PluginSettings) -> None:
+            await event.reply(",".join(settings.get("lessons", [])))
+    """
+    files = {"typed/__plugin__.py": typed}
+    toml_text = '[plugins.settings.typed]\nlessons = ["math"]\n'
+    async with running_bot(tmp_path, files, toml=toml_text) as bot:
+        assert await bot.send("/lessons") == ["math"]
+        toml = bot.root / "bot.toml"
+        base = toml.read_text(encoding="utf-8")
+        for broken, named in [
+            (base.replace('lessons = ["math"]', "lessons = 5"), "plugins.settings.typed.lessons"),
+            (base.replace("[plugins]\n", '[plugins]\nenabled = ["typo"]\n'), "plugins.enabled"),
+        ]:
+            caplog.clear()
+            batches = bot.reloader.batches
+            toml.write_text(broken, encoding="utf-8")
+            await bot.reloader.wait_batches(batches + 1)
+            refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+            assert len(refusals) == 1, refusals
+            assert str(toml) in refusals[0]
+            assert named in refusals[0]
+            assert await bot.send("/lessons") == ["math"]  # the running settings stay

@@ -14,8 +14,7 @@ from botrt.cli._words import count
 if TYPE_CHECKING:
     # The plugin machinery is imported by the functions that run a command, not here:
     # `botrt` imports every command's module to build its parser (see `_main`).
-    from botrt.cli._diagnose import Diagnosis
-    from botrt.config import BotConfig
+    from botrt.config import BotConfig, Diagnosis
     from botrt.plugin import LoadedPlugin, PluginIssue
 
 
@@ -77,7 +76,7 @@ def diagnose(
     their load problems. With `only_with_settings`, only the enabled plugins that
     have a settings table are imported (what `serve` needs to refuse bad settings).
     """
-    from botrt.cli._diagnose import diagnose_settings, diagnose_setup
+    from botrt.config import diagnose_settings, diagnose_setup
 
     folders, builtin = plugin_folders(config)
     result = diagnose_setup(config, written_config(given), folders, builtin)

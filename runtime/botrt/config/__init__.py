@@ -7,6 +7,7 @@ listing every problem of the file, one per line, each with its key path.
 from __future__ import annotations
 
 from botrt.config._compare import LIVE_KEYS, is_plugin_enabled, restart_needed
+from botrt.config._diagnose import Diagnosis, diagnose_settings, diagnose_setup
 from botrt.config._edit import set_plugin_enabled
 from botrt.config._errors import ConfigError, ConfigIssue
 from botrt.config._load import default_config, load_config, parse_config
@@ -27,11 +28,14 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConsoleSection",
+    "Diagnosis",
     "PluginsSection",
     "ServerSection",
     "StorageSection",
     "VkBotConfig",
     "default_config",
+    "diagnose_settings",
+    "diagnose_setup",
     "is_plugin_enabled",
     "load_config",
     "parse_config",

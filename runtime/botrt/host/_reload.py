@@ -12,8 +12,17 @@ from typing import TYPE_CHECKING
 import anyio
 from watchfiles import DefaultFilter, awatch
 
-from botrt.config import ConfigError, load_config, restart_needed
+from botrt.config import (
+    BotConfig,
+    ConfigError,
+    diagnose_settings,
+    diagnose_setup,
+    load_config,
+    restart_needed,
+)
+from botrt.config._load import read_toml
 from botrt.plugin import PluginIssue, PluginLoadError
+from botrt.plugin._catalog import builtin_plugins_dir, discover
 
 if TYPE_CHECKING:
     from botrt.host._host import Host
@@ -210,6 +219,8 @@ class Reloader:
         except ConfigError as exc:
             log.error("bot.toml change refused, the running settings stay:\n%s", exc)
             return
+        if not self._sound(new, path):
+            return
         old = self.host.config
         needs_restart = restart_needed(old, new)
         if needs_restart:
@@ -231,6 +242,31 @@ class Reloader:
         self.host.dispatcher.prefixes = new.bot.prefixes
         log.info("bot.toml: live settings applied")
         await self.apply([], load_new=True)
+
+    def _sound(self, new: BotConfig, path: Path) -> bool:
+        """Whether edit `new` passes what `botrt check` asks of a setup; logs why not.
+
+        The running plugins' declared settings are checked against the new
+        tables, so ``lessons = 5`` is refused live as it is at start-up.
+        """
+        p = new.plugins
+        builtin = builtin_plugins_dir() if p.builtin else None
+        try:
+            written = read_toml(path, missing_ok=True) or {}
+        except ConfigError:
+            written = {}
+        found = diagnose_setup(new, written, discover(p.dirs, builtin), builtin)
+        settings = diagnose_settings(new, self.host.runtime.plugins.values())
+        errors = found.errors + settings.errors
+        for warning in found.warnings + settings.warnings:
+            log.warning("bot.toml: %s", warning)
+        if errors:
+            log.error(
+                "bot.toml change refused, the running settings stay:\n%s",
+                "\n".join(issue.render(str(path)) for issue in errors),
+            )
+            return False
+        return True
 
 
 def _touches(changed: Iterable[Path], folder: Path) -> bool:

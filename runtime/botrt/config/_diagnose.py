@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botrt.config import ConfigIssue
+from botrt.config._errors import ConfigIssue
 from botrt.config._keys import join_index, join_key
 
 if TYPE_CHECKING:
