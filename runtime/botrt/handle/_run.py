@@ -198,6 +198,9 @@ class FlowRun:
                                 result = await result
                             break
                         except _Rewind:
+                            # The rerun starts clean: its own nextn() runs the successors.
+                            if self.nexted is not None:
+                                self.nexted.discard(depth)
                             continue
                 except _Bypass:
                     records.append((_S.NODE_EARLY_FINISH, n, "bypass"))
