@@ -12,7 +12,8 @@ from botrt.adapter import TextEvent
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._flow import Flow
 from botrt.handle._inject import Services
-from botrt.handle._run import Delivery, failure_site, run_flow
+from botrt.handle._run import Delivery
+from botrt.handle._walk import failure_site, run_flow
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
