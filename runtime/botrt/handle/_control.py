@@ -24,7 +24,8 @@ async def nextn() -> None:
     if not run.mark_nexted():
         return
     run.records.append((RecordStage.NEXTN, n, None))
-    await walk(run, run.graph.rsucc[n])
+    if await walk(run, run.graph.rsucc[n]):
+        raise Stop  # stop() in a successor ends the node that called nextn(), and the run
 
 
 async def block() -> None:

@@ -116,7 +116,7 @@ class Dispatcher:
         """Deliver `event` and return when every flow that took it has finished."""
         await self.deliver(event)
 
-    def deliver(self, event: Event) -> Awaitable[None]:
+    def deliver(self, event: Event) -> Awaitable[object]:
         """What `dispatch` awaits: ``await dispatcher.deliver(event)`` is the same call.
 
         An event whose route is one flow with nothing to check (one plain

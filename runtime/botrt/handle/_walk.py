@@ -1,8 +1,7 @@
 """Walking a flow's graph: each node reached is injected, called, and steers what follows.
 
-`run_flow` is a whole run (the run made current, `stop()` and failures
-handled where it started); `walk` is the depth-first loop, which `nextn()`
-also uses for a node's successors.
+`run_flow` starts a run with a walk from the start nodes; `nextn()` walks
+from a node's successors with the same function.
 """
 
 from __future__ import annotations
@@ -19,6 +18,11 @@ if TYPE_CHECKING:
     from botrt.handle._inject import Services
     from botrt.handle._node import FlowNode
 
+# Bound once: CPython 3.11 compiles `CURRENT.set(...)` on an imported name as an
+# attribute load, which makes a bound method on every call (every event).
+_make_current = CURRENT.set
+_restore_current = CURRENT.reset
+
 
 def run_flow(
     flow: Flow,
@@ -26,69 +30,69 @@ def run_flow(
     delivery: Delivery,
     services: Services | None,
     failed: Failed | None = None,
-) -> Coroutine[Any, Any, None]:
+) -> Coroutine[Any, Any, bool]:
     """Run `flow` over `event` (already admitted): ``await run_flow(...)``.
 
     With `failed`, an exception from a node is passed to
-    ``failed(flow, event, exc)`` instead of raised.
+    ``failed(flow, event, exc)`` instead of raised. A plain function returning
+    the walk's coroutine, so a run is one coroutine, not two.
     """
     graph = flow._graph  # not the `graph` property: this runs for every event
-    return _whole_run(FlowRun(flow, graph, event, delivery, services), failed)
+    return walk(FlowRun(flow, graph, event, delivery, services), graph.rstarts, failed)
 
 
-async def _whole_run(run: FlowRun, failed: Failed | None) -> None:
-    token = CURRENT.set(run)
-    try:
-        await walk(run, run.graph.rstarts)
-    except Stop:
-        pass  # stop() ends the run here, wherever it was called
-    except Exception as exc:
-        if failed is None:
-            raise
-        failed(run.flow, run.event, exc)
-    finally:
-        CURRENT.reset(token)
+async def walk(
+    run: FlowRun, reversed_roots: Sequence[FlowNode], failed: Failed | None = None
+) -> bool:
+    """Depth-first over every path from the given roots (passed reversed), `run` current.
 
-
-async def walk(run: FlowRun, reversed_roots: Sequence[FlowNode]) -> None:
-    """Depth-first over every path from the given roots (passed reversed).
-
-    Each node runs inline in this loop (no coroutine of its own): a node run
-    costs its own call and little else. Signals and failures go to `_settle`.
+    Returns whether `stop()` ended it; `failed` is as in `run_flow`. Nodes run
+    inline (no coroutine each); their signals and failures go to `_settle`.
     """
+    token = _make_current(run)
     rsucc = run.graph.rsucc
     records = run.records
     frames = run.frames
     event = run.event
     stack = list(reversed_roots)
-    while stack:
-        n = stack.pop()
-        records.append(n.start_record)
-        types = n.event_types
-        if types is not None and isinstance(event, types):
-            args: Sequence[Any] = (event,)
-        elif not n.plan:
-            args = ()
-        else:
-            injected = n.inject(run, n)
-            if injected is None:
-                continue  # the injection did not match: this path ends here
-            args = injected
-        depth = len(frames)
-        frames.append(n)
-        try:
-            result = n.call(*args)
-            if n.is_async:
-                result = await result
-            records.append(n.finish_record)
-        except BaseException as exc:
-            result = await _settle(run, n, args, exc)
-        finally:
-            frames.pop()
-        if run.nexted is not None and run.unmark_nexted(depth):
-            continue  # it called nextn(): its successors already ran
-        if result is not False:
-            stack.extend(rsucc[n])
+    try:
+        while stack:
+            n = stack.pop()
+            records.append(n.start_record)
+            types = n.event_types
+            if types is not None and isinstance(event, types):
+                args: Sequence[Any] = (event,)
+            elif not n.plan:
+                args = ()
+            else:
+                injected = n.inject(run, n)
+                if injected is None:
+                    continue  # the injection did not match: this path ends here
+                args = injected
+            depth = len(frames)
+            frames.append(n)
+            try:
+                result = n.call(*args)
+                if n.is_async:
+                    result = await result
+                records.append(n.finish_record)
+            except BaseException as exc:
+                result = await _settle(run, n, args, exc)
+            finally:
+                frames.pop()
+            if run.nexted is not None and run.unmark_nexted(depth):
+                continue  # it called nextn(): its successors already ran
+            if result is not False:
+                stack.extend(rsucc[n])
+    except Stop:
+        return True
+    except Exception as exc:
+        if failed is None:
+            raise
+        failed(run.flow, event, exc)
+    finally:
+        _restore_current(token)
+    return False
 
 
 async def _settle(run: FlowRun, n: FlowNode, args: Sequence[Any], exc: BaseException) -> Any:
