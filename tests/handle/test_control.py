@@ -130,6 +130,40 @@ async def test_rewind_reruns_the_node() -> None:
     assert trace == ["after"]
 
 
+async def test_rewind_after_nextn_reruns_the_node_from_a_clean_start() -> None:
+    # Issue 20, defect 5: the rerun's nextn() must run the successors again,
+    # as the first attempt's did (the attempt that called rewind() never finished).
+    trace: list[str] = []
+
+    @node
+    async def first(store: FlowStore) -> None:
+        store["n"] = store.get("n", 0) + 1
+        trace.append(f"first#{store['n']}")
+        await nextn()
+        if store["n"] == 1:
+            await rewind()
+
+    (second,) = tracer(trace, "second")
+    await run(Flow("f", [first, second]))
+    assert trace == ["first#1", "second", "first#2", "second"]
+
+
+async def test_rewind_after_nextn_without_a_second_nextn_runs_successors_after_the_node() -> None:
+    trace: list[str] = []
+
+    @node
+    async def first(store: FlowStore) -> None:
+        store["n"] = store.get("n", 0) + 1
+        trace.append(f"first#{store['n']}")
+        if store["n"] == 1:
+            await nextn()
+            await rewind()
+
+    (second,) = tracer(trace, "second")
+    await run(Flow("f", [first, second]))
+    assert trace == ["first#1", "second", "first#2", "second"]
+
+
 async def test_block_stops_lower_priorities_but_not_the_same_tier() -> None:
     trace: list[str] = []
 

@@ -18,6 +18,7 @@ from botrt.handle._binders import (
     on_start_match,
     on_text,
 )
+from botrt.handle._control import block, bypass, flow_to, nextn, rewind, stop
 from botrt.handle._dispatch import Dispatcher
 from botrt.handle._flow import Flow
 from botrt.handle._graph import FlowCycleError
@@ -28,15 +29,9 @@ from botrt.handle._run import (
     FlowRecord,
     FlowStore,
     RecordStage,
-    block,
-    bypass,
-    flow_to,
     get_event,
     get_flow_records,
     get_flow_store,
-    nextn,
-    rewind,
-    stop,
 )
 from botrt.handle._schedule import ScheduleError, ScheduleSpec
 

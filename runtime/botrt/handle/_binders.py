@@ -67,9 +67,17 @@ class CommandSpec:
 
 
 class Binding:
-    """How a binder's flow matches text; computes the handler's `CommandArgs`."""
+    """What a binder's flow selects by itself; computes the handler's `CommandArgs`.
 
-    __slots__ = ("command", "prefixes", "schedule")
+    Attributes:
+        command: the command (routed by its words), or None.
+        prefixes: the prefixes of `on_start_match`.
+        schedule: the schedule of `on_schedule`.
+        event_types: the event types the flow takes (None: any).
+        match: a further test on an event of those types (None: every one).
+    """
+
+    __slots__ = ("command", "event_types", "match", "prefixes", "schedule")
 
     def __init__(
         self,
@@ -77,10 +85,14 @@ class Binding:
         command: CommandSpec | None = None,
         prefixes: tuple[str, ...] = (),
         schedule: ScheduleSpec | None = None,
+        event_types: tuple[type[Event], ...] | None = None,
+        match: Callable[[Any], bool] | None = None,
     ) -> None:
         self.command = command
         self.prefixes = prefixes
         self.schedule = schedule
+        self.event_types = event_types
+        self.match = match
 
     def args(self, event: Event) -> CommandArgs:
         """The arguments `event` carries for this binding."""
@@ -105,7 +117,7 @@ def command_args_provider(run: FlowRun) -> CommandArgs:
     return binding.args(run.event)
 
 
-def _flow_for(fn: Callable[..., Any], priority: int, binding: Binding) -> Flow:
+def _flow_for(fn: Callable[..., Any], priority: int, binding: Binding | None) -> Flow:
     n = FlowNode(fn)
     flow = Flow(n.name, [n], priority=priority)
     flow.binding = binding
@@ -152,9 +164,8 @@ def on_start_match(
     ps = (prefixes,) if isinstance(prefixes, str) else tuple(prefixes)
 
     def decorate(fn: Callable[..., Any]) -> Flow:
-        flow = _flow_for(fn, priority, Binding(prefixes=ps))
-        flow.set_guard(lambda e: isinstance(e, TextEvent) and e.text.startswith(ps))
-        return flow
+        match = lambda e: e.text.startswith(ps)  # noqa: E731
+        return _flow_for(fn, priority, Binding(prefixes=ps, event_types=(TextEvent,), match=match))
 
     return decorate
 
@@ -165,12 +176,8 @@ def on_text(
     """Decorator: a flow that runs on every text message, or those whose text passes `predicate`."""
 
     def decorate(fn: Callable[..., Any]) -> Flow:
-        flow = _flow_for(fn, priority, Binding())
-        if predicate is None:
-            flow.set_guard(lambda e: isinstance(e, TextEvent))
-        else:
-            flow.set_guard(lambda e: isinstance(e, TextEvent) and bool(predicate(e.text)))
-        return flow
+        match = None if predicate is None else lambda e: bool(predicate(e.text))
+        return _flow_for(fn, priority, Binding(event_types=(TextEvent,), match=match))
 
     return decorate
 
@@ -185,10 +192,7 @@ def on_event(*event_types: type[Event], priority: int = 0) -> Callable[[Callable
             raise TypeError(f"on_event takes Event subclasses, got {t!r}")
 
     def decorate(fn: Callable[..., Any]) -> Flow:
-        flow = _flow_for(fn, priority, Binding())
-        if event_types:
-            flow.set_guard(lambda e: isinstance(e, event_types))
-        return flow
+        return _flow_for(fn, priority, Binding(event_types=event_types or None))
 
     return decorate
 
@@ -216,8 +220,10 @@ def on_schedule(
     spec = parse_schedule(at=at, days=days, every=every, tz=tz)
 
     def decorate(fn: Callable[..., Any]) -> Flow:
-        flow = _flow_for(fn, priority, Binding(schedule=spec))
-        flow.set_guard(lambda e: isinstance(e, ScheduleEvent) and e.target is flow)
+        flow = _flow_for(fn, priority, None)
+        flow.binding = Binding(
+            schedule=spec, event_types=(ScheduleEvent,), match=lambda e: e.target is flow
+        )
         return flow
 
     return decorate

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from botrt.handle._admission import Selector, passes, selector
 from botrt.handle._graph import Graph, edges_of_paths
 from botrt.handle._node import FlowNode, as_node
 
@@ -51,14 +51,13 @@ class Flow:
         self._added_by: dict[object, str] = {}  # node or edge -> the load that added it
         self._priority = int(priority)
         self._guard: Guard | None = None
-        self._guard_is_async = False
-        self._priority_watchers: list[Callable[[Flow], None]] = []
-        # Set by the event binders (on_command, ...): how this flow matches text.
-        self.binding: Binding | None = None
+        self._binding: Binding | None = None
+        self._gate: Any = None
+        self._watchers: list[Callable[[Flow], None]] = []
+        self.selector: Selector = selector(None, None)
+        """What the flow selects by itself (binder, guard), compiled on change."""
         # Set by the plugin planner: the name of the plugin that owns the flow.
         self.plugin: str | None = None
-        # Set by the host while a reload hands over: runs wait on it before starting.
-        self.gate: Any = None
         # Set when a flow was withdrawn before it ever served: waiting runs skip it.
         self.retired = False
 
@@ -165,27 +164,49 @@ class Flow:
     def set_guard(self, fn: Guard | None) -> Guard | None:
         """Set (or with None, remove) the guard: a sync or async predicate on the event.
 
-        When it returns a falsy value the flow does not run for that event.
+        When it returns a falsy value the flow does not run for that event. It
+        narrows what the flow's binder selects (a command still needs its word).
         Returns `fn`, so it works as a decorator.
-        """
-        self._guard = fn
-        self._guard_is_async = fn is not None and inspect.iscoroutinefunction(fn)
-        return fn
 
-    async def guard_passes(self, event: Event) -> bool:
-        """Whether the guard lets `event` through (True without a guard)."""
-        guard = self._guard
-        if guard is None:
-            return True
-        result = guard(event)
-        if self._guard_is_async or inspect.isawaitable(result):
-            result = await result  # type: ignore[misc]
-        return bool(result)
+        :raises TypeError: if `fn` is neither None nor callable.
+        """
+        if fn is not None and not callable(fn):
+            raise TypeError(f"flow {self.name!r}: a guard is a function of the event, got {fn!r}")
+        self._guard = fn
+        self._changed()
+        return fn
 
     @property
     def guard(self) -> Guard | None:
         """The guard, or None."""
         return self._guard
+
+    async def guard_passes(self, event: Event) -> bool:
+        """Whether the flow selects `event`: its binder's events, then its guard."""
+        return await passes(self.selector, event)
+
+    @property
+    def binding(self) -> Binding | None:
+        """Set by the event binders (on_command, ...): what the flow matches by itself."""
+        return self._binding
+
+    @binding.setter
+    def binding(self, value: Binding | None) -> None:
+        self._binding = value
+        self._changed()
+
+    @property
+    def gate(self) -> Any:
+        """Set by the host while a reload hands over: runs wait on it before starting.
+
+        An object with ``async wait()`` (an `anyio.Event`), or None.
+        """
+        return self._gate
+
+    @gate.setter
+    def gate(self, value: Any) -> None:
+        self._gate = value
+        self._changed()
 
     @property
     def priority(self) -> int:
@@ -195,17 +216,24 @@ class Flow:
     def update_priority(self, priority: int) -> None:
         """Change the priority; it takes effect from the next event."""
         self._priority = int(priority)
-        for watcher in tuple(self._priority_watchers):
-            watcher(self)
+        self._changed()
 
-    def watch_priority(self, callback: Callable[[Flow], None]) -> None:
-        """Call `callback(flow)` whenever the priority changes (for dispatchers)."""
-        self._priority_watchers.append(callback)
+    def watch(self, callback: Callable[[Flow], None]) -> None:
+        """Call `callback(flow)` whenever what routes an event to it changes.
 
-    def unwatch_priority(self, callback: Callable[[Flow], None]) -> None:
+        That is its priority, guard, binding or gate (for dispatchers).
+        """
+        self._watchers.append(callback)
+
+    def unwatch(self, callback: Callable[[Flow], None]) -> None:
         """Stop calling `callback` (no error when it was not watching)."""
         with contextlib.suppress(ValueError):
-            self._priority_watchers.remove(callback)
+            self._watchers.remove(callback)
+
+    def _changed(self) -> None:
+        self.selector = selector(self._binding, self._guard)
+        for watcher in tuple(self._watchers):
+            watcher(self)
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r} priority={self._priority} nodes={len(self.nodes)}>"

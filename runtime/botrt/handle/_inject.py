@@ -1,7 +1,8 @@
 """Dependency injection by annotation.
 
-A node's parameters are classified once, when the node is made; per event,
-injection is an `isinstance` check or a dict lookup for each parameter.
+A node's parameters are classified once, when the node is made, and turned
+into the node's injector and call; per event, injection is an `isinstance`
+check or a provider call for each parameter.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from botrt._errors import BotrtError
 from botrt.adapter import Event
+from botrt.handle._run import FlowRecord, FlowRun, FlowStore, RecordStage
 
 if TYPE_CHECKING:
-    from botrt.handle._run import FlowRun
+    from botrt.handle._node import FlowNode
 
 
 class InjectionError(BotrtError):
@@ -125,8 +127,6 @@ def build_plan(fn: Callable[..., Any], node_name: str) -> tuple[Param, ...]:
     :raises InjectionError: if an annotation cannot be evaluated, or a
         parameter without a default has no annotation or is `*args`/`**kwargs`.
     """
-    from botrt.handle._run import FlowRecord, FlowStore
-
     try:
         sig = inspect.signature(fn, eval_str=True)
     except NameError as exc:
@@ -198,3 +198,96 @@ def _event_types(ann: Any) -> tuple[tuple[type, ...], bool]:
         if members and all(isinstance(a, type) and issubclass(a, Event) for a in members):
             return members, optional
     return (), False
+
+
+Injector = Callable[[FlowRun, "FlowNode"], "list[Any] | None"]
+"""A node's arguments for a run, or None (recorded) when a parameter does not match."""
+
+
+class _Miss:
+    """What a parameter's getter returns when it does not match: the record's note."""
+
+    __slots__ = ("note",)
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+
+def build_injector(plan: tuple[Param, ...]) -> Injector:
+    """The function that fills a node's parameters for a run, in plan order.
+
+    It stops at the first parameter that does not match (later providers are
+    not called) and records why the node was skipped.
+    """
+    getters = tuple(_getter(p) for p in plan)
+
+    def inject(run: FlowRun, n: FlowNode) -> list[Any] | None:
+        values: list[Any] = []
+        for get in getters:
+            value = get(run)
+            if value.__class__ is _Miss:
+                run.records.append((RecordStage.DEPENDS_NOT_MATCH, n, value.note))
+                return None
+            values.append(value)
+        return values
+
+    return inject
+
+
+def build_call(fn: Callable[..., Any], plan: tuple[Param, ...]) -> Callable[..., Any]:
+    """What the walk calls with the injected values in plan order: `fn` itself when it can."""
+    if not any(p.keyword for p in plan):
+        return fn
+    names = tuple(p.name for p in plan)
+
+    def call(*values: Any) -> Any:
+        return fn(**dict(zip(names, values, strict=True)))
+
+    return call
+
+
+def _getter(p: Param) -> Callable[[FlowRun], Any]:
+    if p.kind == STORE:
+        return _store
+    if p.kind == RECORDS:
+        return _records
+    if p.kind == EVENT:
+        return _event_getter(p)
+    return _service_getter(p)
+
+
+def _store(run: FlowRun) -> FlowStore:
+    return run.store
+
+
+def _records(run: FlowRun) -> tuple[FlowRecord, ...]:
+    return run.record_tuple()
+
+
+def _event_getter(p: Param) -> Callable[[FlowRun], Any]:
+    types = p.types
+    miss = None if p.optional else _Miss(p.describe())  # `X | None` receives None
+
+    def get(run: FlowRun) -> Any:
+        event = run.event
+        return event if isinstance(event, types) else miss
+
+    return get
+
+
+def _service_getter(p: Param) -> Callable[[FlowRun], Any]:
+    kind = p.types[0]
+    # `Service | None` receives None where the service is missing or does not apply.
+    no_match = None if p.optional else _Miss(p.describe())
+    no_service = None if p.optional else _Miss(f"{p.describe()} (no service)")
+
+    def get(run: FlowRun) -> Any:
+        provider = run.services.find(kind) if run.services is not None else None
+        if provider is None:
+            return no_service
+        try:
+            return provider(run)
+        except NoMatch:
+            return no_match
+
+    return get

@@ -6,7 +6,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from botrt.handle._inject import EVENT, Param, build_plan, where
+from botrt.handle._inject import (
+    EVENT,
+    Injector,
+    Param,
+    build_call,
+    build_injector,
+    build_plan,
+    where,
+)
 from botrt.handle._run import RecordStage
 
 
@@ -26,13 +34,14 @@ class FlowNode:
 
     __slots__ = (
         "__weakref__",
+        "call",
         "event_types",
         "finish_record",
         "fn",
+        "inject",
         "is_async",
         "name",
         "plan",
-        "positional",
         "start_record",
     )
 
@@ -45,13 +54,15 @@ class FlowNode:
         self.name: str = name if name is not None else getattr(fn, "__name__", repr(fn))
         self.is_async: bool = inspect.iscoroutinefunction(fn)
         self.plan: tuple[Param, ...] = build_plan(fn, self.name)
-        # Fast path: every parameter positional, so a call is fn(*values).
-        self.positional: bool = not any(p.keyword for p in self.plan)
+        # The node's call, worked out once: how its arguments are made for a run,
+        # and what is called with them (`fn` itself unless a parameter is keyword-only).
+        self.inject: Injector = build_injector(self.plan)
+        self.call: Callable[..., Any] = build_call(fn, self.plan)
         # The usual handler, `(event: SomeEvent)`: the event types it takes, so a run
         # passes the event with one isinstance check (None for any other plan).
         only = self.plan[0] if len(self.plan) == 1 else None
         self.event_types: tuple[type, ...] | None = (
-            only.types if only is not None and only.kind == EVENT and self.positional else None
+            only.types if only is not None and only.kind == EVENT and not only.keyword else None
         )
         # A run's history entries for this node, the same every time: made once.
         self.start_record = (RecordStage.NODE_START, self, None)
