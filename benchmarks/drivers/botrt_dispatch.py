@@ -127,7 +127,7 @@ async def run(workload: str, variant: str, seconds: float, events: int | None) -
         exec(compile(source, "bench_plugin", "exec"), namespace)
         dispatcher = Dispatcher(namespace["PLUGIN"].flows, prefixes=("/", "."))
         timed = await drive(make, dispatcher.dispatch, seconds=seconds, events=events)
-        SEEN[:] = namespace["SEEN"]
+        SEEN[:] = namespace.get("SEEN", [-1])
         return timed
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
