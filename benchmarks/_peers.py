@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ VENVS = HERE / ".venvs"
 PEERS: dict[str, str] = {
     "melobot": "melobot[console]==3.5.1",
     "vkbottle": "vkbottle==4.11.0",
+    "vkflow": "vkflow==1.2.0",
 }
 BOTRT_PYTHON = sys.executable
 
@@ -92,3 +94,52 @@ def load_line() -> str:
         return f"load average {os.getloadavg()[0]:.1f}"
     except OSError:
         return "load average unknown"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One line of a comparison: a driver script run with one venv's python.
+
+    `kind` is ``"botrt"`` (the figure the others are compared with),
+    ``"botrt-extra"`` (botrt measured another way, shown beside it), ``"peer"``
+    or ``"floor"``; `venv` is ``"botrt"`` or a peer's name.
+    """
+
+    key: str
+    label: str
+    kind: str
+    venv: str
+    script: str
+    args: tuple[str, ...] = ()
+
+    def python(self) -> str:
+        """The interpreter to run the driver with (installing the peer on first use)."""
+        return BOTRT_PYTHON if self.venv == "botrt" else peer_python(self.venv)
+
+
+Trials = dict[str, list[dict[str, Any]]]
+"""Per contender key, each trial's figures (``events_per_s``, ``events_per_cpu_s``, ...)."""
+
+
+def round_robin(plan: Sequence[Contender], trials: int, args: Sequence[str] = ()) -> Trials:
+    """Run every contender `trials` times, trial 1 of each, then trial 2 of each, ...
+
+    So a busy spell on the machine hits them alike. Each run is a fresh interpreter.
+    """
+    figures: Trials = {c.key: [] for c in plan}
+    for trial in range(1, trials + 1):
+        for c in plan:
+            result = run_driver(c.python(), c.script, (*c.args, *args))
+            figures[c.key].append(result)
+            print(
+                f"trial {trial}/{trials} {c.label}: {result['events_per_s']:,.0f} ev/s, "
+                f"{result.get('events_per_cpu_s', 0):,.0f} ev/CPU-s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return figures
+
+
+def medians(runs: Sequence[dict[str, Any]], key: str) -> float:
+    """The median of figure `key` over `runs`."""
+    return median([r[key] for r in runs])

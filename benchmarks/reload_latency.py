@@ -5,11 +5,15 @@ Run: ``.venv/bin/python benchmarks/reload_latency.py`` (writes docs/benchmarks.m
 A real host with the real watcher (watchfiles) over a real plugin folder. For
 each of 30 saves, the clock starts just before the file is written and stops
 when a ``/ver`` event sent through the host is answered by the new version.
+The pause between saves is drawn at random (`GAP`), so saves do not fall at
+the same point of the watcher's polling tick every time (a fixed pause locks
+onto it and makes every save cost the same).
 Then 1,000 reloads (driven directly, no watcher) measure resident memory growth.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 import tempfile
@@ -43,6 +47,8 @@ async def ver(event: TextEvent) -> None:
 
 SAVES = 30
 RELOADS = 1000
+GAP = (0.15, 0.45)
+"""Seconds between one save's answer and the next save, drawn uniformly."""
 
 
 def rss_mb() -> float:
@@ -73,6 +79,7 @@ async def main() -> None:
         await host.start()
         reloader = Reloader(host)
         latencies: list[float] = []
+        gaps = random.Random()
         async with anyio.create_task_group() as tg:
             tg.start_soon(reloader.run)
             await anyio.sleep(0.5)  # let the watcher arm before the first timed save
@@ -83,7 +90,8 @@ async def main() -> None:
                     while await ask(host) != str(v):  # noqa: ASYNC110 (polling is the measurement)
                         await anyio.sleep(0.001)
                 latencies.append((time.perf_counter() - started) * 1e3)
-                await anyio.sleep(0.2)  # separate the saves: each is its own edit
+                # Separate the saves (each is its own edit), at a random phase of the tick.
+                await anyio.sleep(gaps.uniform(*GAP))
             tg.cancel_scope.cancel()
 
         folder = plugin.parent
@@ -113,8 +121,10 @@ Machine: {machine_line()}
 | RSS growth over {RELOADS} reloads | {growth:+.1f} MB | ≤ 5 MB |
 | `sys.modules` growth over {RELOADS} reloads | {module_growth:+d} | 0 |
 
-The watcher groups a save's file events until 50 ms pass with no new one
-(watchfiles `step=50`), so about 50 ms of each figure is that wait.
+Saves are {GAP[0]:.2f}–{GAP[1]:.2f} s apart, drawn at random, so they land at
+any point of the watcher's tick. The watcher groups a save's file events
+until 50 ms pass with no new one (watchfiles `step=50`), so about 50 ms of
+each figure is that wait.
 melobot has no per-plugin reload to compare with: its `mb dev` restarts the
 whole process (PEERS.md: a new process about 0.6 s after the edit, state lost).
 """

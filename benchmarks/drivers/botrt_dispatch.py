@@ -1,4 +1,8 @@
-"""botrt on the dispatch workload, in one of three ways.
+"""botrt on the dispatch workload (pre-built events, an in-memory reply), in one of three ways.
+
+An inner measure of botrt's own machinery, not a peer comparison: the events
+are built as botrt events (no VK parsing) and a reply is one list append (no
+API client). The like-for-like comparison is ``botrt_vk.py``.
 
 - ``host`` (the figure that counts): a started `Host` (no console, SQLite in
   memory, metrics on as with ``[server]``: every event is counted for
@@ -27,7 +31,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _workload import COMMANDS, command, drive, parse_args, report, texts, tier
+from _workload import CATCH_ALL, COMMANDS, WARMUP, command, drive, parse_args, report, text, tier
 
 from botrt.adapter import TextEvent
 from botrt.config import load_config
@@ -35,6 +39,14 @@ from botrt.handle import Dispatcher
 from botrt.host import Host
 
 REPLIES: list[str] = []
+SEEN: list[int] = [0]  # what workload (c)'s catch-all flow counted
+
+
+def _plugin_seen() -> list[int]:
+    for name, module in list(sys.modules.items()):
+        if name.endswith(".__plugin__") and hasattr(module, "SEEN"):
+            return list(module.SEEN)
+    return [-1]
 
 
 class BenchEvent(TextEvent):
@@ -67,12 +79,21 @@ def plugin_source(workload: str) -> str:
         ]
         flow = "Flow('seed', [[n1, n2], n3, n4, [n5, n6], n7])"
         return head + "\n\n".join(nodes) + f"\n\nPLUGIN = PluginPlanner('1.0.0', flows=[{flow}])\n"
-    body = [head, "PLUGIN = PluginPlanner('1.0.0')\n"]
+    body = [
+        head,
+        "from botrt.handle import on_text\n\nPLUGIN = PluginPlanner('1.0.0')\nSEEN = [0]\n",
+    ]
     for k in range(COMMANDS):
         priority = tier(k) if workload == "c" else 0
         body.append(
             f"\n\n@PLUGIN.use\n@on_command({command(k)!r}, priority={priority})\n"
-            f"async def {command(k)}(event: TextEvent) -> None:\n    await event.reply('ok')\n"
+            f"async def {command(k)}(event: TextEvent) -> None:\n"
+            f"    await event.reply({command(k)!r})\n"
+        )
+    if workload == "c":  # a catch-all above the commands: every event walks the tiers
+        body.append(
+            f"\n\n@PLUGIN.use\n@on_text(priority={CATCH_ALL})\n"
+            "async def seen(event: TextEvent) -> None:\n    SEEN[0] += 1\n"
         )
     return "".join(body)
 
@@ -89,13 +110,25 @@ url = "sqlite:///:memory:"
 """
 
 
-async def run(workload: str, variant: str, events: list[BenchEvent]) -> float:
+def make(start: int, count: int) -> list[BenchEvent]:
+    """Events ``start .. start + count - 1``."""
+    return [BenchEvent(text(i)) for i in range(start, start + count)]
+
+
+def expected_reply(workload: str, i: int) -> str:
+    """What event i must be answered."""
+    return "ok" if workload == "a" else text(i).lstrip("/")
+
+
+async def run(workload: str, variant: str, seconds: float, events: int | None) -> tuple[int, float]:
     source = plugin_source(workload)
     if variant == "dispatcher":
         namespace: dict[str, Any] = {}
         exec(compile(source, "bench_plugin", "exec"), namespace)
         dispatcher = Dispatcher(namespace["PLUGIN"].flows, prefixes=("/", "."))
-        return await drive(events, dispatcher.dispatch)
+        timed = await drive(make, dispatcher.dispatch, seconds=seconds, events=events)
+        SEEN[:] = namespace.get("SEEN", [-1])
+        return timed
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "plugins" / "bench").mkdir(parents=True)
@@ -112,7 +145,9 @@ async def run(workload: str, variant: str, events: list[BenchEvent]) -> float:
             raise SystemExit(f"plugin refused: {issues}")
         try:
             if variant == "host":
-                return await drive(events, host.handle)
+                timed = await drive(make, host.handle, seconds=seconds, events=events)
+                SEEN[:] = _plugin_seen()
+                return timed
 
             async def submit(e: BenchEvent) -> None:
                 e.done = anyio.Event()
@@ -121,9 +156,10 @@ async def run(workload: str, variant: str, events: list[BenchEvent]) -> float:
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(lambda: host.serve(signals=False))
-                seconds = await drive(events, submit)
+                timed = await drive(make, submit, seconds=seconds, events=events)
                 host.request_stop()
-            return seconds
+            SEEN[:] = _plugin_seen()
+            return timed
         finally:
             await host.stop()
 
@@ -131,9 +167,15 @@ async def run(workload: str, variant: str, events: list[BenchEvent]) -> float:
 def main() -> None:
     args = parse_args(("host", "queue", "dispatcher"))
     logging.disable(logging.WARNING)  # the queue variant's "no adapter" warning
-    events = [BenchEvent(t) for t in texts(args.events)]
-    seconds = anyio.run(run, args.workload, args.variant, events)
-    report(seconds, args.events, len(REPLIES), len(events))
+    done, seconds = anyio.run(run, args.workload, args.variant, args.seconds, args.events)
+    for i, got in enumerate(REPLIES):
+        if got != expected_reply(args.workload, i):
+            raise SystemExit(
+                f"reply {i}: expected {expected_reply(args.workload, i)!r}, got {got!r}"
+            )
+    if args.workload == "c" and SEEN[0] != len(REPLIES):
+        raise SystemExit(f"the catch-all flow saw {SEEN[0]} of {len(REPLIES)} events")
+    report(done, seconds, len(REPLIES), done + WARMUP)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 (a) awaits the seven node functions along the DAG's four paths (14 calls,
 from a list made in advance); (b) looks the first word up in a dict and
-awaits the handler; (c) tries five such dicts, highest priority first.
+awaits the handler; (c) counts the event (the catch-all), then tries five
+such dicts, highest priority first.
 No framework: what is left is the cost of a coroutine call and a reply.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _workload import COMMANDS, TIERS, command, drive, parse_args, report, texts, tier
+from _workload import COMMANDS, TIERS, WARMUP, command, drive, parse_args, report, text, tier
 
 
 class Event:
@@ -27,6 +28,7 @@ class Event:
 
 
 REPLIES: list[str] = []
+SEEN = [0]
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -35,13 +37,16 @@ async def reply(e: Event) -> None:
     REPLIES.append("ok")
 
 
+async def seen(e: Event) -> None:
+    SEEN[0] += 1
+
+
 async def noop(e: Event) -> None:
     return None
 
 
 def main() -> None:
     args = parse_args()
-    events = [Event(t) for t in texts(args.events)]
     step: Callable[[Event], Awaitable[None]]
     if args.workload == "a":
         # n1 replies; traversal order of [[n1, n2], n3, n4, [n5, n6], n7]:
@@ -67,6 +72,7 @@ def main() -> None:
             tiers[TIERS - 1 - tier(k)][f"/{command(k)}"] = reply
 
         async def step(e: Event) -> None:
+            await seen(e)
             parts = e.text.split(None, 1)
             word = parts[0].lower() if parts else ""
             for table in tiers:
@@ -74,8 +80,11 @@ def main() -> None:
                 if handler is not None:
                     await handler(e)
 
-    seconds = asyncio.run(drive(events, step))
-    report(seconds, args.events, len(REPLIES), len(events))
+    def make(start: int, count: int) -> list[Event]:
+        return [Event(text(i)) for i in range(start, start + count)]
+
+    done, seconds = asyncio.run(drive(make, step, seconds=args.seconds, events=args.events))
+    report(done, seconds, len(REPLIES), done + WARMUP)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ and its ``input`` waits forever (the driver feeds events instead). Everything
 between a handler's ``send_text`` and that write (adapter, output factory,
 action handle task) runs as in a real bot.
 
+Workload (c) adds a catch-all ``on_text`` flow above the commands
+(priority `CATCH_ALL`) that counts every event without replying.
+
 Variants: ``command`` uses ``on_command`` (melobot's command parser);
 ``start`` uses ``on_start_match`` (a prefix matcher), melobot's fastest binder.
 """
@@ -27,19 +30,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import melobot.protocols.console.io.src as console_src
-from _workload import COMMANDS, command, drive, parse_args, report, texts, tier
+from _workload import CATCH_ALL, COMMANDS, WARMUP, command, drive, parse_args, report, text, tier
 from melobot import Bot, PluginPlanner
 from melobot.adapter import TextEvent
 from melobot.adapter.base import AdapterLifeSpan
 from melobot.adapter.generic import send_text
 from melobot.adapter.model import EventOrigin
-from melobot.handle import Flow, node, on_command, on_start_match
+from melobot.handle import Flow, node, on_command, on_start_match, on_text
 from melobot.log import set_global_logger
 from melobot.protocols.console import ConsoleIO, ConsoleProtocol
 from melobot.protocols.console.adapter.event import StdinEvent
 from melobot.protocols.console.io.model import StdinInputData
 
 REPLIES: list[str] = []
+SEEN = [0]
 
 # melobot's shipped global logger builds a record for every debug call (its level
 # is DEBUG, its console handler filters); none is wanted here, so give melobot its
@@ -90,24 +94,36 @@ def flows(workload: str, variant: str) -> list[Any]:
         else:
             binder = on_start_match(f"/{command(k)}", priority=priority)
 
-        async def handler() -> None:
-            await send_text("ok")
+        def replying(name: str) -> Any:
+            async def handler() -> None:
+                await send_text(name)
 
-        handler.__name__ = command(k)
-        made.append(binder(handler))
+            handler.__name__ = name
+            return handler
+
+        made.append(binder(replying(command(k))))
+    if workload == "c":
+
+        async def seen() -> None:
+            SEEN[0] += 1
+
+        made.append(on_text(priority=CATCH_ALL)(seen))
     return made
 
 
 def main() -> None:
     args = parse_args(("command", "start"))
-    events = [StdinEvent(StdinInputData(content=t)) for t in texts(args.events)]
+
+    def make(start: int, count: int) -> list[Any]:
+        return [StdinEvent(StdinInputData(content=text(i))) for i in range(start, start + count)]
+
     source = StubConsole()
     protocol = ConsoleProtocol(source)
     bot = Bot("bench")
     bot.add_protocol(protocol)
     bot.load_plugin(PluginPlanner("1.0.0", flows=flows(args.workload, args.variant)))
     adapter = protocol.adapter
-    result: dict[str, float] = {}
+    result: dict[str, Any] = {}
 
     async def step(event: Any) -> None:
         EventOrigin.set_origin(event, EventOrigin(adapter, source))
@@ -117,15 +133,22 @@ def main() -> None:
 
     @bot.on_started
     async def run() -> None:
-        result["seconds"] = await drive(events, step)
+        result["timed"] = await drive(make, step, seconds=args.seconds, events=args.events)
+        expected = result["timed"][0] + WARMUP
         for _ in range(1000):  # replies are written by tasks of their own: let the last land
-            if len(REPLIES) >= len(events):
+            if len(REPLIES) >= expected:
                 break
             await asyncio.sleep(0)
         await bot.close()
 
     bot.run()
-    report(result["seconds"], args.events, len(REPLIES), len(events))
+    done, seconds = result["timed"]
+    want = ["ok" if args.workload == "a" else text(i).lstrip("/") for i in range(done + WARMUP)]
+    if sorted(REPLIES) != sorted(want):  # its output tasks may finish out of order
+        raise SystemExit("melobot's replies do not answer the events")
+    if args.workload == "c" and SEEN[0] != done + WARMUP:
+        raise SystemExit(f"the catch-all flow saw {SEEN[0]} of {done + WARMUP} events")
+    report(done, seconds, len(REPLIES), done + WARMUP)
 
 
 if __name__ == "__main__":
