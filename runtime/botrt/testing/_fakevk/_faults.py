@@ -30,6 +30,7 @@ class Faults:
     _queued: dict[str, deque[_Fault]] = field(default_factory=dict)
     _drops: Counter[str] = field(default_factory=Counter)
     _delay: float = 0.0
+    _holds: dict[str, anyio.Event] = field(default_factory=dict)
 
     def fail_next(
         self,
@@ -55,11 +56,25 @@ class Faults:
         """Delay every answer by `seconds` from now on (0 to stop)."""
         self._delay = seconds
 
+    def hold(self, name: str) -> None:
+        """Keep requests for `name` (or any, for `"*"`) unanswered until `release`."""
+        self._holds.setdefault(name, anyio.Event())
+
+    def release(self, name: str) -> None:
+        """Let the requests `hold` kept for `name` go on, and stop holding new ones."""
+        held = self._holds.pop(name, None)
+        if held is not None:
+            held.set()
+
     async def intercept(self, request: web.Request, name: str) -> web.Response | None:
-        """Apply a drop, the delay and an HTTP fault queued for `name`.
+        """Apply a hold, a drop, the delay and an HTTP fault queued for `name`.
 
         Return the response to send instead of the real one, or None to go on.
         """
+        for key in (name, "*"):
+            held = self._holds.get(key)
+            if held is not None:
+                await held.wait()
         for key in (name, "*"):
             if self._drops[key] > 0:
                 self._drops[key] -= 1

@@ -157,6 +157,18 @@ class FakeVK:
         """Delay every answer by `seconds` from now on (0 to stop)."""
         self._faults.slow(seconds)
 
+    def hold(self, method: str = "*") -> None:
+        """Keep requests for `method` unanswered (not yet recorded) until `release`.
+
+        `method` is an API method name, `"longpoll"`, `"upload"`, or `"*"` for any
+        request. A test holds VK still to act at an exact point of the bot's work.
+        """
+        self._faults.hold(method)
+
+    def release(self, method: str = "*") -> None:
+        """Answer the requests `hold` kept for `method`, and hold no more of them."""
+        self._faults.release(method)
+
     def fail_longpoll(self, code: int, *, group_id: int | None = None) -> None:
         """Make the next `a_check` of the group answer `{"failed": code}` (1, 2 or 3).
 
