@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime as dt
 import inspect
 import logging
 import signal
 import sys
 from bisect import bisect_left
-from collections import deque
-from collections.abc import Hashable
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from botrt.adapter import Adapter, Event, MemberSource, Outbound, ScheduleEvent
+from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, NoMatch, Services
 from botrt.hooks import make_plugin_manager
+from botrt.host._intake import open_intake
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
@@ -127,21 +124,12 @@ class Host:
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []
         self._sources = self.metrics.sources
-        # The intake (see `submit` and `_consume`): plain asyncio futures and tasks,
-        # since anyio's memory stream and task group cost tens of µs per event.
-        self._queue: deque[Event] = deque()
-        self._putters: deque[tuple[asyncio.Future[None], Event]] = deque()
-        self._getter: asyncio.Future[None] | None = None
-        self._slot_waiter: asyncio.Future[None] | None = None
-        self._running = 0  # events taken for handling (a lane's backlog included)
-        self._serving = False  # a consumer runs: submit may hand an event to its lane itself
-        self._closed = False
-        # A lane per busy conversation: its backlog (None while it has none).
-        self._lanes: dict[Hashable, deque[Event] | None] = {}
-        self._lane_tasks: set[asyncio.Task[None]] = set()
-        self._lane_context = contextvars.Context()
+        # Bound methods and handles read once: `submit` runs for every event.
+        self._intake, self._intake_worker = open_intake(
+            self.handle, max_queue=self.max_queue, max_pending=self.max_pending
+        )
+        self._send_nowait = self._intake.send_nowait
         self._stop = anyio.Event()
-        self._drained = anyio.Event()
         self._middleware = False
         self._started = False
 
@@ -337,7 +325,7 @@ class Host:
         """
         try:
             async with anyio.create_task_group() as outer:
-                outer.start_soon(self._consume)
+                outer.start_soon(self._intake_worker.run)
                 async with anyio.create_task_group() as intake:
                     if signals:
                         intake.start_soon(self._watch_signals)
@@ -361,9 +349,9 @@ class Host:
                     self.background.stop_all(deadline)
                     intake.cancel_scope.cancel()
                 self.pm.hook.botrt_host_stopping(host=self)
-                self._close()
+                self._intake.close()
                 with anyio.CancelScope(deadline=deadline) as scope:
-                    await self._drained.wait()
+                    await self._intake_worker.wait_drained()
                 if scope.cancelled_caught:
                     log.warning(
                         "events still running after %.0f s; cancelling them", self.drain_grace
@@ -371,9 +359,9 @@ class Host:
                 outer.cancel_scope.cancel()
         finally:
             # Lanes are plain asyncio tasks, outside the task groups' cancel scopes.
-            self._close()
+            self._intake.close()
             with anyio.CancelScope(shield=True):
-                await self._cancel_lanes()
+                await self._intake_worker.cancel_lanes()
 
     async def _watch_signals(self) -> None:
         try:
@@ -427,34 +415,10 @@ class Host:
         if source is None:
             source = self.metrics.source(event.bot, event.platform)
         source.received += 1
-        if self._closed:
-            raise anyio.ClosedResourceError
-        queue = self._queue
-        if not queue and self._serving and self._running < self.max_pending:
-            # Nothing waits ahead of it and a slot is free: take it now, as the
-            # consumer would, without waking the consumer (a loop iteration).
-            self._running += 1
-            self._start(event)
-            return
-        if len(queue) < self.max_queue:
-            queue.append(event)
-            getter = self._getter
-            if getter is not None and not getter.done():
-                getter.set_result(None)
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (waiter, event)
-        self._putters.append(entry)
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)  # a zero-length queue: the consumer takes it from here
         try:
-            await waiter
-        except BaseException:
-            # Still waiting: withdraw the event. Already moved into the queue: it stays.
-            with suppress(ValueError):
-                self._putters.remove(entry)
-            raise
+            self._send_nowait(event)
+        except anyio.WouldBlock:
+            await self._intake.send(event)
 
     def enqueue(self, event: Event) -> None:
         """Queue `event` for dispatch now, past `max_queue` if need be; never waits.
@@ -465,137 +429,18 @@ class Host:
         :raises anyio.ClosedResourceError: once the host has stopped taking events.
         """
         self.metrics.source(event.bot, event.platform).received += 1
-        if self._closed:
-            raise anyio.ClosedResourceError
-        self._queue.append(event)
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
+        self._intake.push(event)
 
     def busy(self, event: Event) -> bool:
         """Whether an event of `event`'s conversation is being handled or waits for it.
 
         Scheduled slots have a conversation per schedule.
         """
-        key = _lane_key(event)
-        return key in self._lanes or any(_lane_key(e) == key for e in self._queue)
+        return self._intake.busy(event)
 
     def queue_depth(self) -> int:
         """How many events wait in the queue."""
-        return len(self._queue)
-
-    def _close(self) -> None:
-        # Stop taking events; the consumer drains what is queued (and waiting), then ends.
-        self._closed = True
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
-
-    def _take_putter(self) -> None:
-        # A slot opened in the queue: move the first sender still waiting into it.
-        putters = self._putters
-        while putters:
-            waiter, event = putters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                self._queue.append(event)
-                return
-
-    async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
-        # Lanes run in copies of the serving context (as tasks of its task group would).
-        self._lane_context = contextvars.copy_context()
-        self._serving = True
-        queue = self._queue
-        try:
-            while True:
-                if not queue:
-                    self._take_putter()  # a zero-length queue hands over from waiting senders
-                    if queue:
-                        continue
-                    if self._closed:
-                        break
-                    self._getter = getter = loop.create_future()
-                    try:
-                        await getter
-                    finally:
-                        self._getter = None
-                    continue
-                event = queue.popleft()
-                if self._putters:
-                    self._take_putter()
-                if self._running < self.max_pending:
-                    self._running += 1
-                else:
-                    # Hold this event until a slot frees: `_release` hands the slot over
-                    # without giving it back, so no later `submit` can overtake this event.
-                    self._slot_waiter = waiter = loop.create_future()
-                    try:
-                        await waiter
-                    finally:
-                        self._slot_waiter = None
-                self._start(event)
-            while self._lane_tasks:
-                await asyncio.wait(set(self._lane_tasks))
-                # A task cancelled before it started never ran its `finally`.
-                self._lane_tasks -= {t for t in self._lane_tasks if t.done()}
-        finally:
-            self._serving = False
-        self._drained.set()
-
-    def _start(self, event: Event) -> None:
-        # The event holds a slot. One lane per conversation: its events run in
-        # arrival order, so replies keep their order; conversations run concurrently.
-        key = _lane_key(event)
-        lanes = self._lanes
-        backlog = lanes.get(key, _IDLE)
-        if backlog is _IDLE:
-            lanes[key] = None
-            # The task leaves `_lane_tasks` itself when it ends (a done callback
-            # would cost a loop callback per event).
-            task = asyncio.get_running_loop().create_task(
-                self._run_lane(key, event), context=self._lane_context.copy()
-            )
-            self._lane_tasks.add(task)
-        elif backlog is None:
-            lanes[key] = deque((event,))
-        else:
-            backlog.append(event)  # type: ignore[union-attr]
-
-    def _release(self) -> None:
-        waiter = self._slot_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)  # the consumer's held event takes this slot
-        else:
-            self._running -= 1
-
-    async def _run_lane(self, key: Hashable, event: Event) -> None:
-        lanes = self._lanes
-        try:
-            while True:
-                try:
-                    await self.handle(event)
-                except Exception:
-                    log.exception("event %r could not be handled", event)
-                finally:
-                    self._release()
-                backlog = lanes[key]
-                if not backlog:
-                    return
-                event = backlog.popleft()
-        finally:
-            backlog = lanes.pop(key)
-            for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
-                self._release()
-            self._lane_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
-
-    async def _cancel_lanes(self) -> None:
-        tasks = set(self._lane_tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        self._lane_tasks.clear()
+        return self._intake.statistics().queued
 
     async def handle(self, event: Event) -> None:
         """Dispatch one event now (middleware first), counting it in flight."""
@@ -621,15 +466,3 @@ class Host:
             latency = source.latency
             latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
             latency.total += elapsed
-
-
-_IDLE: Any = object()  # `Host._lanes` has no entry: the conversation has no lane running
-
-
-def _lane_key(event: Event) -> Hashable:
-    peer = getattr(event, "peer_id", None)
-    if peer is None:
-        if isinstance(event, ScheduleEvent):
-            return ("schedule", id(event.target))  # a schedule's runs take turns
-        return ("event", id(event))
-    return (event.bot, peer)
