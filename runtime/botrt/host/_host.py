@@ -17,12 +17,13 @@ import anyio
 
 from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
-from botrt.handle import Dispatcher, NoMatch, Services
+from botrt.handle import Dispatcher, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._intake import open_intake
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
+from botrt.host._services import Service, ServiceTable
 from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     import pluggy
 
     from botrt.config import BotConfig
-    from botrt.handle._run import FlowRun
 
 log = logging.getLogger("botrt.host")
 
@@ -92,6 +92,7 @@ class Host:
         for module in hook_modules:
             self.pm.register(module)
         self.services = Services()
+        self._service_decls = ServiceTable(())  # declared at start: see `_service_table`
         self.roles = Roles(lambda: self.config.bot.admins, self._platform_is_admin)
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
@@ -176,43 +177,29 @@ class Host:
             await self.sync_members()
             await anyio.sleep(self.member_sync_interval)
 
-    def _register_services(self) -> None:
-        # Created here, not in __init__: `metrics.registry` is only known once started.
+    def _service_table(self) -> ServiceTable:
+        # Built at start, not in __init__: storage, members and `metrics.registry`
+        # are only known then.
         self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
-        s = self.services
-        s.register(PluginSettings, self._settings_provider)
-        s.register(CommandCatalog, lambda run: self.catalog)
-        s.register(Roles, lambda run: self.roles)
-        s.register(Messenger, lambda run: self.messenger)
-        s.register(BotInfo, lambda run: self.info)
-        s.register(Background, self._background_provider)
-        s.register(Metrics, self._metrics_provider)
+        services = [
+            Service(PluginSettings, self._settings_for),
+            Service.one(CommandCatalog, self.catalog),
+            Service.one(Roles, self.roles),
+            Service.one(Messenger, self.messenger),
+            Service.one(BotInfo, self.info),
+            Service(Background, self.background.for_plugin, per_plugin=True),
+            Service(Metrics, self.plugin_metrics.for_plugin, per_plugin=True),
+        ]
         if self.members is not None:
-            members = self.members
-            s.register(Members, lambda run: members)
+            services.append(Service.one(Members, self.members))
         if self.storage is not None:
             from botrt.storage import PluginStorage
 
-            s.register(PluginStorage, self._storage_provider)
+            services.append(Service(PluginStorage, self.storage.for_plugin, per_plugin=True))
+        return ServiceTable(services)
 
-    def _storage_provider(self, run: FlowRun) -> Any:
-        if run.flow.plugin is None:
-            raise NoMatch  # a flow attached outside any plugin owns no tables
-        return self.storage.for_plugin(run.flow.plugin)
-
-    def _background_provider(self, run: FlowRun) -> Background:
-        if run.flow.plugin is None:
-            raise NoMatch
-        return self.background.for_plugin(run.flow.plugin)
-
-    def _metrics_provider(self, run: FlowRun) -> Metrics:
-        if run.flow.plugin is None:
-            raise NoMatch
-        return self.plugin_metrics.for_plugin(run.flow.plugin)
-
-    def _settings_provider(self, run: FlowRun) -> PluginSettings:
-        name = run.flow.plugin or ""
-        return PluginSettings(name, self.config.plugins.settings_for(name))
+    def _settings_for(self, plugin: str) -> PluginSettings:
+        return PluginSettings(plugin, self.config.plugins.settings_for(plugin))
 
     def _forget_tables(self, plugin: str) -> None:
         # A new version re-declares its tables; the old declarations must not linger.
@@ -220,22 +207,7 @@ class Host:
             self.storage.forget_plugin(plugin)
 
     def _lifecycle_services(self, plugin: str) -> dict[type, Any]:
-        values: dict[type, Any] = {
-            PluginSettings: PluginSettings(plugin, self.config.plugins.settings_for(plugin)),
-            CommandCatalog: self.catalog,
-            Roles: self.roles,
-            Messenger: self.messenger,
-            BotInfo: self.info,
-            Background: self.background.for_plugin(plugin),
-            Metrics: self.plugin_metrics.for_plugin(plugin),
-        }
-        if self.members is not None:
-            values[Members] = self.members
-        if self.storage is not None:
-            from botrt.storage import PluginStorage
-
-            values[PluginStorage] = self.storage.for_plugin(plugin)
-        return values
+        return self._service_decls.for_plugin(plugin)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -260,7 +232,8 @@ class Host:
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
             await self.scheduler.setup()
-        self._register_services()
+        self._service_decls = self._service_table()
+        self._service_decls.install(self.services)
         # Adapters first: their hooks register what plugins may use in on_load
         # (sending through a bot, its members).
         self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]
