@@ -20,7 +20,7 @@ from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._intake import open_intake
-from botrt.host._metrics import EVENT_BUCKETS, HostMetrics
+from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
 from botrt.host._services import Service, ServiceTable
@@ -99,13 +99,29 @@ class Host:
         self.messenger = Messenger(lambda: self.outbound)
         self.info = BotInfo(lambda: self.config)
         self.members: Members | None = None
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(
+            info=self.info,
+            config=lambda: self.config,
+            flows=lambda: self.dispatcher.flows,
+            storage=lambda: self.storage,
+            bots=lambda: self.outbound,
+            busy=self.busy,
+            enqueue=self.enqueue,
+            handle=self.handle,
+        )
         self.pm.register(self.scheduler, name="botrt-scheduler")
         if metrics is None:
             metrics = config.server_active  # only the server's /metrics can scrape them
-        self.metrics = HostMetrics(self, enabled=metrics)
+        self.metrics = HostMetrics(
+            queue_depth=self.queue_depth, plugins=self._plugin_gauges, enabled=metrics
+        )
         self.pm.register(self.metrics, name="botrt-metrics")
-        self.web = WebServer(self)
+        self.web = WebServer(
+            adapters=lambda: self.adapters,
+            submit=self.submit,
+            render_metrics=self.metrics.render,
+            config=lambda: self.config.server,
+        )
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
@@ -200,6 +216,12 @@ class Host:
 
     def _settings_for(self, plugin: str) -> PluginSettings:
         return PluginSettings(plugin, self.config.plugins.settings_for(plugin))
+
+    def _plugin_gauges(self) -> list[PluginGauge]:
+        return [
+            PluginGauge(name, plugin.version, self.background.running(name))
+            for name, plugin in self.runtime.plugins.items()
+        ]
 
     def _forget_tables(self, plugin: str) -> None:
         # A new version re-declares its tables; the old declarations must not linger.
