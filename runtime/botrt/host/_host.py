@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime as dt
 import inspect
 import logging
 import signal
 import sys
 from bisect import bisect_left
-from collections import deque
-from collections.abc import Hashable
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from botrt.adapter import Adapter, Event, MemberSource, Outbound, ScheduleEvent
+from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
-from botrt.handle import Dispatcher, NoMatch, Services
+from botrt.handle import Dispatcher, Services
 from botrt.hooks import make_plugin_manager
-from botrt.host._metrics import EVENT_BUCKETS, HostMetrics
+from botrt.host._intake import open_intake
+from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
+from botrt.host._services import Service, ServiceTable
 from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
     import pluggy
 
     from botrt.config import BotConfig
-    from botrt.handle._run import FlowRun
 
 log = logging.getLogger("botrt.host")
 
@@ -95,19 +92,36 @@ class Host:
         for module in hook_modules:
             self.pm.register(module)
         self.services = Services()
+        self._service_decls = ServiceTable(())  # declared at start: see `_service_table`
         self.roles = Roles(lambda: self.config.bot.admins, self._platform_is_admin)
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
         self.messenger = Messenger(lambda: self.outbound)
         self.info = BotInfo(lambda: self.config)
         self.members: Members | None = None
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(
+            info=self.info,
+            config=lambda: self.config,
+            flows=lambda: self.dispatcher.flows,
+            storage=lambda: self.storage,
+            bots=lambda: self.outbound,
+            busy=self.busy,
+            enqueue=self.enqueue,
+            handle=self.handle,
+        )
         self.pm.register(self.scheduler, name="botrt-scheduler")
         if metrics is None:
             metrics = config.server_active  # only the server's /metrics can scrape them
-        self.metrics = HostMetrics(self, enabled=metrics)
+        self.metrics = HostMetrics(
+            queue_depth=self.queue_depth, plugins=self._plugin_gauges, enabled=metrics
+        )
         self.pm.register(self.metrics, name="botrt-metrics")
-        self.web = WebServer(self)
+        self.web = WebServer(
+            adapters=lambda: self.adapters,
+            submit=self.submit,
+            render_metrics=self.metrics.render,
+            config=lambda: self.config.server,
+        )
         self.dispatcher = Dispatcher(
             services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
         )
@@ -127,21 +141,12 @@ class Host:
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []
         self._sources = self.metrics.sources
-        # The intake (see `submit` and `_consume`): plain asyncio futures and tasks,
-        # since anyio's memory stream and task group cost tens of µs per event.
-        self._queue: deque[Event] = deque()
-        self._putters: deque[tuple[asyncio.Future[None], Event]] = deque()
-        self._getter: asyncio.Future[None] | None = None
-        self._slot_waiter: asyncio.Future[None] | None = None
-        self._running = 0  # events taken for handling (a lane's backlog included)
-        self._serving = False  # a consumer runs: submit may hand an event to its lane itself
-        self._closed = False
-        # A lane per busy conversation: its backlog (None while it has none).
-        self._lanes: dict[Hashable, deque[Event] | None] = {}
-        self._lane_tasks: set[asyncio.Task[None]] = set()
-        self._lane_context = contextvars.Context()
+        # Bound methods and handles read once: `submit` runs for every event.
+        self._intake, self._intake_worker = open_intake(
+            self.handle, max_queue=self.max_queue, max_pending=self.max_pending
+        )
+        self._send_nowait = self._intake.send_nowait
         self._stop = anyio.Event()
-        self._drained = anyio.Event()
         self._middleware = False
         self._started = False
 
@@ -188,43 +193,35 @@ class Host:
             await self.sync_members()
             await anyio.sleep(self.member_sync_interval)
 
-    def _register_services(self) -> None:
-        # Created here, not in __init__: `metrics.registry` is only known once started.
+    def _service_table(self) -> ServiceTable:
+        # Built at start, not in __init__: storage, members and `metrics.registry`
+        # are only known then.
         self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
-        s = self.services
-        s.register(PluginSettings, self._settings_provider)
-        s.register(CommandCatalog, lambda run: self.catalog)
-        s.register(Roles, lambda run: self.roles)
-        s.register(Messenger, lambda run: self.messenger)
-        s.register(BotInfo, lambda run: self.info)
-        s.register(Background, self._background_provider)
-        s.register(Metrics, self._metrics_provider)
+        services = [
+            Service(PluginSettings, self._settings_for),
+            Service.one(CommandCatalog, self.catalog),
+            Service.one(Roles, self.roles),
+            Service.one(Messenger, self.messenger),
+            Service.one(BotInfo, self.info),
+            Service(Background, self.background.for_plugin, per_plugin=True),
+            Service(Metrics, self.plugin_metrics.for_plugin, per_plugin=True),
+        ]
         if self.members is not None:
-            members = self.members
-            s.register(Members, lambda run: members)
+            services.append(Service.one(Members, self.members))
         if self.storage is not None:
             from botrt.storage import PluginStorage
 
-            s.register(PluginStorage, self._storage_provider)
+            services.append(Service(PluginStorage, self.storage.for_plugin, per_plugin=True))
+        return ServiceTable(services)
 
-    def _storage_provider(self, run: FlowRun) -> Any:
-        if run.flow.plugin is None:
-            raise NoMatch  # a flow attached outside any plugin owns no tables
-        return self.storage.for_plugin(run.flow.plugin)
+    def _settings_for(self, plugin: str) -> PluginSettings:
+        return PluginSettings(plugin, self.config.plugins.settings_for(plugin))
 
-    def _background_provider(self, run: FlowRun) -> Background:
-        if run.flow.plugin is None:
-            raise NoMatch
-        return self.background.for_plugin(run.flow.plugin)
-
-    def _metrics_provider(self, run: FlowRun) -> Metrics:
-        if run.flow.plugin is None:
-            raise NoMatch
-        return self.plugin_metrics.for_plugin(run.flow.plugin)
-
-    def _settings_provider(self, run: FlowRun) -> PluginSettings:
-        name = run.flow.plugin or ""
-        return PluginSettings(name, self.config.plugins.settings_for(name))
+    def _plugin_gauges(self) -> list[PluginGauge]:
+        return [
+            PluginGauge(name, plugin.version, self.background.running(name))
+            for name, plugin in self.runtime.plugins.items()
+        ]
 
     def _forget_tables(self, plugin: str) -> None:
         # A new version re-declares its tables; the old declarations must not linger.
@@ -232,22 +229,7 @@ class Host:
             self.storage.forget_plugin(plugin)
 
     def _lifecycle_services(self, plugin: str) -> dict[type, Any]:
-        values: dict[type, Any] = {
-            PluginSettings: PluginSettings(plugin, self.config.plugins.settings_for(plugin)),
-            CommandCatalog: self.catalog,
-            Roles: self.roles,
-            Messenger: self.messenger,
-            BotInfo: self.info,
-            Background: self.background.for_plugin(plugin),
-            Metrics: self.plugin_metrics.for_plugin(plugin),
-        }
-        if self.members is not None:
-            values[Members] = self.members
-        if self.storage is not None:
-            from botrt.storage import PluginStorage
-
-            values[PluginStorage] = self.storage.for_plugin(plugin)
-        return values
+        return self._service_decls.for_plugin(plugin)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -272,7 +254,8 @@ class Host:
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
             await self.scheduler.setup()
-        self._register_services()
+        self._service_decls = self._service_table()
+        self._service_decls.install(self.services)
         # Adapters first: their hooks register what plugins may use in on_load
         # (sending through a bot, its members).
         self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]
@@ -337,7 +320,7 @@ class Host:
         """
         try:
             async with anyio.create_task_group() as outer:
-                outer.start_soon(self._consume)
+                outer.start_soon(self._intake_worker.run)
                 async with anyio.create_task_group() as intake:
                     if signals:
                         intake.start_soon(self._watch_signals)
@@ -361,9 +344,9 @@ class Host:
                     self.background.stop_all(deadline)
                     intake.cancel_scope.cancel()
                 self.pm.hook.botrt_host_stopping(host=self)
-                self._close()
+                self._intake.close()
                 with anyio.CancelScope(deadline=deadline) as scope:
-                    await self._drained.wait()
+                    await self._intake_worker.wait_drained()
                 if scope.cancelled_caught:
                     log.warning(
                         "events still running after %.0f s; cancelling them", self.drain_grace
@@ -371,9 +354,9 @@ class Host:
                 outer.cancel_scope.cancel()
         finally:
             # Lanes are plain asyncio tasks, outside the task groups' cancel scopes.
-            self._close()
+            self._intake.close()
             with anyio.CancelScope(shield=True):
-                await self._cancel_lanes()
+                await self._intake_worker.cancel_lanes()
 
     async def _watch_signals(self) -> None:
         try:
@@ -427,34 +410,10 @@ class Host:
         if source is None:
             source = self.metrics.source(event.bot, event.platform)
         source.received += 1
-        if self._closed:
-            raise anyio.ClosedResourceError
-        queue = self._queue
-        if not queue and self._serving and self._running < self.max_pending:
-            # Nothing waits ahead of it and a slot is free: take it now, as the
-            # consumer would, without waking the consumer (a loop iteration).
-            self._running += 1
-            self._start(event)
-            return
-        if len(queue) < self.max_queue:
-            queue.append(event)
-            getter = self._getter
-            if getter is not None and not getter.done():
-                getter.set_result(None)
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (waiter, event)
-        self._putters.append(entry)
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)  # a zero-length queue: the consumer takes it from here
         try:
-            await waiter
-        except BaseException:
-            # Still waiting: withdraw the event. Already moved into the queue: it stays.
-            with suppress(ValueError):
-                self._putters.remove(entry)
-            raise
+            self._send_nowait(event)
+        except anyio.WouldBlock:
+            await self._intake.send(event)
 
     def enqueue(self, event: Event) -> None:
         """Queue `event` for dispatch now, past `max_queue` if need be; never waits.
@@ -465,137 +424,18 @@ class Host:
         :raises anyio.ClosedResourceError: once the host has stopped taking events.
         """
         self.metrics.source(event.bot, event.platform).received += 1
-        if self._closed:
-            raise anyio.ClosedResourceError
-        self._queue.append(event)
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
+        self._intake.push(event)
 
     def busy(self, event: Event) -> bool:
         """Whether an event of `event`'s conversation is being handled or waits for it.
 
         Scheduled slots have a conversation per schedule.
         """
-        key = _lane_key(event)
-        return key in self._lanes or any(_lane_key(e) == key for e in self._queue)
+        return self._intake.busy(event)
 
     def queue_depth(self) -> int:
         """How many events wait in the queue."""
-        return len(self._queue)
-
-    def _close(self) -> None:
-        # Stop taking events; the consumer drains what is queued (and waiting), then ends.
-        self._closed = True
-        getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
-
-    def _take_putter(self) -> None:
-        # A slot opened in the queue: move the first sender still waiting into it.
-        putters = self._putters
-        while putters:
-            waiter, event = putters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                self._queue.append(event)
-                return
-
-    async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
-        # Lanes run in copies of the serving context (as tasks of its task group would).
-        self._lane_context = contextvars.copy_context()
-        self._serving = True
-        queue = self._queue
-        try:
-            while True:
-                if not queue:
-                    self._take_putter()  # a zero-length queue hands over from waiting senders
-                    if queue:
-                        continue
-                    if self._closed:
-                        break
-                    self._getter = getter = loop.create_future()
-                    try:
-                        await getter
-                    finally:
-                        self._getter = None
-                    continue
-                event = queue.popleft()
-                if self._putters:
-                    self._take_putter()
-                if self._running < self.max_pending:
-                    self._running += 1
-                else:
-                    # Hold this event until a slot frees: `_release` hands the slot over
-                    # without giving it back, so no later `submit` can overtake this event.
-                    self._slot_waiter = waiter = loop.create_future()
-                    try:
-                        await waiter
-                    finally:
-                        self._slot_waiter = None
-                self._start(event)
-            while self._lane_tasks:
-                await asyncio.wait(set(self._lane_tasks))
-                # A task cancelled before it started never ran its `finally`.
-                self._lane_tasks -= {t for t in self._lane_tasks if t.done()}
-        finally:
-            self._serving = False
-        self._drained.set()
-
-    def _start(self, event: Event) -> None:
-        # The event holds a slot. One lane per conversation: its events run in
-        # arrival order, so replies keep their order; conversations run concurrently.
-        key = _lane_key(event)
-        lanes = self._lanes
-        backlog = lanes.get(key, _IDLE)
-        if backlog is _IDLE:
-            lanes[key] = None
-            # The task leaves `_lane_tasks` itself when it ends (a done callback
-            # would cost a loop callback per event).
-            task = asyncio.get_running_loop().create_task(
-                self._run_lane(key, event), context=self._lane_context.copy()
-            )
-            self._lane_tasks.add(task)
-        elif backlog is None:
-            lanes[key] = deque((event,))
-        else:
-            backlog.append(event)  # type: ignore[union-attr]
-
-    def _release(self) -> None:
-        waiter = self._slot_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)  # the consumer's held event takes this slot
-        else:
-            self._running -= 1
-
-    async def _run_lane(self, key: Hashable, event: Event) -> None:
-        lanes = self._lanes
-        try:
-            while True:
-                try:
-                    await self.handle(event)
-                except Exception:
-                    log.exception("event %r could not be handled", event)
-                finally:
-                    self._release()
-                backlog = lanes[key]
-                if not backlog:
-                    return
-                event = backlog.popleft()
-        finally:
-            backlog = lanes.pop(key)
-            for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
-                self._release()
-            self._lane_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
-
-    async def _cancel_lanes(self) -> None:
-        tasks = set(self._lane_tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        self._lane_tasks.clear()
+        return self._intake.statistics().queued
 
     async def handle(self, event: Event) -> None:
         """Dispatch one event now (middleware first), counting it in flight."""
@@ -621,15 +461,3 @@ class Host:
             latency = source.latency
             latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
             latency.total += elapsed
-
-
-_IDLE: Any = object()  # `Host._lanes` has no entry: the conversation has no lane running
-
-
-def _lane_key(event: Event) -> Hashable:
-    peer = getattr(event, "peer_id", None)
-    if peer is None:
-        if isinstance(event, ScheduleEvent):
-            return ("schedule", id(event.target))  # a schedule's runs take turns
-        return ("event", id(event))
-    return (event.bot, peer)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botrt.hooks import hookimpl
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from prometheus_client import CollectorRegistry
 
-    from botrt.host._host import Host
     from botrt.plugin import LoadedPlugin, PluginIssue
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -30,6 +29,14 @@ EVENT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 """Upper bounds (seconds) of ``botrt_event_seconds``."""
 RELOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 """Upper bounds (seconds) of ``botrt_reload_seconds``."""
+
+
+class PluginGauge(NamedTuple):
+    """What ``/metrics`` shows of one running plugin, read when scraped."""
+
+    name: str
+    version: str
+    background_tasks: int
 
 
 class Histogram:
@@ -89,8 +96,15 @@ class HostMetrics:
         reload_seconds: how long the successful reloads took.
     """
 
-    def __init__(self, host: Host, *, enabled: bool = True) -> None:
-        self._host = host
+    def __init__(
+        self,
+        *,
+        queue_depth: Callable[[], int],
+        plugins: Callable[[], Iterable[PluginGauge]],
+        enabled: bool = True,
+    ) -> None:
+        self._queue_depth = queue_depth
+        self._plugins = plugins
         self.sources: dict[tuple[str, str], Source] = {}
         self.latency: dict[str, Histogram] = {}
         self.flow_errors: dict[str, int] = {}
@@ -104,7 +118,7 @@ class HostMetrics:
 
         registry = CollectorRegistry()
         registry.register(_HostCollector(self))
-        registry.register(_PluginCollector(self._host))
+        registry.register(_PluginCollector(self._plugins))
         return registry
 
     def source(self, bot: str, platform: str) -> Source:
@@ -132,7 +146,7 @@ class HostMetrics:
 
     @hookimpl
     def botrt_plugin_reloaded(
-        self, host: Host, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
+        self, host: Any, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
     ) -> None:
         """Count a successful reload and its duration."""
         self.reloads["ok"] = self.reloads.get("ok", 0) + 1
@@ -140,7 +154,7 @@ class HostMetrics:
         self.reload_seconds.observe(elapsed_ms / 1000)
 
     @hookimpl
-    def botrt_reload_refused(self, host: Host, plugin: str, issues: list[PluginIssue]) -> None:
+    def botrt_reload_refused(self, host: Any, plugin: str, issues: list[PluginIssue]) -> None:
         """Count a refused reload."""
         self.reloads["refused"] = self.reloads.get("refused", 0) + 1
         self._created.setdefault(("reloads", "refused"), time.time())
@@ -212,15 +226,15 @@ class _HostCollector:
         queue = GaugeMetricFamily("botrt_queue_depth", "Events waiting for dispatch")
         if values:
             reload_seconds.add_metric([], _buckets(m.reload_seconds), m.reload_seconds.total)
-            queue.add_metric([], m._host.queue_depth())
+            queue.add_metric([], m._queue_depth())
         yield from (received, handled, latency, errors, reloads, reload_seconds, queue)
 
 
 class _PluginCollector:
     """Per-plugin state read when scraped: which plugins run and their background work."""
 
-    def __init__(self, host: Host) -> None:
-        self._host = host
+    def __init__(self, plugins: Callable[[], Iterable[PluginGauge]]) -> None:
+        self._plugins = plugins
 
     def describe(self) -> Iterator[Any]:
         """The family names, for the registry's duplicate check (nothing is read)."""
@@ -239,8 +253,8 @@ class _PluginCollector:
         tasks = GaugeMetricFamily(
             "botrt_background_tasks", "Background tasks running, by plugin", labels=["plugin"]
         )
-        for name, plugin in self._host.runtime.plugins.items():
-            plugins.add_metric([name, plugin.version], 1)
-            tasks.add_metric([name], self._host.background.running(name))
+        for gauge in self._plugins():
+            plugins.add_metric([gauge.name, gauge.version], 1)
+            tasks.add_metric([gauge.name], gauge.background_tasks)
         yield plugins
         yield tasks

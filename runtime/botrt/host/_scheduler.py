@@ -11,19 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from sqlalchemy import Column, Float, String, update
 
-from botrt.adapter import ScheduleEvent
+from botrt.adapter import Event, ScheduleEvent
 from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
 from botrt.plugin._clock import Clock
 
 if TYPE_CHECKING:
-    from botrt.host._host import Host
-    from botrt.plugin import LoadedPlugin
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from botrt.config import BotConfig
+    from botrt.plugin import BotInfo, LoadedPlugin
+    from botrt.storage import Storage
 
 log = logging.getLogger("botrt.schedule")
 
@@ -31,15 +34,37 @@ log = logging.getLogger("botrt.schedule")
 class Scheduler:
     """Delivers a `ScheduleEvent` to each scheduled flow when its slot comes.
 
+    It sees only what it needs of the host: `info` (its clock), the live
+    `config`, the running `flows`, `storage` (None without ``[storage]``), the
+    `bots` that can send, and the intake's `busy`, `enqueue` and `handle`.
+
     Attributes:
         grace: a slot missed while the bot was down runs late once if it is
             at most this old; an older one is skipped and logged.
     """
 
     def __init__(
-        self, host: Host, *, clock: Clock | None = None, grace: dt.timedelta | None = None
+        self,
+        *,
+        info: BotInfo,
+        config: Callable[[], BotConfig],
+        flows: Callable[[], Iterable[Flow]],
+        storage: Callable[[], Storage | None],
+        bots: Callable[[], Iterable[str]],
+        busy: Callable[[Event], bool],
+        enqueue: Callable[[Event], None],
+        handle: Callable[[Event], Awaitable[None]],
+        clock: Clock | None = None,
+        grace: dt.timedelta | None = None,
     ) -> None:
-        self.host = host
+        self._info = info
+        self._config = config
+        self._flows = flows
+        self._storage = storage
+        self._bots = bots
+        self._busy = busy
+        self._enqueue = enqueue
+        self._handle = handle
         if clock is not None:
             self.clock = clock
         self.grace = grace if grace is not None else dt.timedelta(minutes=10)
@@ -53,22 +78,25 @@ class Scheduler:
         Replacing it here replaces it there; do it before the host starts, so
         plugins that sleep on it in `on_load` use it too.
         """
-        return self.host.info.clock
+        return self._info.clock
 
     @clock.setter
     def clock(self, clock: Clock) -> None:
-        self.host.info.clock = clock
+        self._info.clock = clock
 
     def _store(self):  # type: ignore[no-untyped-def]  # noqa: ANN202
+        storage = self._storage()
+        if storage is None:
+            raise RuntimeError("the scheduler runs only on a host with [storage]")
         if self._table is None:
-            ps = self.host.storage.for_plugin("botrt")
+            ps = storage.for_plugin("botrt")
             self._table = ps.table(
                 "schedules",
                 Column("key", String(300), primary_key=True),
                 Column("last_slot", Float, nullable=False),
                 Column("updated_at", Float, nullable=False),
             )
-        return self.host.storage.for_plugin("botrt"), self._table
+        return storage.for_plugin("botrt"), self._table
 
     async def setup(self) -> None:
         """Create the table of last runs if needed."""
@@ -78,20 +106,20 @@ class Scheduler:
     def schedules(self) -> list[tuple[str, Flow, ScheduleSpec, dt.tzinfo]]:
         """Every scheduled flow now running, with its key and time zone."""
         out = []
-        for flow in self.host.dispatcher.flows:
+        for flow in self._flows():
             spec = flow.binding.schedule if flow.binding is not None else None
             if spec is None:
                 continue
-            zone = _zone(spec.tz) if spec.tz else self.host.config.bot.tzinfo
+            zone = _zone(spec.tz) if spec.tz else self._config().bot.tzinfo
             out.append((_key(flow), flow, spec, zone))
         return out
 
     def default_bot(self) -> str:
         """The bot a `ScheduleEvent` belongs to: the first ``[[bots]]`` entry, else the console."""
-        config = self.host.config
+        config = self._config()
         if config.bots:
             return config.bots[0].name
-        return "console" if config.console_active else next(iter(self.host.outbound), "")
+        return "console" if config.console_active else next(iter(self._bots()), "")
 
     def wake(self) -> None:
         """Recompute the next slot now (the set of schedules changed)."""
@@ -107,7 +135,7 @@ class Scheduler:
         """
         while True:
             for event in await self.claim_due():
-                if self.host.busy(event):
+                if self._busy(event):
                     log.warning(
                         "schedule %s: skipped the %s slot: its run of an earlier slot "
                         "is still going",
@@ -115,7 +143,7 @@ class Scheduler:
                         event.scheduled_for.isoformat(timespec="minutes"),
                     )
                     continue
-                self.host.enqueue(event)
+                self._enqueue(event)
             now = self.clock.now()
             upcoming = [s.next_after(now, z) for _, _, s, z in self.schedules()]
             moment = min((u for u in upcoming if u is not None), default=None)
@@ -132,7 +160,7 @@ class Scheduler:
         if due:
             async with anyio.create_task_group() as tg:
                 for event in due:
-                    tg.start_soon(self.host.handle, event)
+                    tg.start_soon(self._handle, event)
         return due
 
     async def claim_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
@@ -196,19 +224,19 @@ class Scheduler:
 
     # Hot reload: a changed set of schedules takes effect without waiting for a slot.
     @hookimpl
-    def botrt_plugin_loaded(self, host: Host, plugin: LoadedPlugin) -> None:
+    def botrt_plugin_loaded(self, host: Any, plugin: LoadedPlugin) -> None:
         """Wake up: a plugin's schedules appeared."""
         self.wake()
 
     @hookimpl
     def botrt_plugin_reloaded(
-        self, host: Host, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
+        self, host: Any, old: LoadedPlugin, new: LoadedPlugin, elapsed_ms: float
     ) -> None:
         """Wake up: a plugin's schedules may have changed."""
         self.wake()
 
     @hookimpl
-    def botrt_plugin_unloaded(self, host: Host, plugin: LoadedPlugin) -> None:
+    def botrt_plugin_unloaded(self, host: Any, plugin: LoadedPlugin) -> None:
         """Wake up: a plugin's schedules are gone."""
         self.wake()
 

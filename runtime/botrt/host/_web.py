@@ -10,9 +10,12 @@ import anyio
 from botrt.host._metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
     from aiohttp import web
 
-    from botrt.host._host import Host
+    from botrt.adapter import Adapter, Event
+    from botrt.config import ServerSection
 
 log = logging.getLogger("botrt.web")
 
@@ -29,8 +32,18 @@ class WebServer:
     console-only bot never loads it.
     """
 
-    def __init__(self, host: Host) -> None:
-        self.host = host
+    def __init__(
+        self,
+        *,
+        adapters: Callable[[], Iterable[Adapter]],
+        submit: Callable[[Event], Awaitable[None]],
+        render_metrics: Callable[[], bytes],
+        config: Callable[[], ServerSection],
+    ) -> None:
+        self._adapters = adapters
+        self._submit = submit
+        self._render_metrics = render_metrics
+        self._config = config
         self.runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
@@ -40,23 +53,23 @@ class WebServer:
         app = web.Application(client_max_size=1024**2)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        for adapter in self.host.adapters:
+        for adapter in self._adapters():
             add_routes = getattr(adapter, "add_routes", None)
             if add_routes is not None:
-                add_routes(app, self.host.submit)
+                add_routes(app, self._submit)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
-        status = {a.name: bool(a.healthy()) for a in self.host.adapters}
+        status = {a.name: bool(a.healthy()) for a in self._adapters()}
         ok = all(status.values())
         return web.json_response({"ok": ok, "adapters": status}, status=200 if ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
-        body = self.host.metrics.render()
+        body = self._render_metrics()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     @property
@@ -65,13 +78,13 @@ class WebServer:
         if self.runner is not None:
             for address in self.runner.addresses:
                 return int(address[1])
-        return self.host.config.server.port
+        return self._config().port
 
     async def run(self) -> None:
         """Serve until cancelled."""
         from aiohttp import web
 
-        server = self.host.config.server
+        server = self._config()
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
         try:

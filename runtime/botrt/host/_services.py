@@ -1,0 +1,74 @@
+"""The services the host gives plugins, declared once for flow runs and lifecycle functions.
+
+Each `Service` says how to make its value for a plugin. The same table fills
+the dispatcher's `Services` (a flow run's value is its plugin's) and answers
+`on_load`/`on_unload` (`ServiceTable.for_plugin`), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botrt.handle import NoMatch, Services
+
+if TYPE_CHECKING:
+    from botrt.handle._run import FlowRun
+
+
+@dataclass(frozen=True)
+class Service:
+    """One injectable service.
+
+    Attributes:
+        kind: the type a parameter is annotated with.
+        make: the value for a plugin name (``""`` for a flow outside plugins,
+            when `per_plugin` is false).
+        per_plugin: the value belongs to a plugin: a flow attached outside any
+            plugin gets none (its node is skipped, as with `NoMatch`).
+        shared: the value is the same for every plugin (made once per run, not per plugin).
+    """
+
+    kind: type
+    make: Callable[[str], Any]
+    per_plugin: bool = False
+    shared: bool = False
+
+    @classmethod
+    def one(cls, kind: type, value: Any) -> Service:
+        """A service whose value is `value` for every plugin and flow."""
+        return cls(kind, lambda plugin: value, shared=True)
+
+    def provider(self) -> Callable[[FlowRun], Any]:
+        """The dispatcher's provider: the value for the run's plugin."""
+        make = self.make
+        if self.shared:
+            value = make("")
+            return lambda run: value
+        if self.per_plugin:
+
+            def owned(run: FlowRun) -> Any:
+                plugin = run.flow.plugin
+                if plugin is None:
+                    raise NoMatch  # a flow attached outside any plugin owns none
+                return make(plugin)
+
+            return owned
+        return lambda run: make(run.flow.plugin or "")
+
+
+class ServiceTable:
+    """The host's services, one declaration each."""
+
+    def __init__(self, services: Iterable[Service]) -> None:
+        self.services = tuple(services)
+
+    def install(self, into: Services) -> None:
+        """Register every service's provider for flow runs."""
+        for service in self.services:
+            into.register(service.kind, service.provider())
+
+    def for_plugin(self, plugin: str) -> dict[type, Any]:
+        """Every service's value for `plugin`, as its lifecycle functions receive them."""
+        return {service.kind: service.make(plugin) for service in self.services}
