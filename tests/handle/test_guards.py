@@ -236,27 +236,29 @@ async def test_a_guard_set_after_the_flow_was_added_applies_from_the_next_event(
     assert seen == ["ran", "ran"]
 
 
-async def test_a_gated_flow_waits_for_its_gate_and_a_retired_one_never_runs() -> None:
+async def test_a_held_flow_waits_for_its_gate_then_runs_on_the_flows_of_that_moment() -> None:
     seen: list[str] = []
     flow, matching, _ = command_flow(seen)
     d = Dispatcher([flow])
 
-    flow.gate = anyio.Event()
+    gate = d.hold([flow])
     async with anyio.create_task_group() as tg:
         tg.start_soon(d.dispatch, matching)
         await anyio.wait_all_tasks_blocked()
         assert seen == [], "the event waits at the gate"
-        flow.gate.set()
+        d.release(gate)
     assert seen == ["ran"]
 
-    flow.gate = anyio.Event()
+    # The flow is replaced while held: the held event runs on the replacement.
+    @on_command("go")
+    async def other(event: TextEvent) -> None:
+        seen.append("other")
+
+    gate = d.hold([flow])
     async with anyio.create_task_group() as tg:
         tg.start_soon(d.dispatch, matching)
         await anyio.wait_all_tasks_blocked()
-        flow.retired = True  # the reload was rolled back: the old version took over
-        flow.gate.set()
-    assert seen == ["ran"]
-
-    flow.gate, flow.retired = None, False
-    await d.dispatch(matching)
-    assert seen == ["ran", "ran"]
+        d.replace([flow], [other])
+        d.release(gate)
+    assert seen == ["ran", "other"]
+    assert gate.is_open

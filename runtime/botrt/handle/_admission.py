@@ -2,12 +2,12 @@
 
 A flow takes an event when, in this order: the event is of its binder's
 types and passes its binder's match (the prefix of `on_start_match`, the
-predicate of `on_text`, the slot of `on_schedule`); its guard says yes; its
-reload gate has opened and it was not withdrawn meanwhile; and, for a
-privileged command, the sender is an admin. `selector` compiles what the flow
-decides by itself (used by `flow_to` too); `admission` adds what the
-dispatcher holds (gate, privilege). Each yields a sync part, run in the
-dispatcher's loop, and an async part, awaited in the flow's own task.
+predicate of `on_text`, the slot of `on_schedule`); its guard says yes;
+and, for a privileged command, the sender is an admin. `selector` compiles
+what the flow decides by itself (used by `flow_to` too); `admission` adds
+what the dispatcher holds (privilege). Each yields a sync part, run in the
+dispatcher's loop, and an async part, awaited in the flow's own task. (A
+reload's gate is not a flow's: it holds whole routes, see `_routes.Gate`.)
 """
 
 from __future__ import annotations
@@ -87,28 +87,18 @@ def selector(binding: Binding | None, guard: Callable[[Event], Any] | None) -> S
 
 
 def admission(flow: Flow, is_admin: IsAdmin) -> Admission:
-    """Everything that decides whether `flow` takes an event, for a dispatcher.
-
-    The gate is read now: a flow's routes are rebuilt when its gate changes.
-    """
+    """Everything that decides whether `flow` takes an event, for a dispatcher."""
     own = flow.selector
-    gate = flow.gate
     binding = flow.binding
     spec = binding.command if binding is not None and binding.command is not None else None
-    if spec is not None and not spec.privileged:
-        spec = None
-    if gate is None and spec is None:
+    if spec is None or not spec.privileged:
         return Admission(flow, own.now, own.later)
     guard = own.later
 
     async def later(event: Event) -> bool:
-        if gate is not None:
-            await gate.wait()
-            if flow.retired:  # withdrawn before it served: the old version took the event
-                return False
         if guard is not None and not await guard(event):
             return False
-        return spec is None or await _allowed(spec.name, event, is_admin)
+        return await _allowed(spec.name, event, is_admin)
 
     return Admission(flow, own.now, later)
 

@@ -14,7 +14,7 @@ from botrt.handle._admission import Admission, IsAdmin
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._flow import Flow
 from botrt.handle._inject import Services
-from botrt.handle._routes import Routes, Tier
+from botrt.handle._routes import Gate, Routes, Tier
 from botrt.handle._run import Delivery
 from botrt.handle._walk import failure_site, run_flow
 
@@ -32,11 +32,12 @@ class Dispatcher:
     flow and node name; the other flows and later events carry on.
 
     The routes (`_routes`) are built when the set of flows, a flow's
-    priority, guard or gate, or the prefixes change, never per event: an
-    event costs one lookup by its first word, however many commands there
-    are, and then each flow on its route admits it by a check compiled once
-    (`_admission`). An event keeps the routes it started with, so a swap of
-    flows (a reload) never splits one event across two versions.
+    priority, guard or binding, a gate (`hold`, `release`) or the prefixes
+    change, never per event: an event costs one lookup by its first word,
+    however many commands there are, and then each flow on its route admits
+    it by a check compiled once (`_admission`). An event keeps the routes it
+    started with, so a swap of flows (a reload) never splits one event across
+    two versions.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class Dispatcher:
         self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
         self._routes: Routes | None = None
+        self._gates: list[Gate] = []
         self.replace((), flows)
 
     @property
@@ -102,11 +104,36 @@ class Dispatcher:
                 f.watch(self._invalidate)
         self._routes = None
 
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """The gates closed now (`hold`), oldest first."""
+        return tuple(self._gates)
+
+    def hold(self, flows: Iterable[Flow]) -> Gate:
+        """Hold back, from the next event on, the events that would reach `flows`.
+
+        For a reload: the plugin's flows stay in place while its versions hand
+        over; events that reach them wait at the returned gate until `release`,
+        then are delivered afresh. Events already past their lookup run on.
+        """
+        gate = Gate(flows)
+        self._gates.append(gate)
+        self._routes = None
+        return gate
+
+    def release(self, gate: Gate) -> None:
+        """Open `gate`: the events it held are delivered on the routes of now."""
+        if gate in self._gates:
+            self._gates.remove(gate)
+            self._routes = None
+        gate.open()
+
     def _invalidate(self, _flow: Flow) -> None:
         self._routes = None
 
     def _build_routes(self) -> Routes:
-        routes = self._routes = Routes(self._flows, self._prefixes, self._is_admin)
+        routes = Routes(self._flows, self._prefixes, self._is_admin, self._gates)
+        self._routes = routes
         return routes
 
     async def _is_admin(self, event: Event) -> bool:
@@ -134,9 +161,15 @@ class Dispatcher:
         flow = route.direct
         if flow is not None:
             return run_flow(flow, event, Delivery(), self.services, self._failed)
-        if not route.tiers:
-            return _NOTHING
-        return self._deliver(event, route.tiers)
+        tiers = route.tiers
+        if not tiers:
+            gate = route.gate
+            return _NOTHING if gate is None else self._after(gate, event)
+        return self._deliver(event, tiers)
+
+    async def _after(self, gate: Gate, event: Event) -> None:
+        await gate.wait()
+        await self.deliver(event)
 
     async def _deliver(self, event: Event, tiers: Sequence[Tier]) -> None:
         delivery = Delivery()

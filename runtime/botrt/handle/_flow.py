@@ -52,14 +52,11 @@ class Flow:
         self._priority = int(priority)
         self._guard: Guard | None = None
         self._binding: Binding | None = None
-        self._gate: Any = None
         self._watchers: list[Callable[[Flow], None]] = []
         self.selector: Selector = selector(None, None)
         """What the flow selects by itself (binder, guard), compiled on change."""
         # Set by the plugin planner: the name of the plugin that owns the flow.
         self.plugin: str | None = None
-        # Set when a flow was withdrawn before it ever served: waiting runs skip it.
-        self.retired = False
 
     # -- structure -----------------------------------------------------------
 
@@ -196,19 +193,6 @@ class Flow:
         self._changed()
 
     @property
-    def gate(self) -> Any:
-        """Set by the host while a reload hands over: runs wait on it before starting.
-
-        An object with ``async wait()`` (an `anyio.Event`), or None.
-        """
-        return self._gate
-
-    @gate.setter
-    def gate(self, value: Any) -> None:
-        self._gate = value
-        self._changed()
-
-    @property
     def priority(self) -> int:
         """Higher priorities receive an event first."""
         return self._priority
@@ -221,7 +205,7 @@ class Flow:
     def watch(self, callback: Callable[[Flow], None]) -> None:
         """Call `callback(flow)` whenever what routes an event to it changes.
 
-        That is its priority, guard, binding or gate (for dispatchers).
+        That is its priority, guard or binding (for dispatchers).
         """
         self._watchers.append(callback)
 

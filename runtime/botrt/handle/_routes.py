@@ -1,15 +1,18 @@
 """Routes: for each command word, the flows an event may reach, tier by tier.
 
-Built when a flow is added, removed or changed (priority, guard, binding,
-gate) and when the prefixes change; never per event. An event costs one
-lookup (its first word, or the default route) and then the admission checks
-of the flows on its route, each compiled once (`_admission`).
+Built when a flow is added, removed or changed (priority, guard, binding),
+when a `Gate` closes or opens, and when the prefixes change; never per
+event. An event costs one lookup (its first word, or the default route) and
+then the admission checks of the flows on its route, each compiled once
+(`_admission`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+
+import anyio
 
 from botrt.handle._admission import Admission, IsAdmin, admission
 
@@ -20,20 +23,60 @@ Tier = tuple[Admission, ...]
 """The flows of one priority on a route, with how each admits an event."""
 
 
+class Gate:
+    """Holds back the events bound for some flows while their plugin swaps.
+
+    A dispatcher's `hold` closes one and `release` opens it. While it is
+    closed, a route that reaches one of its flows is held whole: its events
+    wait here, then are delivered afresh on the routes of that moment (the
+    new version's flows, or the old ones again when the swap rolled back),
+    so no event is split between two versions. Events that took their route
+    before the gate closed are not held: they finish on the flows they found.
+    """
+
+    __slots__ = ("_opened", "flows")
+
+    def __init__(self, flows: Iterable[Flow]) -> None:
+        self.flows = frozenset(flows)
+        self._opened = anyio.Event()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the held events have been let through."""
+        return self._opened.is_set()
+
+    def open(self) -> None:
+        """Let the held events through (a dispatcher's `release` calls it)."""
+        self._opened.set()
+
+    async def wait(self) -> None:
+        """Wait until the gate opens."""
+        await self._opened.wait()
+
+
 class Route:
     """The tiers an event with one command word reaches, highest priority first.
 
     ``direct`` is the route's one flow when nothing has to be checked: the
     common case (one plain command, or a bot with a single flow), which then
-    runs with no work of the dispatcher's own.
+    runs with no work of the dispatcher's own. A route that reaches a flow
+    held by a closed `Gate` has no tiers and that ``gate``: its events wait
+    there, then take their route again.
     """
 
-    __slots__ = ("direct", "tiers")
+    __slots__ = ("direct", "gate", "tiers")
 
-    def __init__(self, tiers: Sequence[Tier]) -> None:
+    def __init__(self, tiers: Sequence[Tier], held: dict[Flow, Gate] | None = None) -> None:
+        self.gate: Gate | None = None
+        if held:
+            self.gate = next((held[r.flow] for t in tiers for r in t if r.flow in held), None)
+        if self.gate is not None:
+            self.tiers: tuple[Tier, ...] = ()
+            self.direct: Flow | None = None
+            return
         self.tiers = tuple(t for t in tiers if t)
         only = self.tiers[0] if len(self.tiers) == 1 and len(self.tiers[0]) == 1 else ()
-        self.direct: Flow | None = only[0].flow if only and only[0].free else None
+        self.direct = only[0].flow if only and only[0].free else None
 
 
 class Routes:
@@ -47,7 +90,14 @@ class Routes:
 
     __slots__ = ("by_word", "default")
 
-    def __init__(self, flows: Iterable[Flow], prefixes: Sequence[str], is_admin: IsAdmin) -> None:
+    def __init__(
+        self,
+        flows: Iterable[Flow],
+        prefixes: Sequence[str],
+        is_admin: IsAdmin,
+        gates: Iterable[Gate] = (),
+    ) -> None:
+        held = {f: g for g in gates for f in g.flows}
         by_priority: dict[int, tuple[dict[str, list[Admission]], list[Admission]]] = {}
         for f in flows:
             commands, every = by_priority.setdefault(f.priority, ({}, []))
@@ -60,9 +110,9 @@ class Routes:
                 for name in spec.names:
                     commands.setdefault(prefix + name, []).append(rule)
         tiers = [by_priority[p] for p in sorted(by_priority, reverse=True)]
-        self.default = Route([tuple(every) for _, every in tiers])
+        self.default = Route([tuple(every) for _, every in tiers], held)
         words = {word: None for commands, _ in tiers for word in commands}
         self.by_word = {
-            word: Route([(*commands.get(word, ()), *every) for commands, every in tiers])
+            word: Route([(*commands.get(word, ()), *every) for commands, every in tiers], held)
             for word in words
         }

@@ -163,13 +163,14 @@ class Reloader:
         try:
             await runtime.swap(name, new)
         except BaseException as exc:
-            # Cancelled while waiting for another swap, or on_load failed: the
-            # imported modules must not stay behind in sys.modules.
             if runtime.plugins.get(name) is not new:
+                # Cancelled while waiting for another swap: the imported modules
+                # must not stay behind in sys.modules (the swap drops them itself).
                 runtime.discard(new)
             if not isinstance(exc, Exception):
                 raise
-            issue = PluginIssue(name, f"on_load failed: {exc!r}", str(folder))
+            # on_load failed: the swap rolled back, the old version serves on.
+            issue = PluginIssue(name, f"on_load failed: {exc!r}", str(folder), error=type(exc))
             self._refused(name, [issue], started)
             return False
         ms = (time.perf_counter() - started) * 1e3

@@ -15,7 +15,7 @@ import sys
 import traceback
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from botrt._errors import BotrtError
@@ -30,12 +30,17 @@ PLUGIN_FILE = "__plugin__.py"
 
 @dataclass(frozen=True, slots=True)
 class PluginIssue:
-    """One problem found while loading a plugin: where it is and what is wrong."""
+    """One problem found while loading a plugin: where it is and what is wrong.
+
+    ``error`` is the class of the exception behind it, when one was raised
+    (``PluginNotLoadedError`` for an import of a plugin that is not running).
+    """
 
     plugin: str
     message: str
     file: str | None = None
     line: int | None = None
+    error: type[BaseException] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = self.file or "?"
@@ -260,7 +265,7 @@ def _import_file(
 def _issue_from(name: str, folder: Path, path: Path, exc: BaseException) -> PluginIssue:
     if isinstance(exc, SyntaxError) and exc.filename:
         detail = exc.msg or "invalid syntax"
-        return PluginIssue(name, f"SyntaxError: {detail}", exc.filename, exc.lineno)
+        return PluginIssue(name, f"SyntaxError: {detail}", exc.filename, exc.lineno, type(exc))
     file, line = str(path), None
     for frame in traceback.extract_tb(exc.__traceback__):
         if _inside(frame.filename, folder):
@@ -269,7 +274,7 @@ def _issue_from(name: str, folder: Path, path: Path, exc: BaseException) -> Plug
         message = f"FlowCycleError: {exc}"
     else:
         message = f"{type(exc).__name__}: {exc}"
-    return PluginIssue(name, message, file, line)
+    return PluginIssue(name, message, file, line, type(exc))
 
 
 def _inside(filename: str, folder: Path) -> bool:
