@@ -171,6 +171,7 @@ async def test_in_flight_events_finish_on_the_old_version(
         assert gates.previous == [None, "state of 1"]
 
 
+@pytest.mark.timeout(900)  # 200 reloads: seconds alone, minutes with every core busy
 async def test_many_reloads_lose_no_event_and_leak_no_module(tmp_path: Path) -> None:
     async with running_bot(tmp_path, {"ver/__plugin__.py": versioned("0")}) as bot:
         folder = bot.plugins / "ver"
