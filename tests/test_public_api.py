@@ -11,14 +11,25 @@ PUBLIC = {
     "botrt.handle": [
         "Flow", "FlowNode", "node", "nextn", "block", "stop", "bypass", "rewind", "flow_to",
         "get_event", "get_flow_store", "get_flow_records", "FlowStore", "FlowRecord",
-        "FlowCycleError", "on_command", "on_start_match", "on_text", "on_event", "on_schedule",
+        "FlowCycleError", "FlowContextError", "InjectionError", "ScheduleError",
+        "on_command", "on_start_match", "on_text", "on_event", "on_schedule",
     ],
-    "botrt": ["PluginPlanner"],
-    "botrt.adapter": ["Event", "TextEvent", "ScheduleEvent"],
+    "botrt": ["PluginPlanner", "BotrtError", "ConfigError", "PluginLoadError", "VkApiError"],
+    "botrt.config": ["ConfigError", "SettingsSchemaError"],
+    "botrt.plugin": [
+        "PluginPlanner", "PluginLoadError", "PluginNotLoadedError", "LifecycleError",
+        "BackgroundError", "MemberLookupError", "UnknownBotError", "MetricError",
+    ],
+    "botrt.storage": ["StorageError", "MigrationError"],
+    "botrt.adapter": ["Event", "TextEvent", "ScheduleEvent", "ReplyNotSupportedError"],
     "botrt.protocols.console": ["StdinEvent"],
-    "botrt.testing": ["TestHost", "FakeVK"],
+    "botrt.testing": [
+        "TestHost", "FakeVK", "TestHostError", "FakeVKError", "PostgresError",
+        "PostgresNotInstalled",
+    ],
     "botrt.protocols.vk": [
         "MessageNew", "MessageEvent", "GroupJoin", "GroupLeave", "VkEvent", "VkApi", "VkApiError",
+        "VkError", "VkConfigError", "VkPayloadError", "VkTransportError",
     ],
 }  # fmt: skip
 
@@ -52,3 +63,15 @@ def test_importing_botrt_does_not_import_the_engine() -> None:
     code = "import sys, botrt; print('botrt.handle' in sys.modules, 'aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_botrt_error_alone_imports_no_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from botrt import BotrtError, BackoffConfigError; "
+        "print(sorted(m for m in sys.modules if m.startswith('botrt.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['botrt._backoff', 'botrt._errors']"

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def plugin_folders(config: BotConfig) -> tuple[dict[str, Path], Path | None]:
     """Every plugin folder the config can see, by name, and the built-in plugins' folder."""
-    from botrt.plugin._catalog import builtin_plugins_dir, discover
+    from botrt.plugin._internal import builtin_plugins_dir, discover
 
     builtin = builtin_plugins_dir() if config.plugins.builtin else None
     return discover(config.plugins.dirs, builtin), builtin
@@ -39,7 +39,7 @@ def load_enabled(
     """Import every enabled plugin (of `folders`, default: all found); what loaded, and problems."""
     from botrt.config import is_plugin_enabled
     from botrt.plugin import PluginLoadError, load_plugin
-    from botrt.plugin._catalog import find_clashes
+    from botrt.plugin._internal import find_clashes
 
     if folders is None:
         folders = plugin_folders(config)[0]
@@ -59,7 +59,7 @@ def load_enabled(
 def written_config(given: str | None) -> dict[str, object]:
     """The raw TOML of the config file, {} when there is none (it parsed once already)."""
     from botrt.config import ConfigError
-    from botrt.config._load import read_toml
+    from botrt.config._internal import read_toml
 
     try:
         return read_toml(config_arg(given), missing_ok=True) or {}
@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.config)
     if config is None:
         return 1
-    from botrt.plugin._catalog import commands_of
-    from botrt.plugin._loader import unload_modules
+    from botrt.plugin._internal import commands_of, unload_modules
 
     found, loaded, issues = diagnose(config, args.config)
     try:

@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diagram; 1 if the config or a plugin fails to load, or NAME matches nothing."""
-    from botrt.plugin._loader import unload_modules
+    from botrt.plugin._internal import unload_modules
 
     config = read_config(args.config)
     if config is None:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 def _unknown(name: str, views: Sequence[FlowView], config: BotConfig) -> str:
     """The message for a NAME that matches nothing: why, and what exists instead."""
     from botrt.config import is_plugin_enabled
-    from botrt.plugin._catalog import builtin_plugins_dir, discover
+    from botrt.plugin._internal import builtin_plugins_dir, discover
 
     found = discover(config.plugins.dirs, builtin_plugins_dir() if config.plugins.builtin else None)
     if name in found:

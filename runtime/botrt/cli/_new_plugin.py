@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_builtin_dir(folder: Path) -> bool:
-    from botrt.plugin._catalog import builtin_plugins_dir
+    from botrt.plugin._internal import builtin_plugins_dir
 
     builtin = builtin_plugins_dir()
     return builtin is not None and builtin.resolve() == folder.resolve()
@@ -203,7 +203,7 @@ def _shadowed_builtin(name: str, config: BotConfig | None) -> Path | None:
     """The built-in plugin folder a new plugin called `name` would shadow, if any."""
     if config is not None and not config.plugins.builtin:
         return None
-    from botrt.plugin._catalog import builtin_plugins_dir
+    from botrt.plugin._internal import builtin_plugins_dir
 
     builtin = builtin_plugins_dir()
     if builtin is None:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def found_plugins(config: BotConfig) -> dict[str, Path]:
     """Every plugin folder the config can see, by name, in discovery order."""
-    from botrt.plugin._catalog import builtin_plugins_dir, discover
+    from botrt.plugin._internal import builtin_plugins_dir, discover
 
     builtin = builtin_plugins_dir() if config.plugins.builtin else None
     return discover(config.plugins.dirs, builtin)
@@ -70,8 +70,7 @@ def list_plugins(config: BotConfig) -> int:
 
     Import problems go to standard error; the plugin's row says ``error``.
     """
-    from botrt.plugin._catalog import commands_of
-    from botrt.plugin._loader import unload_modules
+    from botrt.plugin._internal import commands_of, unload_modules
 
     found = found_plugins(config)
     if not found:

@@ -79,7 +79,7 @@ def _setup_is_sound(config: BotConfig, given: str | None) -> bool:
     host imports each plugin anyway and reports its import errors itself.
     """
     from botrt.cli._check import diagnose, report
-    from botrt.plugin._loader import unload_modules
+    from botrt.plugin._internal import unload_modules
 
     found, loaded, _ = diagnose(config, given, only_with_settings=True)
     for plugin in loaded:

@@ -20,6 +20,7 @@ from botrt.config._model import (
     StorageSection,
     VkBotConfig,
 )
+from botrt.config._plugin_settings import SettingsSchemaError
 
 __all__ = [
     "LIVE_KEYS",
@@ -31,6 +32,7 @@ __all__ = [
     "Diagnosis",
     "PluginsSection",
     "ServerSection",
+    "SettingsSchemaError",
     "StorageSection",
     "VkBotConfig",
     "default_config",

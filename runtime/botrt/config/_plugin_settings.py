@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from botrt._errors import BotrtError
 from botrt.config import _check as c
 from botrt.config._check import Table
 from botrt.config._errors import ConfigIssue
@@ -30,7 +31,7 @@ _SCALARS: dict[Any, tuple[c.Check, str]] = {
 }
 
 
-class SettingsSchemaError(TypeError):
+class SettingsSchemaError(BotrtError, TypeError):
     """A settings dataclass uses an annotation botrt cannot check; the message names the field."""
 
 

@@ -29,6 +29,8 @@ class InjectionError(BotrtError):
     """
 
 
+# Outside botrt's tree: a provider's "skip this node", caught by the run, never an error
+# a caller sees.
 class NoMatch(Exception):
     """Raised by a service provider whose service does not apply to this event.
 

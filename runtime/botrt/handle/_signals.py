@@ -7,6 +7,8 @@ swallow them on their way up to the walk.
 from __future__ import annotations
 
 
+# Outside botrt's tree (and `Exception`) on purpose: a signal is control flow the walk
+# catches, never an error; `except BotrtError` in a node must not swallow it.
 class Signal(BaseException):
     """A control function's request to the walk (never seen outside a run)."""
 

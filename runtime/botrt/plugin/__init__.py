@@ -5,6 +5,7 @@ from botrt.plugin._background import Background, BackgroundError
 from botrt.plugin._botinfo import BotInfo
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
 from botrt.plugin._clock import Clock
+from botrt.plugin._imports import PluginNotLoadedError
 from botrt.plugin._loader import LoadedPlugin, PluginIssue, PluginLoadError, load_plugin
 from botrt.plugin._members import Member, MemberLookupError, Members
 from botrt.plugin._messenger import Messenger, UnknownBotError
@@ -30,6 +31,7 @@ __all__ = [
     "Metrics",
     "PluginIssue",
     "PluginLoadError",
+    "PluginNotLoadedError",
     "PluginPlanner",
     "PluginSettings",
     "Roles",

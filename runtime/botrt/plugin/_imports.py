@@ -23,7 +23,21 @@ STABLE_ROOT = "botrt_plugins"
 
 
 class PluginNotLoadedError(BotrtError, ImportError):
-    """Raised when a plugin imports ``botrt_plugins.<name>`` and `name` is not running."""
+    """Raised when a plugin imports ``botrt_plugins.<name>`` and `name` is not running.
+
+    Attributes:
+        plugin: the plugin that is not running (a first load retries the
+            importer once it runs).
+        name: the module that was imported (as on every `ImportError`).
+    """
+
+    def __init__(self, plugin: str, module: str) -> None:
+        super().__init__(
+            f"cannot import {module}: plugin {plugin!r} is not running "
+            "(not found, disabled, or it failed to load)",
+            name=module,
+        )
+        self.plugin = plugin
 
 
 class _Alias(importlib.abc.Loader):
@@ -95,11 +109,7 @@ class PluginImporter(importlib.abc.MetaPathFinder):
         if importer is not None and importer != name:
             self.dependencies.setdefault(importer, set()).add(name)
         if namespace is None:
-            raise PluginNotLoadedError(
-                f"cannot import {fullname}: plugin {name!r} is not running "
-                "(not found, disabled, or it failed to load)",
-                name=fullname,
-            )
+            raise PluginNotLoadedError(name, fullname)
         real = importlib.import_module(".".join([namespace, *rest]))
         return importlib.machinery.ModuleSpec(
             fullname, _Alias(real), is_package=hasattr(real, "__path__")

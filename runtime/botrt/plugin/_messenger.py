@@ -10,7 +10,18 @@ from botrt.adapter import Outbound, SendOutcome
 
 
 class UnknownBotError(BotrtError):
-    """Raised when a bot name is not one of the running bot accounts."""
+    """Raised when a bot name is not one of the running bot accounts.
+
+    Attributes:
+        bot: the name asked for.
+        running: the bot accounts that were running then.
+    """
+
+    def __init__(self, bot: str, running: Sequence[str]) -> None:
+        self.bot = bot
+        self.running = tuple(running)
+        known = ", ".join(self.running) or "none"
+        super().__init__(f"no bot account {bot!r} can send (running: {known})")
 
 
 class Messenger:
@@ -30,8 +41,7 @@ class Messenger:
         try:
             return self._outbound()[bot]
         except KeyError:
-            known = ", ".join(self._outbound()) or "none"
-            raise UnknownBotError(f"no bot account {bot!r} can send (running: {known})") from None
+            raise UnknownBotError(bot, list(self._outbound())) from None
 
     def platform(self, bot: str) -> str:
         """The platform of `bot` (``"vk"``, ``"console"``).

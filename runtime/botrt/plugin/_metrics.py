@@ -6,11 +6,23 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from botrt._errors import BotrtError
+
 _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
-class MetricError(ValueError):
-    """A plugin asked for a metric botrt cannot register (bad name, clash)."""
+class MetricError(BotrtError, ValueError):
+    """A plugin asked for a metric botrt cannot register (bad name, clash).
+
+    Attributes:
+        plugin: the plugin that asked.
+        metric: the metric name it asked for.
+    """
+
+    def __init__(self, message: str, *, plugin: str, metric: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.metric = metric
 
 
 class PluginMetricsHub:
@@ -40,11 +52,17 @@ class PluginMetricsHub:
         if not _NAME.match(name):
             raise MetricError(
                 f"plugin {plugin!r}: metric name {name!r} must be letters, digits and "
-                "underscores, not starting with a digit"
+                "underscores, not starting with a digit",
+                plugin=plugin,
+                metric=name,
             )
         for label in labels:
             if not _NAME.match(label) or label.startswith("__"):
-                raise MetricError(f"plugin {plugin!r}: metric {name!r}: bad label name {label!r}")
+                raise MetricError(
+                    f"plugin {plugin!r}: metric {name!r}: bad label name {label!r}",
+                    plugin=plugin,
+                    metric=name,
+                )
         full = f"botrt_{re.sub(r'[^a-zA-Z0-9_]', '_', plugin)}_{name}"
         labels = tuple(labels)
         known = self._metrics.get(full)
@@ -53,7 +71,9 @@ class PluginMetricsHub:
             if owner != plugin:
                 raise MetricError(
                     f"plugin {plugin!r}: metric {name!r} is {full}, already registered by "
-                    f"plugin {owner!r}; choose another name"
+                    f"plugin {owner!r}; choose another name",
+                    plugin=plugin,
+                    metric=name,
                 )
             if known_kind == kind and known_labels == labels:
                 return metric
@@ -64,13 +84,18 @@ class PluginMetricsHub:
             # The plugin changed the metric's kind or labels in a new version:
             # the old series cannot be continued, so they start over.
             registry.unregister(known[3])
-        metric = self._create(registry, kind, full, documentation, labels, plugin)
+        metric = self._create(registry, kind, full, documentation, labels, (plugin, name))
         self._metrics[full] = (plugin, kind, labels, metric)
         return metric
 
     @staticmethod
     def _create(
-        registry: Any, kind: str, full: str, doc: str, labels: tuple[str, ...], plugin: str
+        registry: Any,
+        kind: str,
+        full: str,
+        doc: str,
+        labels: tuple[str, ...],
+        asked: tuple[str, str],  # the plugin and the name it gave, for the error
     ) -> Any:
         from prometheus_client import Counter, Gauge
 
@@ -78,7 +103,10 @@ class PluginMetricsHub:
         try:
             return cls(full, doc, labels, registry=registry)
         except ValueError as exc:  # the name clashes with one of botrt's own
-            raise MetricError(f"plugin {plugin!r}: cannot register {full}: {exc}") from None
+            plugin, name = asked
+            raise MetricError(
+                f"plugin {plugin!r}: cannot register {full}: {exc}", plugin=plugin, metric=name
+            ) from None
 
 
 class Metrics:

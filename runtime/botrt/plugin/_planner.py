@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from botrt._errors import BotrtError
 from botrt.handle import Flow
-from botrt.handle._inject import optional_service
+from botrt.handle._internal import optional_service
 
 T = TypeVar("T")
 

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from botrt.testing._clock import ManualClock
 from botrt.testing._host import TestHost, TestHostError
 from botrt.testing._memory import MemoryEvent, MemoryOutbound
 
-__all__ = ["FakeVK", "ManualClock", "MemoryEvent", "MemoryOutbound", "TestHost", "TestHostError"]
+__all__ = [
+    "FakeVK",
+    "FakeVKError",
+    "ManualClock",
+    "MemoryEvent",
+    "MemoryOutbound",
+    "PostgresError",
+    "PostgresNotInstalled",
+    "TestHost",
+    "TestHostError",
+]
+
+# Lazy: FakeVK pulls in the aiohttp server, which flow tests do not need; the
+# PostgreSQL helpers are for storage tests only.
+_LAZY = {
+    "FakeVK": "botrt.testing._fakevk",
+    "FakeVKError": "botrt.testing._fakevk",
+    "PostgresError": "botrt.testing._postgres",
+    "PostgresNotInstalled": "botrt.testing._postgres",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: FakeVK pulls in the aiohttp server, which flow tests do not need.
-    if name == "FakeVK":
-        from botrt.testing._fakevk import FakeVK
-
-        return FakeVK
-    raise AttributeError(f"module 'botrt.testing' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'botrt.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from botrt.adapter import Adapter, Event
-    from botrt.handle._run import FlowRun
+    from botrt.handle._internal import FlowRun
     from botrt.host import Host
     from botrt.protocols.vk._api import VkApi
 

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import aiohttp
 
 
+# Outside botrt's tree: `VkApi` retries on it and raises `VkTransportError` once the
+# retries are spent, so it never reaches a caller.
 class TransientHttpError(Exception):
     """An exchange failed in a way worth retrying (5xx, 429, network, timeout, not JSON).
 

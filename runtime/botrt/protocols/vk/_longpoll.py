@@ -46,6 +46,7 @@ class LongPollStatistics:
     errors: int = 0
 
 
+# Outside botrt's tree: the poll loop catches it, backs off and retries.
 class _PollError(Exception):
     """One `a_check` request failed in a way worth retrying."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from botrt.adapter._text import MESSAGE_LIMIT, split_text
+from botrt.adapter import MESSAGE_LIMIT, split_text
 
 MAX_MESSAGE_LENGTH = MESSAGE_LIMIT
 """VK's documented text limit for one message (longer text gets error 914)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import anyio
 
+from botrt._errors import BotrtError
+
 #: The Long Poll `ts` of a group with no events; `ts - LP_BASE_TS` indexes its events.
 LP_BASE_TS = 1000
 
@@ -24,10 +26,11 @@ UNREACHABLE_TEXT = {
 }
 
 
-class FakeVKError(Exception):
+class FakeVKError(BotrtError):
     """FakeVK was used wrongly (an unknown group, a wait that timed out, ...)."""
 
 
+# Outside botrt's tree: the fake server turns it into VK's error JSON; no caller sees it.
 class ApiError(Exception):
     """A VK API error a method answers with: `{"error_code": code, "error_msg": message}`."""
 

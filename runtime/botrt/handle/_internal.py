@@ -1,0 +1,12 @@
+"""What `botrt.handle` lends its sibling packages (the plugin loader, the host, platforms).
+
+Not public API: plugins never import it. A sibling needing more of this
+package adds the name here instead of importing a private module of it.
+"""
+
+from botrt.handle._flow import EXTENDER
+from botrt.handle._graph import Graph
+from botrt.handle._inject import optional_service
+from botrt.handle._run import FlowRun
+
+__all__ = ["EXTENDER", "FlowRun", "Graph", "optional_service"]
