@@ -118,7 +118,7 @@ async def serve(
     try:
         extra = []
         if reload and config.plugins.reload:
-            from botrt.host._reload import Reloader
+            from botrt.host._internal import Reloader
 
             extra.append(Reloader(host).run)
         await host.serve(extra_tasks=tuple(extra))

@@ -32,13 +32,17 @@ from botrt.plugin import (
     CommandCatalog,
     Members,
     Messenger,
+    Metrics,
     PluginIssue,
     PluginSettings,
     Roles,
 )
-from botrt.plugin._background import BackgroundTasks
-from botrt.plugin._catalog import builtin_plugins_dir, discover
-from botrt.plugin._metrics import Metrics, PluginMetricsHub
+from botrt.plugin._internal import (
+    BackgroundTasks,
+    PluginMetricsHub,
+    builtin_plugins_dir,
+    discover,
+)
 
 if TYPE_CHECKING:
     import pluggy

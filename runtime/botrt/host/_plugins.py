@@ -17,8 +17,7 @@ import anyio
 
 from botrt.handle import Dispatcher
 from botrt.host._swap import LifecycleServices, Stage, Swap, prepare
-from botrt.plugin import LoadedPlugin, PluginIssue, PluginLoadError
-from botrt.plugin._imports import PluginNotLoadedError
+from botrt.plugin import LoadedPlugin, PluginIssue, PluginLoadError, PluginNotLoadedError
 
 log = logging.getLogger("botrt.plugins")
 

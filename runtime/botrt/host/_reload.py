@@ -20,9 +20,9 @@ from botrt.config import (
     load_config,
     restart_needed,
 )
-from botrt.config._load import read_toml
+from botrt.config._internal import read_toml
 from botrt.plugin import PluginIssue, PluginLoadError
-from botrt.plugin._catalog import builtin_plugins_dir, discover
+from botrt.plugin._internal import builtin_plugins_dir, discover
 
 if TYPE_CHECKING:
     from botrt.host._host import Host
@@ -78,8 +78,6 @@ class Reloader:
 
     def plugin_roots(self) -> list[Path]:
         """The folders watched for plugin changes."""
-        from botrt.plugin._catalog import builtin_plugins_dir
-
         p = self.host.config.plugins
         roots = [d.resolve() for d in p.dirs if d.is_dir()]
         builtin = builtin_plugins_dir() if p.builtin else None

@@ -19,7 +19,7 @@ from sqlalchemy import Column, Float, String, update
 from botrt.adapter import Event, ScheduleEvent
 from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
-from botrt.plugin._clock import Clock
+from botrt.plugin import Clock
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

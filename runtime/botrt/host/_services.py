@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botrt.handle import NoMatch, Services
 
 if TYPE_CHECKING:
-    from botrt.handle._run import FlowRun
+    from botrt.handle._internal import FlowRun
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,9 @@ from typing import Any
 import anyio
 
 from botrt.handle import Dispatcher
-from botrt.handle._routes import Gate
+from botrt.handle._internal import Gate
 from botrt.plugin import LoadedPlugin, PluginLoadError, load_plugin
-from botrt.plugin._catalog import find_clashes
-from botrt.plugin._imports import PluginImporter
-from botrt.plugin._loader import unload_modules
+from botrt.plugin._internal import PluginImporter, find_clashes, unload_modules
 
 log = logging.getLogger("botrt.plugins")
 

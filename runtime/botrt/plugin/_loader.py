@@ -20,8 +20,7 @@ from pathlib import Path
 
 from botrt._errors import BotrtError
 from botrt.handle import Flow, FlowCycleError
-from botrt.handle._flow import EXTENDER
-from botrt.handle._graph import Graph
+from botrt.handle._internal import EXTENDER, Graph
 from botrt.plugin._planner import COLLECTING, PluginPlanner
 
 NAMESPACE_ROOT = "_botrt_plugins"
