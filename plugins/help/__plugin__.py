@@ -11,7 +11,8 @@ Texts speak ``[bot] language``: this plugin's own from its catalogs
 (``locales/``), and each command's name, description and usage from the
 catalogs of the plugin that declares it. A command is shown under the name its
 plugin translates it to (``pgettext("command", NAME)``) when that name is one of
-its aliases, so a Russian bot lists ``/помощь`` and still answers ``/help``.
+its aliases, so a Russian bot lists ``/помощь`` and still answers ``/help``;
+``help NAME`` lists the other names, leaving out other languages' names.
 """
 
 from botrt import PluginPlanner
@@ -20,7 +21,7 @@ from botrt.handle import CommandArgs, on_command
 from botrt.i18n import N_, Translator
 from botrt.plugin import CommandCatalog, CommandInfo, Roles
 
-HELP = PluginPlanner(version="1.1.0")
+HELP = PluginPlanner(version="1.0.0")
 _ = HELP.gettext
 
 
@@ -38,7 +39,7 @@ async def show_help(
     admin = await roles.is_admin(event)
     prefix = catalog.prefixes[0] if catalog.prefixes else ""
     wanted = args.argv[0] if args.argv else ""
-    itself = prefix + local_name(HELP.translator, "help", ("h", "помощь"))
+    itself = prefix + local_name(HELP.pgettext("command", "help"), "help", ("h", "помощь"))
     if wanted:
         info = catalog.find(wanted.lstrip("".join(catalog.prefixes)) or wanted)
         if info is None or (info.spec.privileged and not admin):
@@ -54,9 +55,11 @@ async def show_help(
         await event.reply(message)
 
 
-def local_name(translator: Translator, name: str, aliases: tuple[str, ...]) -> str:
-    """The name a command goes by in the bot's language: its translation when it answers to it."""
-    translated = translator.pgettext("command", name)
+def local_name(translated: str, name: str, aliases: tuple[str, ...]) -> str:
+    """The name a command goes by in the bot's language: its `translated` name if it answers to it.
+
+    `translated` is ``pgettext("command", name)`` from the declaring plugin's catalogs.
+    """
     return translated if translated in aliases else name
 
 
@@ -80,7 +83,7 @@ def listing(commands: list[CommandInfo], prefix: str, itself: str, *, admin: boo
         spec = info.spec
         mark = _(" (admins)") if spec.privileged else ""
         description = f" - {texts.gettext(spec.description)}" if spec.description else ""
-        name = local_name(texts, spec.name, spec.aliases)
+        name = local_name(texts.pgettext("command", spec.name), spec.name, spec.aliases)
         lines.append(f"{prefix}{name}{description}{mark}")
     if not lines:
         return [_("No commands are available.")]
@@ -92,12 +95,14 @@ def describe(info: CommandInfo, prefix: str) -> str:
     """One command in full: usage, description, aliases."""
     spec = info.spec
     texts = _texts(info)
-    name = local_name(texts, spec.name, spec.aliases)
+    name = local_name(texts.pgettext("command", spec.name), spec.name, spec.aliases)
     usage = texts.gettext(spec.usage) if spec.usage else name
     parts = [f"{prefix}{usage}"]
     if spec.description:
         parts.append(texts.gettext(spec.description))
-    others = [n for n in spec.names if n != name]
+    # Names in other languages work too, but each language's help shows its own.
+    foreign = set(texts.translations(spec.name, "command").values()) - {name}
+    others = [n for n in spec.names if n != name and n not in foreign]
     if others:
         parts.append(_("Aliases: {names}").format(names=", ".join(prefix + a for a in others)))
     if spec.privileged:

@@ -94,6 +94,22 @@ class Translator:
         """`ngettext` with a `context`."""
         return self._catalog().npgettext(context, singular, plural, n)
 
+    def translations(self, message: str, context: str | None = None) -> dict[str, str]:
+        """`message` as each catalog translates it, by language (languages lacking it left out).
+
+        ``help`` uses it to tell a command's names in other languages from its aliases.
+        """
+        found: dict[str, str] = {}
+        for language, catalog in self._catalogs.items():
+            text = (
+                catalog.pgettext(context, message)
+                if context is not None
+                else catalog.gettext(message)
+            )
+            if text != message:
+                found[language] = text
+        return found
+
     def __repr__(self) -> str:
         return f"<Translator {self.folder or '-'} {self.language} {list(self._catalogs)}>"
 
