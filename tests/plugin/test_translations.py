@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from botrt.config import ConfigError, parse_config
-from botrt.i18n import CatalogError, Translator, missing_translations
+from botrt.i18n import CatalogError, Translator, core_translator, missing_translations
 from botrt.plugin import PluginLoadError
 from botrt.testing import TestHost
 
@@ -166,3 +166,14 @@ def test_language_is_validated_naming_the_key() -> None:
     assert parse_config({}, base_dir=Path.cwd()).bot.language == "en"
     with pytest.raises(ConfigError, match=r'bot\.language: expected "en" or "ru", got "de"'):
         parse_config({"bot": {"language": "de"}}, base_dir=Path.cwd())
+
+
+def test_the_runtime_has_its_own_russian_catalog_for_the_core_to_use() -> None:
+    core = core_translator("ru")
+    assert (
+        core.gettext("Only admins can use {command}.")
+        == "Команда {command} доступна только админам."
+    )
+    assert core_translator("en").gettext("Only admins can use {command}.") == (
+        "Only admins can use {command}."
+    )
