@@ -30,6 +30,7 @@ PACKAGES = (
     "botrt.config",
     "botrt.handle",
     "botrt.host",
+    "botrt.i18n",
     "botrt.plugin",
     "botrt.protocols.console",
     "botrt.protocols.vk",

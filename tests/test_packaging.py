@@ -23,3 +23,6 @@ def test_the_wheel_is_typed_and_carries_the_built_in_plugins(tmp_path: Path) -> 
     # PEP 561: type checkers read botrt's annotations only when py.typed is installed.
     assert "botrt/py.typed" in names
     assert "botrt/_builtin_plugins/help/__plugin__.py" in names
+    # Catalogs are read as .po files at load time: they must ship, no .mo needed.
+    assert "botrt/_builtin_plugins/help/locales/ru/LC_MESSAGES/messages.po" in names
+    assert "botrt/i18n/locales/ru/LC_MESSAGES/botrt.po" in names

@@ -21,6 +21,7 @@ PUBLIC = {
         "BackgroundError", "MemberLookupError", "UnknownBotError", "MetricError",
     ],
     "botrt.storage": ["StorageError", "MigrationError"],
+    "botrt.i18n": ["Translator", "CatalogError", "plugin_translator", "N_"],
     "botrt.adapter": ["Event", "TextEvent", "ScheduleEvent", "ReplyNotSupportedError"],
     "botrt.protocols.console": ["StdinEvent"],
     "botrt.testing": [

@@ -12,13 +12,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from botrt.i18n import plugin_translator
 from botrt.storage import PluginStorage
 
 from .parse import Span
 from .settings import Settings
 from .store import Mark
 
-HEADER = ("date", "lesson", "user_id", "name", "marked_by", "marked_at")
+T = plugin_translator()
+_ = T.gettext
+
+
+def header() -> tuple[str, ...]:
+    """The CSV's column names, in the bot's language."""
+    return (
+        T.pgettext("csv column", "date"),
+        T.pgettext("csv column", "lesson"),
+        T.pgettext("csv column", "user_id"),
+        T.pgettext("csv column", "name"),
+        T.pgettext("csv column", "marked_by"),
+        T.pgettext("csv column", "marked_at"),
+    )
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -47,13 +63,14 @@ def build(
 ) -> Export:
     """The export of `marks` of `bot` over `span` (None: every mark), made at `now`."""
     days = "all" if span is None else f"{span.start}_{span.end}"
-    shown = "all marks" if span is None else str(span)
+    shown = _("all marks") if span is None else str(span)
     filename = f"attendance-{_safe(bot)}-{days}-{now:%Y%m%dT%H%M%SZ}.csv"
-    return Export(filename, f"Attendance, {shown}", to_csv(marks, names), len(marks), shown)
+    title = _("Attendance, {span}").format(span=shown)
+    return Export(filename, title, to_csv(marks, names), len(marks), shown)
 
 
 def to_csv(marks: Sequence[Mark], names: Mapping[int, str]) -> bytes:
-    """`marks` as CSV with `HEADER`, by day, then name, then lesson; ``marked_at`` in UTC.
+    """`marks` as CSV under `header`, by day, then name, then lesson; ``marked_at`` in UTC.
 
     Encoded as UTF-8 with a byte order mark, so that spreadsheet programs
     show Cyrillic names correctly when the file is opened with a double click.
@@ -61,7 +78,7 @@ def to_csv(marks: Sequence[Mark], names: Mapping[int, str]) -> bytes:
     """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(HEADER)
+    writer.writerow(header())
     ordered = sorted(marks, key=lambda m: (m.day, names[m.user_id].casefold(), m.user_id, m.lesson))
     for m in ordered:
         writer.writerow(

@@ -9,6 +9,7 @@ from __plugin__ import ATTENDANCE
 
 from botrt.adapter import TextEvent
 from botrt.handle import CommandArgs, on_command
+from botrt.i18n import N_
 from botrt.plugin import Members, PluginSettings
 from botrt.storage import PluginStorage
 
@@ -18,7 +19,8 @@ from .roster import Student, StudentError, resolve_students
 from .settings import LessonError, SettingsError, read_settings
 from .store import WHOLE_DAY, Marks
 
-OPTIONS_USAGE = "STUDENT... [--lesson NAME] [--date YYYY-MM-DD]"
+_ = ATTENDANCE.gettext
+OPTIONS_USAGE = N_("STUDENT... [--lesson NAME] [--date YYYY-MM-DD]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +34,9 @@ class _Request:
 @ATTENDANCE.use
 @on_command(
     "absent",
-    description="mark students absent",
-    usage=f"absent {OPTIONS_USAGE}",
+    aliases=["прогул"],
+    description=N_("mark students absent"),
+    usage=N_("absent STUDENT... [--lesson NAME] [--date YYYY-MM-DD]"),
     privileged=True,
 )
 async def absent(
@@ -44,7 +47,7 @@ async def absent(
     ps: PluginStorage,
 ) -> None:
     """Mark students absent for a day and lesson; nothing is written unless all are found."""
-    request = await _read(event, args, raw, members, failed="Nothing was recorded")
+    request = await _read(event, args, raw, members, failed=_("Nothing was recorded"))
     if request is None:
         return
     lesson = request.lesson if request.lesson is not None else WHOLE_DAY
@@ -59,8 +62,9 @@ async def absent(
 @ATTENDANCE.use
 @on_command(
     "present",
-    description="take absence marks back",
-    usage=f"present {OPTIONS_USAGE}",
+    aliases=["был"],
+    description=N_("take absence marks back"),
+    usage=N_("present STUDENT... [--lesson NAME] [--date YYYY-MM-DD]"),
     privileged=True,
 )
 async def present(
@@ -71,7 +75,7 @@ async def present(
     ps: PluginStorage,
 ) -> None:
     """Remove the marks of students for a day: of one lesson, or all of that day."""
-    request = await _read(event, args, raw, members, failed="Nothing was removed")
+    request = await _read(event, args, raw, members, failed=_("Nothing was removed"))
     if request is None:
         return
     ids = [s.user_id for s in request.students]
@@ -88,22 +92,26 @@ async def _read(
 ) -> _Request | None:
     # Everything is checked before anything is written, so a command either
     # applies to every student it names or to none; problems are replied here.
-    usage = f"{args.command} {OPTIONS_USAGE}"
+    usage = f"{args.command} {_(OPTIONS_USAGE)}"
     try:
         settings = read_settings(raw)
         parsed = parse_mark_args(args)
         lesson = settings.lesson(parsed.lesson) if parsed.lesson is not None else None
     except SettingsError as exc:
-        await event.reply(f"{failed}: the attendance settings are invalid: {exc}")
+        await event.reply(
+            _("{failed}: the attendance settings are invalid: {error}").format(
+                failed=failed, error=exc
+            )
+        )
         return None
     except LessonError as exc:
         await event.reply(f"{exc}\n{failed}.")
         return None
     except ArgumentError as exc:
-        await event.reply(f"{exc}\nUsage: {usage}")
+        await event.reply(_("{error}\nUsage: {usage}").format(error=exc, usage=usage))
         return None
     if not parsed.students:
-        await event.reply(f"Name at least one student.\nUsage: {usage}")
+        await event.reply(_("Name at least one student.\nUsage: {usage}").format(usage=usage))
         return None
     try:
         students = await resolve_students(parsed.students, members, event.bot)

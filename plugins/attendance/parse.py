@@ -10,6 +10,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from botrt.i18n import N_, plugin_translator
+
+T = plugin_translator()
+_ = T.gettext
+
 # Numbers are read in the digits 0-9 only (re.ASCII): without it \d also takes
 # "١" or "１", which int() then reads as 1.
 MENTION = re.compile(r"\[id(\d+)\|[^\]]*\]", re.ASCII)
@@ -27,9 +32,13 @@ _RANGE_LIKE = re.compile(r"[\d.\-]+")
 # Phones turn "--" into a dash as it is typed; "—lesson" means "--lesson".
 _DASHES = ("\u2014", "\u2013")
 
-OPTIONS = {"lesson": "--lesson NAME", "date": "--date YYYY-MM-DD"}
-DATE_HINT = "YYYY-MM-DD"
-RANGE_HINT = "START..END, e.g. 2026-09-01..2026-12-31"
+OPTIONS = {"lesson": N_("--lesson NAME"), "date": N_("--date YYYY-MM-DD")}
+DATE_HINT = N_("YYYY-MM-DD")
+RANGE_HINT = N_("START..END, e.g. 2026-09-01..2026-12-31")
+
+
+EXPORT_WORDS = ("export", "экспорт")
+"""``attendance export``'s subcommand, in every language botrt speaks."""
 
 
 class ArgumentError(ValueError):
@@ -103,18 +112,22 @@ def parse_mark_args(text: str) -> MarkArgs:
         if option is None:
             rest.append(token)
             continue
-        name, _, value = option.partition("=")
+        name, _sep, value = option.partition("=")
         name = name.lower()
         if name not in OPTIONS:
-            known = " and ".join(OPTIONS.values())
-            raise ArgumentError(f"unknown option --{name}; use {known}")
+            known = _(" and ").join(_(v) for v in OPTIONS.values())
+            raise ArgumentError(
+                _("unknown option --{name}; use {known}").format(name=name, known=known)
+            )
         if name in options:
-            raise ArgumentError(f"--{name} is given twice")
+            raise ArgumentError(_("--{name} is given twice").format(name=name))
         if not value and i < len(tokens) and tokens[i] != "," and _option(tokens[i]) is None:
             value = tokens[i]
             i += 1
         if not value:
-            raise ArgumentError(f"--{name} needs a value: {OPTIONS[name]}")
+            raise ArgumentError(
+                _("--{name} needs a value: {form}").format(name=name, form=_(OPTIONS[name]))
+            )
         options[name] = value
     day = parse_day(options["date"], "--date") if "date" in options else None
     return MarkArgs(tuple(_students(rest)), options.get("lesson"), day)
@@ -130,16 +143,18 @@ def parse_view_args(text: str) -> ViewArgs:
     words = text.split()
     if not words:
         return ViewArgs(export=False, student=None, span=None)
-    if words[0].lower() == "export":
+    if words[0].lower() in EXPORT_WORDS:
         if len(words) > 2 or (len(words) == 2 and not looks_like_range(words[1])):
-            raise ArgumentError(f"export takes at most a range of days: {RANGE_HINT}")
+            raise ArgumentError(
+                _("export takes at most a range of days: {hint}").format(hint=_(RANGE_HINT))
+            )
         return ViewArgs(export=True, student=None, span=_span(words[1:]))
     span = None
     if looks_like_range(words[-1]):
         span = parse_range(words.pop())
     student = " ".join(words) or None
     if student is not None and len(_students(_TOKEN.findall(student))) > 1:
-        raise ArgumentError("one student at a time")
+        raise ArgumentError(_("one student at a time"))
     return ViewArgs(export=False, student=student, span=span)
 
 
@@ -153,7 +168,11 @@ def parse_day(value: str, label: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ArgumentError(f"{label} {value}: not a date ({DATE_HINT})")
+    raise ArgumentError(
+        _("{label} {value}: not a date ({hint})").format(
+            label=label, value=value, hint=_(DATE_HINT)
+        )
+    )
 
 
 def looks_like_range(token: str) -> bool:
@@ -167,10 +186,10 @@ def parse_range(token: str) -> Span:
     :raises ArgumentError: if a part is not a real day, or the start is after the end.
     """
     if ".." in token:
-        first, _, last = token.partition("..")
+        first, _sep, last = token.partition("..")
         start, end = _range_day(first, token), _range_day(last, token)
         if start > end:
-            raise ArgumentError(f"{token}: the start is after the end")
+            raise ArgumentError(_("{range}: the start is after the end").format(range=token))
         return Span(start, end)
     month = _MONTH.fullmatch(token)
     if month and 1 <= int(month.group(2)) <= 12:
@@ -195,7 +214,11 @@ def _range_day(value: str, token: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ArgumentError(f"{token}: {value or 'nothing'} is not a date ({DATE_HINT})")
+    raise ArgumentError(
+        _("{range}: {value} is not a date ({hint})").format(
+            range=token, value=value or _("nothing"), hint=_(DATE_HINT)
+        )
+    )
 
 
 def _option(token: str) -> str | None:

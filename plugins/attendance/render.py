@@ -7,14 +7,18 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from botrt.adapter import MESSAGE_LIMIT, split_text
+from botrt.i18n import plugin_translator
 
 from .roster import Student
 from .store import WHOLE_DAY, Mark
 
+T = plugin_translator()
+_ = T.gettext
+
 
 def lesson_label(lesson: str) -> str:
     """How a lesson is shown: its name, or "whole day"."""
-    return lesson or "whole day"
+    return lesson or _("whole day")
 
 
 def marked(day: date, lesson: str, new: Sequence[Student], already: Sequence[Student]) -> list[str]:
@@ -22,9 +26,13 @@ def marked(day: date, lesson: str, new: Sequence[Student], already: Sequence[Stu
     where = f"{day}, {lesson_label(lesson)}"
     lines = []
     if new:
-        lines.append(f"Marked absent on {where}: {_names(new)}")
+        lines.append(_("Marked absent on {where}: {names}").format(where=where, names=_names(new)))
     if already:
-        lines.append(f"Already marked absent on {where}: {_names(already)}")
+        lines.append(
+            _("Already marked absent on {where}: {names}").format(
+                where=where, names=_names(already)
+            )
+        )
     return lines
 
 
@@ -41,18 +49,26 @@ def removed(
         parts = [
             f"{s.label} ({', '.join(map(lesson_label, _ordered(ls, order)))})" for s, ls in gone
         ]
-        lines.append(f"Removed marks on {day}: {', '.join(parts)}")
+        lines.append(_("Removed marks on {day}: {marks}").format(day=day, marks=", ".join(parts)))
     if untouched:
-        what = "no marks" if lesson is None else f"no mark for {lesson_label(lesson)}"
-        lines.append(f"Nothing to remove on {day} ({what}): {_names(untouched)}")
+        if lesson is None:
+            what = _("no marks")
+        else:
+            what = _("no mark for {lesson}").format(lesson=lesson_label(lesson))
+        lines.append(
+            _("Nothing to remove on {day} ({what}): {names}").format(
+                day=day, what=what, names=_names(untouched)
+            )
+        )
     return lines
 
 
 def absences(title: str, marks: Sequence[Mark], order: Sequence[str]) -> list[str]:
     """One student's absences: a total with per-lesson counts, then one line per day."""
     if not marks:
-        return [f"{title}: none."]
-    lines = [f"{title}: {len(marks)} ({_counts(marks, order)})"]
+        return [_("{title}: none.").format(title=title)]
+    total = T.ngettext("{title}: {n} ({counts})", "{title}: {n} ({counts})", len(marks))
+    lines = [total.format(title=title, n=len(marks), counts=_counts(marks, order))]
     by_day: dict[date, list[str]] = defaultdict(list)
     for m in marks:
         by_day[m.day].append(m.lesson)
@@ -66,7 +82,7 @@ def table(
 ) -> list[str]:
     """The absences of every student over `span`: one line each, most absences first."""
     if not marks:
-        return [f"No absences {span}."]
+        return [_("No absences {span}.").format(span=span)]
     per_student: dict[int, list[Mark]] = defaultdict(list)
     for m in marks:
         per_student[m.user_id].append(m)
@@ -74,10 +90,14 @@ def table(
         per_student.items(),
         key=lambda item: (-len(item[1]), names[item[0]].casefold(), item[0]),
     )
-    students = "student" if len(rows) == 1 else "students"
-    lines = [f"Absences {span}: {len(marks)} in total, {len(rows)} {students}"]
+    total = T.ngettext("{n} in total", "{n} in total", len(marks)).format(n=len(marks))
+    students = T.ngettext("{n} student", "{n} students", len(rows)).format(n=len(rows))
+    lines = [
+        _("Absences {span}: {total}, {students}").format(span=span, total=total, students=students)
+    ]
     for uid, ms in rows:
-        lines.append(f"{names[uid]}: {len(ms)} ({_counts(ms, order)})")
+        line = T.ngettext("{name}: {n} ({counts})", "{name}: {n} ({counts})", len(ms))
+        lines.append(line.format(name=names[uid], n=len(ms), counts=_counts(ms, order)))
     return lines
 
 

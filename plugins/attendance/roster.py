@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from botrt.i18n import plugin_translator
 from botrt.plugin import MemberLookupError, Members
 
 from .parse import MENTION, USER_ID
 
 _MAX_ID = 2**63 - 1  # the user_id column is a BIGINT
+T = plugin_translator()
+_ = T.gettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +35,8 @@ class Student:
         if self.known:
             return self.name
         if self.name == f"id{self.user_id}":
-            return f"{self.name} (not in the member list)"
-        return f"{self.name} (id{self.user_id}, not in the member list)"
+            return _("{name} (not in the member list)").format(name=self.name)
+        return _("{name} (id{id}, not in the member list)").format(name=self.name, id=self.user_id)
 
 
 class StudentError(ValueError):
@@ -85,19 +88,24 @@ class _Unresolved(Exception):
 async def _resolve(ref: str, members: Members, bot: str) -> Student:
     explicit = _explicit_id(ref)
     if explicit is not None and not 0 < explicit <= _MAX_ID:
-        raise _Unresolved(f"{ref!r} is not a user id")
+        raise _Unresolved(_("{ref} is not a user id").format(ref=repr(ref)))
     try:
         member = await members.resolve(ref, bot)
     except MemberLookupError as exc:
         if exc.candidates:
             options = ", ".join(f"{m.name} (id{m.user_id})" for m in exc.candidates)
             raise _Unresolved(
-                f"{ref!r} could be any of: {options}; use an id or a mention"
+                _("{ref} could be any of: {options}; use an id or a mention").format(
+                    ref=repr(ref), options=options
+                )
             ) from None
         if explicit is not None:
             return Student(explicit, _mention_name(ref) or f"id{explicit}", known=False)
-        hint = "; separate students with commas" if " " in ref.strip() else ""
-        raise _Unresolved(f"nobody called {ref!r} is in the member list{hint}") from None
+        if " " in ref.strip():
+            problem = _("nobody called {ref} is in the member list; separate students with commas")
+        else:
+            problem = _("nobody called {ref} is in the member list")
+        raise _Unresolved(problem.format(ref=repr(ref))) from None
     return Student(member.user_id, member.name)
 
 

@@ -6,9 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from botrt.i18n import plugin_translator
+
 KNOWN_KEYS = ("lessons", "exports_dir")
 MAX_LESSON = 100
 """The longest lesson name, in characters (the column is ``VARCHAR(100)``)."""
+# Settings errors are for whoever edits bot.toml and stay English; lesson errors answer users.
+_ = plugin_translator().gettext
 
 
 class SettingsError(ValueError):
@@ -62,11 +66,15 @@ class Settings:
                 if lesson.casefold() == wanted:
                     return lesson
             raise LessonError(
-                f"unknown lesson {typed!r}; the lessons are: {', '.join(self.lessons)}"
+                _("unknown lesson {lesson}; the lessons are: {lessons}").format(
+                    lesson=repr(typed), lessons=", ".join(self.lessons)
+                )
             )
         if len(typed) > MAX_LESSON:
             raise LessonError(
-                f"--lesson {typed[:20]}...: a lesson name has at most {MAX_LESSON} characters"
+                _("--lesson {lesson}...: a lesson name has at most {max} characters").format(
+                    lesson=typed[:20], max=MAX_LESSON
+                )
             )
         return typed.lower()
 

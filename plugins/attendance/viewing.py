@@ -16,19 +16,21 @@ from __plugin__ import ATTENDANCE
 
 from botrt.adapter import TextEvent
 from botrt.handle import CommandArgs, FlowStore, on_command
+from botrt.i18n import N_
 from botrt.plugin import Members, PluginSettings, Roles
 from botrt.protocols.vk import MessageNew, VkApi, VkError, upload_document
 from botrt.storage import PluginStorage
 
 from . import export, render
-from .parse import ArgumentError, month_of, parse_view_args
+from .parse import EXPORT_WORDS, ArgumentError, month_of, parse_view_args
 from .roster import StudentError, names_of, resolve_students
 from .settings import Settings, SettingsError, read_settings
 from .store import Marks
 
 log = logging.getLogger("botrt.plugins.attendance")
 
-USAGE = "[export] [STUDENT] [START..END | YYYY-MM-DD | YYYY-MM]"
+_ = ATTENDANCE.gettext
+USAGE = N_("[export] [STUDENT] [START..END | YYYY-MM-DD | YYYY-MM]")
 EXPORT = "attendance.export"
 """The flow-store key under which `show_attendance` hands an export to delivery."""
 
@@ -46,7 +48,7 @@ async def show_attendance(
     try:
         settings = read_settings(raw)
     except SettingsError as exc:
-        await event.reply(f"The attendance settings are invalid: {exc}")
+        await event.reply(_("The attendance settings are invalid: {error}").format(error=exc))
         return False
     if not await roles.is_admin(event):
         await _own(event, args, settings, ps)
@@ -54,15 +56,17 @@ async def show_attendance(
     try:
         view = parse_view_args(args)
     except ArgumentError as exc:
-        await event.reply(f"{exc}\nUsage: {args.command} {USAGE}")
+        await event.reply(
+            _("{error}\nUsage: {usage}").format(error=exc, usage=f"{args.command} {_(USAGE)}")
+        )
         return False
     marks = Marks(ps)
     if view.export:
         start, end = (view.span.start, view.span.end) if view.span else (None, None)
         found = await marks.between(event.bot, start, end)
-        shown = "all marks" if view.span is None else str(view.span)
+        shown = _("all marks") if view.span is None else str(view.span)
         if not found:
-            await event.reply(f"No marks to export ({shown}).")
+            await event.reply(_("No marks to export ({span}).").format(span=shown))
             return False
         names = await names_of(members, event.bot, {m.user_id for m in found})
         store[EXPORT] = export.build(event.bot, found, names, view.span, datetime.now(UTC))
@@ -75,7 +79,9 @@ async def show_attendance(
             return False
         start, end = (view.span.start, view.span.end) if view.span else (None, None)
         found = await marks.of_user(event.bot, student.user_id, start, end)
-        title = f"Absences of {student.label}" + (f", {view.span}" if view.span else "")
+        title = _("Absences of {student}").format(student=student.label)
+        if view.span:
+            title += f", {view.span}"
         await _send(event, render.absences(title, found, settings.lessons))
         return False
     span = view.span or month_of(date.today())
@@ -88,8 +94,9 @@ async def show_attendance(
 ATTENDANCE_FLOW = ATTENDANCE.use(
     on_command(
         "attendance",
-        description="your absences; for admins, tables and CSV export",
-        usage=f"attendance {USAGE}",
+        aliases=["посещаемость"],
+        description=N_("your absences; for admins, tables and CSV export"),
+        usage=N_("attendance [export] [STUDENT] [START..END | YYYY-MM-DD | YYYY-MM]"),
     )(show_attendance)
 )
 (MAIN,) = ATTENDANCE_FLOW.nodes
@@ -107,10 +114,11 @@ async def upload_to_vk(event: MessageNew, api: VkApi, store: FlowStore) -> None:
         )
     except VkError as exc:
         log.warning("attendance export of %s not uploaded: %s", event.bot, exc)
-        await event.reply(f"The export could not be uploaded to VK: {exc}")
+        await event.reply(_("The export could not be uploaded to VK: {error}").format(error=exc))
         return
     await event.reply(
-        f"Attendance export, {made.span}: {_marks(made.count)}.", attachment=attachment
+        _("Attendance export, {span}: {marks}.").format(span=made.span, marks=_marks(made.count)),
+        attachment=attachment,
     )
 
 
@@ -127,26 +135,36 @@ async def write_to_file(
         path = await anyio.to_thread.run_sync(export.write, folder, made)
     except OSError as exc:
         log.warning("attendance export not written to %s: %s", folder, exc)
-        await event.reply(f"The export could not be written to {folder}: {exc.strerror or exc}")
+        await event.reply(
+            _("The export could not be written to {folder}: {error}").format(
+                folder=folder, error=exc.strerror or exc
+            )
+        )
         return
-    await event.reply(f"Attendance export, {made.span}: {_marks(made.count)}, written to {path}")
+    await event.reply(
+        _("Attendance export, {span}: {marks}, written to {path}").format(
+            span=made.span, marks=_marks(made.count), path=path
+        )
+    )
 
 
 async def _own(event: TextEvent, args: CommandArgs, settings: Settings, ps: PluginStorage) -> None:
     if args.strip():
-        if args.argv[0].lower() == "export":
-            await event.reply("Only admins can export attendance.")
+        if args.argv[0].lower() in EXPORT_WORDS:
+            await event.reply(_("Only admins can export attendance."))
         else:
             await event.reply(
-                "Only admins can see other students' absences or choose dates. "
-                f"Send {args.command} alone to see your own absences."
+                _(
+                    "Only admins can see other students' absences or choose dates. "
+                    "Send {command} alone to see your own absences."
+                ).format(command=args.command)
             )
         return
     found = await Marks(ps).of_user(event.bot, event.user_id, None, None)
     if not found:
-        await event.reply("You have no recorded absences.")
+        await event.reply(_("You have no recorded absences."))
         return
-    await _send(event, render.absences("Your absences", found, settings.lessons))
+    await _send(event, render.absences(_("Your absences"), found, settings.lessons))
 
 
 async def _send(event: TextEvent, lines: list[str]) -> None:
@@ -155,4 +173,4 @@ async def _send(event: TextEvent, lines: list[str]) -> None:
 
 
 def _marks(count: int) -> str:
-    return "1 mark" if count == 1 else f"{count} marks"
+    return ATTENDANCE.ngettext("{n} mark", "{n} marks", count).format(n=count)

@@ -9,20 +9,24 @@ from __plugin__ import BROADCAST, live
 
 from botrt.adapter import TextEvent
 from botrt.handle import on_command
+from botrt.i18n import N_
 from botrt.plugin import CommandCatalog, Members, Messenger, PluginSettings
 from botrt.protocols.vk import MessageNew
 
 from .model import ADMINS, MEMBERS, SCHEDULED
-from .report import audience_label, local_time, render_report, render_status
+from .report import audience_label, local_time, render_report, render_status, state_label
 from .sender import recipients
 from .settings import Options
 
+_ = BROADCAST.gettext
 RECENT = 5
 MAX_JOB_ID = 2**31 - 1
 """The largest id the jobs table's INTEGER key holds (PostgreSQL refuses a larger one)."""
 """How many ended jobs ``status`` lists besides the running and scheduled ones."""
 SUBCOMMANDS = ("status", "cancel")
-AT_FORMAT = '--at "YYYY-MM-DD HH:MM"'
+# The subcommands' words in the other languages botrt speaks: any of them works in any bot.
+SUBCOMMAND_WORDS = {"статус": "status", "отмена": "cancel"}
+AT_FORMAT = N_('--at "YYYY-MM-DD HH:MM"')
 """How a start time is written, in the bot's time zone; error replies quote it."""
 _AT_PARSE = "%Y-%m-%d %H:%M"
 # Phones turn typed quotes into typographic ones: accept those as well.
@@ -33,9 +37,9 @@ _AT_OPTION = re.compile(r"--at(?=[\s=]|$)=?\s*")
 @BROADCAST.use
 @on_command(
     "broadcast",
-    aliases=["mb"],
-    description="send a message to every member of the community",
-    usage='broadcast [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N',
+    aliases=["mb", "рассылка"],
+    description=N_("send a message to every member of the community"),
+    usage=N_('broadcast [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
 )
 async def broadcast(
@@ -52,9 +56,9 @@ async def broadcast(
 @BROADCAST.use
 @on_command(
     "broadcast-admins",
-    aliases=["ma"],
-    description="send a message to the admins of the community",
-    usage='broadcast-admins [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N',
+    aliases=["ma", "рассылка-админам"],
+    description=N_("send a message to the admins of the community"),
+    usage=N_('broadcast-admins [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
 )
 async def broadcast_admins(
@@ -78,7 +82,7 @@ async def handle(
 ) -> None:
     """What both commands do; `audience` is ``members`` or ``admins``."""
     prefix = catalog.prefixes[0] if catalog.prefixes else ""
-    name = "broadcast-admins" if audience == ADMINS else "broadcast"
+    name = command_name(audience)
     text = message_text(event)
     broadcaster = live()
     info = broadcaster.info
@@ -89,7 +93,7 @@ async def handle(
         try:
             at = parse_at(value, info.timezone, info.now())
         except ValueError as exc:
-            await event.reply(f"Broadcast not scheduled: {exc}")
+            await event.reply(_("Broadcast not scheduled: {error}").format(error=exc))
             return
     else:
         sub = subcommand(text)
@@ -103,10 +107,12 @@ async def handle(
     try:
         options = Options.from_settings(settings)
     except ValueError as exc:
-        await event.reply(f"Broadcast is misconfigured: {exc}")
+        await event.reply(_("Broadcast is misconfigured: {error}").format(error=exc))
         return
     if event.bot not in messenger.bots():
-        await event.reply(f"Bot {event.bot!r} cannot send messages on its own here.")
+        await event.reply(
+            _("Bot {bot} cannot send messages on its own here.").format(bot=repr(event.bot))
+        )
         return
     job_args = {
         "bot": event.bot,
@@ -121,17 +127,44 @@ async def handle(
         job = await broadcaster.schedule(at=at, **job_args)
         assert job.scheduled_at is not None
         await event.reply(
-            f"Broadcast #{job.id} scheduled for {local_time(job.scheduled_at, info.timezone)}, "
-            f"to {audience_label(job)}. {prefix}{name} cancel {job.id} cancels it."
+            _(
+                "Broadcast #{id} scheduled for {at}, to {audience}. {command} {id} cancels it."
+            ).format(
+                id=job.id,
+                at=local_time(job.scheduled_at, info.timezone),
+                audience=audience_label(job),
+                command=f"{prefix}{name} {cancel_word()}",
+            )
         )
         return
     peers = await recipients(members, event.bot, audience, event.user_id)
     if not peers:
-        await event.reply("No members are stored for this bot yet.")
+        await event.reply(_("No members are stored for this bot yet."))
         return
     job = await broadcaster.launch(peer_ids=peers, **job_args)
-    plural = "" if job.planned == 1 else "s"
-    await event.reply(f"Broadcast #{job.id} started: {job.planned} recipient{plural}.")
+    started = BROADCAST.ngettext(
+        "Broadcast #{id} started: {n} recipient.",
+        "Broadcast #{id} started: {n} recipients.",
+        job.planned,
+    )
+    await event.reply(started.format(id=job.id, n=job.planned))
+
+
+def command_name(audience: str) -> str:
+    """The command's name in the bot's language (``рассылка-админам`` for Russian admins)."""
+    if audience == ADMINS:
+        return BROADCAST.pgettext("command", "broadcast-admins")
+    return BROADCAST.pgettext("command", "broadcast")
+
+
+def status_word() -> str:
+    """``status`` in the bot's language."""
+    return BROADCAST.pgettext("subcommand", "status")
+
+
+def cancel_word() -> str:
+    """``cancel`` in the bot's language."""
+    return BROADCAST.pgettext("subcommand", "cancel")
 
 
 def message_text(event: TextEvent) -> str:
@@ -175,46 +208,73 @@ def parse_at(value: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
         change skips it) or is not in the future.
     """
     tomorrow = (now.astimezone(tz) + dt.timedelta(days=1)).strftime("%Y-%m-%d 08:00")
-    hint = f'use {AT_FORMAT} in the bot\'s time zone ({tz}), e.g. --at "{tomorrow}".'
+    hint = _('use {format} in the bot\'s time zone ({tz}), e.g. --at "{example}".').format(
+        format=_(AT_FORMAT), tz=tz, example=tomorrow
+    )
     if not value.strip():
-        raise ValueError(f"no time after --at; {hint}")
+        raise ValueError(_("no time after --at; {hint}").format(hint=hint))
     try:
         if not value.isascii():
             # strptime reads other scripts' digits too: "0١:00" would be 01:00.
             raise ValueError(value)
         naive = dt.datetime.strptime(" ".join(value.split()), _AT_PARSE)
     except ValueError:
-        raise ValueError(f"{value!r} is not a date and time; {hint}") from None
+        raise ValueError(
+            _("{value} is not a date and time; {hint}").format(value=repr(value), hint=hint)
+        ) from None
     moment = naive.replace(tzinfo=tz)
     if moment.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
-        raise ValueError(f"{value} does not exist in {tz} (the clocks change then); {hint}")
+        raise ValueError(
+            _("{value} does not exist in {tz} (the clocks change then); {hint}").format(
+                value=value, tz=tz, hint=hint
+            )
+        )
     if moment <= now:
         current = now.astimezone(tz).strftime(_AT_PARSE)
-        raise ValueError(f"{value} has passed (it is {current} in {tz} now); {hint}")
+        raise ValueError(
+            _("{value} has passed (it is {now} in {tz} now); {hint}").format(
+                value=value, now=current, tz=tz, hint=hint
+            )
+        )
     return moment
 
 
 def subcommand(text: str) -> tuple[str, str | None] | None:
     """``("status", None)``, ``("cancel", "3")``...: the subcommand `text` is, or None for text.
 
-    A subcommand is one or two words, the first ``status`` or ``cancel``.
+    A subcommand is one or two words, the first ``status`` or ``cancel``
+    (or ``статус``, ``отмена``).
     """
     words = text.split()
-    if 1 <= len(words) <= 2 and words[0].lower() in SUBCOMMANDS:
-        return words[0].lower(), words[1] if len(words) == 2 else None
+    if not 1 <= len(words) <= 2:
+        return None
+    word = words[0].lower()
+    word = SUBCOMMAND_WORDS.get(word, word)
+    if word in SUBCOMMANDS:
+        return word, words[1] if len(words) == 2 else None
     return None
 
 
 def usage(prefix: str, name: str, audience: str) -> str:
     """The answer to a command with nothing to send."""
-    whom = "the admins" if audience == ADMINS else "every member"
+    command = f"{prefix}{name}"
+    if audience == ADMINS:
+        send = _("{command} TEXT - send TEXT, with this message's attachments, to the admins")
+    else:
+        send = _("{command} TEXT - send TEXT, with this message's attachments, to every member")
     return "\n".join(
         [
-            "Nothing to send. Usage:",
-            f"{prefix}{name} TEXT - send TEXT, with this message's attachments, to {whom}",
-            f"{prefix}{name} {AT_FORMAT} TEXT - the same, starting then (bot's time zone)",
-            f"{prefix}{name} status [N] - running, scheduled and recent broadcasts, or broadcast N",
-            f"{prefix}{name} cancel N - stop broadcast N, or cancel it before it starts",
+            _("Nothing to send. Usage:"),
+            send.format(command=command),
+            _("{command} {format} TEXT - the same, starting then (bot's time zone)").format(
+                command=command, format=_(AT_FORMAT)
+            ),
+            _(
+                "{command} {status} [N] - running, scheduled and recent broadcasts, or broadcast N"
+            ).format(command=command, status=status_word()),
+            _("{command} {cancel} N - stop broadcast N, or cancel it before it starts").format(
+                command=command, cancel=cancel_word()
+            ),
         ]
     )
 
@@ -232,19 +292,27 @@ async def run_subcommand(
         return
     if arg is None:
         await event.reply(
-            f"Which broadcast? Usage: {command} cancel N ({command} status lists them)."
+            _("Which broadcast? Usage: {cancel} N ({status} lists them).").format(
+                cancel=f"{command} {cancel_word()}", status=f"{command} {status_word()}"
+            )
         )
         return
     job_id = parse_job_id(arg)
     if job_id is None:
         await event.reply(
-            f"{arg!r} is not a broadcast number: write it in digits 0-9, e.g. 3 or #3. "
-            f"Send {command} status for the list."
+            _(
+                "{arg} is not a broadcast number: write it in digits 0-9, e.g. 3 or #3. "
+                "Send {status} for the list."
+            ).format(arg=repr(arg), status=f"{command} {status_word()}")
         )
         return
     job = await store.get(job_id) if job_id <= MAX_JOB_ID else None
     if job is None or job.bot != event.bot:
-        await event.reply(f"No broadcast {arg!r} here. Send {command} status for the list.")
+        await event.reply(
+            _("No broadcast {arg} here. Send {status} for the list.").format(
+                arg=repr(arg), status=f"{command} {status_word()}"
+            )
+        )
         return
     if word == "status":
         groups = await store.failure_groups(job.id)
@@ -253,21 +321,31 @@ async def run_subcommand(
     try:
         options = Options.from_settings(settings)
     except ValueError as exc:
-        await event.reply(f"Broadcast is misconfigured: {exc}")
+        await event.reply(_("Broadcast is misconfigured: {error}").format(error=exc))
         return
     was = await broadcaster.cancel(job.id, event.bot, options)
     if was is None:
-        await event.reply(f"Broadcast #{job.id} is not running (it is {job.state}).")
+        await event.reply(
+            _("Broadcast #{id} is not running (it is {state}).").format(
+                id=job.id, state=state_label(job.state)
+            )
+        )
         return
     if was == SCHEDULED:
-        await event.reply(f"Broadcast #{job.id} cancelled before it started: nothing was sent.")
+        await event.reply(
+            _("Broadcast #{id} cancelled before it started: nothing was sent.").format(id=job.id)
+        )
         return
-    note = " The admins get its report." if options.report else ""
-    await event.reply(f"Broadcast #{job.id} cancelled.{note}")
+    if options.report:
+        await event.reply(
+            _("Broadcast #{id} cancelled. The admins get its report.").format(id=job.id)
+        )
+    else:
+        await event.reply(_("Broadcast #{id} cancelled.").format(id=job.id))
 
 
 def parse_job_id(word: str) -> int | None:
-    """``3`` or ``#3`` (digits 0-9 only) as a job id, else None."""
-    digits = word.removeprefix("#")
+    """``3``, ``#3`` or ``№3`` (digits 0-9 only) as a job id, else None."""
+    digits = word.removeprefix("#").removeprefix("№")
     # isdigit() is true for "²", which int() refuses; int() reads "١", "１" and "1_0".
     return int(digits) if digits.isascii() and digits.isdecimal() else None

@@ -1,7 +1,8 @@
 """The texts admins read: the end-of-job report and the status list.
 
 Both fit in one message (VK takes 4,096 characters), whatever the job's size:
-names are listed only for a few failures, and long texts are shortened.
+names are listed only for a few failures, and long texts are shortened. They
+speak ``[bot] language``, from the plugin's catalogs (``locales/``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 
-from .model import ADMINS, CANCELLED, RUNNING, SCHEDULED, FailureGroup, Job
+from botrt.i18n import plugin_translator
+
+from .model import ADMINS, CANCELLED, FINISHED, RUNNING, SCHEDULED, FailureGroup, Job
+
+# This module is imported while __plugin__.py runs, before the planner exists.
+T = plugin_translator()
+_ = T.gettext
 
 MESSAGE_LIMIT = 4096
 NAMES_UP_TO = 20
@@ -18,25 +25,39 @@ NAMES_UP_TO = 20
 _MAX_REASONS = 15
 _PREVIEW = 60
 
-# What the error codes of an unreachable recipient mean, in words an admin acts on.
-REASONS = {
-    900: "blocked the community",
-    901: "never allowed messages from the community",
-    902: "privacy settings",
-}
+
+def reasons() -> dict[int, str]:
+    """What the error codes of an unreachable recipient mean, in words an admin acts on."""
+    return {
+        900: _("blocked the community"),
+        901: _("never allowed messages from the community"),
+        902: _("privacy settings"),
+    }
 
 
 def reason(group: FailureGroup) -> str:
     """One failure reason: ``901 never allowed messages ...``, or the code with VK's text."""
-    if group.code in REASONS:
-        return f"{group.code} {REASONS[group.code]}"
-    text = " ".join(group.error.split())[:200] or "no description"
+    known = reasons()
+    if group.code in known:
+        return f"{group.code} {known[group.code]}"
+    text = " ".join(group.error.split())[:200] or _("no description")
     return f"{group.code} {text}" if group.code is not None else text
 
 
 def audience_label(job: Job) -> str:
     """``all members`` or ``admins``."""
-    return "admins" if job.audience == ADMINS else "all members"
+    return _("admins") if job.audience == ADMINS else _("all members")
+
+
+def state_label(state: str) -> str:
+    """A job's state as words in the bot's language (``finished``; Russian ``завершена``)."""
+    labels = {
+        SCHEDULED: T.pgettext("broadcast state", "scheduled"),
+        RUNNING: T.pgettext("broadcast state", "running"),
+        FINISHED: T.pgettext("broadcast state", "finished"),
+        CANCELLED: T.pgettext("broadcast state", "cancelled"),
+    }
+    return labels.get(state, state)
 
 
 def preview(text: str, width: int = _PREVIEW) -> str:
@@ -44,7 +65,7 @@ def preview(text: str, width: int = _PREVIEW) -> str:
     flat = " ".join(text.split())
     if len(flat) > width:
         flat = flat[: width - 1].rstrip() + "…"
-    return f'"{flat}"' if flat else "(attachments only)"
+    return f'"{flat}"' if flat else _("(attachments only)")
 
 
 def local_time(timestamp: float, tz: dt.tzinfo) -> str:
@@ -66,20 +87,27 @@ def render_report(
     bot's time zone. The result is at most `MESSAGE_LIMIT` characters.
     """
     lines = [
-        f"Broadcast #{job.id} {job.state}: {audience_label(job)}.",
-        f"Text: {preview(job.text)}",
+        _("Broadcast #{id} {state}: {audience}.").format(
+            id=job.id, state=state_label(job.state), audience=audience_label(job)
+        ),
+        _("Text: {text}").format(text=preview(job.text)),
     ]
     if job.scheduled_at is not None:
         at = local_time(job.scheduled_at, tz)
         if job.state == SCHEDULED:
-            lines.append(f"Starts: {at}")
-            lines.append("Recipients: chosen when it starts")
+            lines.append(_("Starts: {at}").format(at=at))
+            lines.append(_("Recipients: chosen when it starts"))
             return fit("\n".join(lines))
         if job.never_started:
-            lines.append(f"Was scheduled for: {at}; cancelled before it started")
+            lines.append(_("Was scheduled for: {at}; cancelled before it started").format(at=at))
             return fit("\n".join(lines))
-        lines.append(f"Scheduled for: {at}")
-    lines += [f"Planned: {job.planned}", f"Sent: {job.sent}", f"Failed: {job.failed}"]
+        lines.append(_("Scheduled for: {at}").format(at=at))
+    # English counts recipients; the seed's Russian report counts messages ("План: 5 сообщений").
+    lines += [
+        T.ngettext("Planned: {n}", "Planned: {n}", job.planned).format(n=job.planned),
+        _("Sent: {n}").format(n=job.sent),
+        _("Failed: {n}").format(n=job.failed),
+    ]
     for group in groups[:_MAX_REASONS]:
         lines.append(f"- {reason(group)}: {group.count}")
         who = (names or {}).get(group.code)
@@ -87,13 +115,19 @@ def render_report(
             lines.append("  " + ", ".join(who))
     if len(groups) > _MAX_REASONS:
         rest = sum(g.count for g in groups[_MAX_REASONS:])
-        lines.append(f"- {len(groups) - _MAX_REASONS} other reasons: {rest}")
+        other = len(groups) - _MAX_REASONS
+        lines.append(
+            T.ngettext("- {n} other reason: {count}", "- {n} other reasons: {count}", other).format(
+                n=other, count=rest
+            )
+        )
     if job.state == RUNNING:
-        lines.append(f"Left: {job.left}")
+        lines.append(_("Left: {n}").format(n=job.left))
         if job.last_error:
-            lines.append(f"Retrying after: {' '.join(job.last_error.split())[:200]}")
+            error = " ".join(job.last_error.split())[:200]
+            lines.append(_("Retrying after: {error}").format(error=error))
     elif job.state == CANCELLED and job.left:
-        lines.append(f"Not sent (cancelled): {job.left}")
+        lines.append(_("Not sent (cancelled): {n}").format(n=job.left))
     return fit("\n".join(lines))
 
 
@@ -104,27 +138,40 @@ def render_status(jobs: Sequence[Job], now: float | None = None, *, tz: dt.tzinf
     shown in `tz`, the bot's time zone.
     """
     if not jobs:
-        return "No broadcasts yet."
+        return _("No broadcasts yet.")
     now = time.time() if now is None else now
-    lines = ["Broadcasts:"]
+    lines = [_("Broadcasts:")]
     for job in jobs:
+        state, audience = state_label(job.state), audience_label(job)
         if job.never_started:
             assert job.scheduled_at is not None
             at = local_time(job.scheduled_at, tz)
-            when = "for" if job.state == SCHEDULED else "before its start at"
-            line = f"#{job.id} {job.state} {when} {at}, {audience_label(job)}"
+            if job.state == SCHEDULED:
+                line = _("#{id} {state} for {at}, {audience}")
+            else:
+                line = _("#{id} {state} before its start at {at}, {audience}")
+            line = line.format(id=job.id, state=state, at=at, audience=audience)
         else:
-            line = (
-                f"#{job.id} {job.state}, {audience_label(job)}: {job.planned} planned, "
-                f"{job.sent} sent, {job.failed} failed"
+            line = _(
+                "#{id} {state}, {audience}: {planned} planned, {sent} sent, {failed} failed"
+            ).format(
+                id=job.id,
+                state=state,
+                audience=audience,
+                planned=job.planned,
+                sent=job.sent,
+                failed=job.failed,
             )
         if job.state == RUNNING:
-            line += f", {job.left} left"
+            line += _(", {n} left").format(n=job.left)
         elif job.state == CANCELLED and job.left:
-            line += f", {job.left} not sent"
-        line += f"; {ago(now - job.created_at)} by id{job.created_by}; {preview(job.text, 40)}"
+            line += _(", {n} not sent").format(n=job.left)
+        line += _("; {ago} by id{user}; {text}").format(
+            ago=ago(now - job.created_at), user=job.created_by, text=preview(job.text, 40)
+        )
         if job.state == RUNNING and job.last_error:
-            line += f"\n   retrying: {' '.join(job.last_error.split())[:200]}"
+            error = " ".join(job.last_error.split())[:200]
+            line += "\n   " + _("retrying: {error}").format(error=error)
         lines.append(line)
     return fit("\n".join(lines))
 
@@ -132,12 +179,12 @@ def render_status(jobs: Sequence[Job], now: float | None = None, *, tz: dt.tzinf
 def ago(seconds: float) -> str:
     """``just now``, ``5 min ago``, ``3 h ago``, ``2 d ago``."""
     if seconds < 60:
-        return "just now"
+        return _("just now")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
+        return _("{n} min ago").format(n=int(seconds // 60))
     if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} d ago"
+        return _("{n} h ago").format(n=int(seconds // 3600))
+    return _("{n} d ago").format(n=int(seconds // 86400))
 
 
 def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:

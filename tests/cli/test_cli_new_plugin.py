@@ -30,7 +30,10 @@ def test_new_plugin_goes_into_the_first_plugin_dir(
     for path in (plugin, test, conftest):
         assert path.is_file()
         assert f"created {path.relative_to(tmp_path)}" in out.stdout
-    assert [p.name for p in plugin.parent.iterdir()] == ["__plugin__.py"], "tests stay outside"
+    catalog = plugin.parent / "locales" / "ru" / "LC_MESSAGES" / "messages.po"
+    assert f"created {catalog.relative_to(tmp_path)}" in out.stdout
+    inside = sorted(p.relative_to(plugin.parent).as_posix() for p in plugin.parent.rglob("*.*"))
+    assert inside == ["__plugin__.py", "locales/ru/LC_MESSAGES/messages.po"], "tests stay outside"
     assert "auto_import" in plugin.read_text("utf-8")
 
     check = botrt("check", cwd=tmp_path)
@@ -39,7 +42,26 @@ def test_new_plugin_goes_into_the_first_plugin_dir(
 
     tests = project_tests(tmp_path)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "2 passed" in tests.stdout
+    assert "3 passed" in tests.stdout  # one of them in Russian, from the scaffolded catalog
+
+
+def test_check_warns_about_texts_a_catalog_of_the_bots_language_lacks(
+    botrt: Runner, tmp_path: Path
+) -> None:
+    (tmp_path / "bot.toml").write_text(BOT_TOML + '[bot]\nlanguage = "ru"\n', encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    assert botrt("new-plugin", "quiz", cwd=tmp_path).returncode == 0
+    check = botrt("check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert "warning" not in check.stderr  # the scaffolded catalog translates every text
+    plugin = tmp_path / "bot" / "plugins" / "quiz" / "__plugin__.py"
+    source = plugin.read_text("utf-8").replace('_("ready")', '_("all set")')
+    plugin.write_text(source, encoding="utf-8")
+    check = botrt("check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    (warning,) = [line for line in check.stderr.splitlines() if line.startswith("warning")]
+    assert f"{plugin}:" in warning
+    assert "no ru translation of 'all set'" in warning
 
 
 def test_dir_option_and_an_existing_conftest(

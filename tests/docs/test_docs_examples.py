@@ -14,6 +14,9 @@ The pages follow three conventions, which this file enforces:
   person, ``Bot: reply`` lines are the replies expected, and
   ``Bot to Name, Name: text`` lines the messages the bot sends on its own.
   A reply line ending with ``…`` matches any text that starts with what precedes it.
+  A page whose name ends in ``-ru`` is the Russian version: its bot runs with
+  ``[bot] language = "ru"``, its people have Russian names, and the bot's lines
+  read ``Бот: reply`` and ``Бот → Имя, Имя: text`` (``Бот → всем`` for everyone).
 
 ``--8<-- "path"`` lines inside a block are replaced by that file, as
 ``pymdownx.snippets`` does when the site is built.
@@ -231,7 +234,33 @@ ROSTER = [
     MemberInfo(13, "Anna", "Petrova"),
     MemberInfo(14, "Oleg", "Sidorov"),
 ]
+ROSTER_RU = [
+    MemberInfo(1, "Елена", "Смирнова", "administrator"),
+    MemberInfo(11, "Иван", "Иванов"),
+    MemberInfo(12, "Пётр", "Иванов"),
+    MemberInfo(13, "Анна", "Петрова"),
+    MemberInfo(14, "Олег", "Сидоров"),
+]
 ADMINS = {1}
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How a page's conversations are written: its language, its people, the bot's labels."""
+
+    language: str
+    roster: list[MemberInfo]
+    bot: str
+    bot_to: str
+    everyone: str
+
+
+ENGLISH = Speech("en", ROSTER, "Bot", "Bot to ", "everyone")
+RUSSIAN = Speech("ru", ROSTER_RU, "Бот", "Бот → ", "всем")
+
+
+def speech_of(page: Path) -> Speech:
+    return RUSSIAN if page.stem.endswith("-ru") else ENGLISH
 
 
 @dataclass
@@ -257,7 +286,8 @@ def _joined(lines: list[str]) -> str:
 
 def parse_chat(block: Block) -> list[Turn]:
     """The turns of a ``Chat`` block (see the module docstring for the format)."""
-    people = {m.first_name: m.user_id for m in ROSTER}
+    speech = speech_of(block.page)
+    people = {m.first_name: m.user_id for m in speech.roster}
     turns: list[Turn] = []
     current: list[str] | None = None  # the lines of the bot's text being read
     indent = 0
@@ -265,21 +295,21 @@ def parse_chat(block: Block) -> list[Turn]:
         where = f"{block.page.name}:{number}"
         speaker, colon, rest = line.partition(":")
         person = bool(colon) and speaker in people
-        bot = bool(colon) and (speaker == "Bot" or speaker.startswith("Bot to "))
+        bot = bool(colon) and (speaker == speech.bot or speaker.startswith(speech.bot_to))
         if not line.startswith(" ") and (person or bot):
             indent = len(line) - len(rest.lstrip())
             current = [rest.strip()]
             if person:
                 turns.append(Turn(number, people[speaker], rest.strip(), [], []))
                 current = None
-            elif speaker == "Bot":
+            elif speaker == speech.bot:
                 assert turns, f"{where}: the bot answers before anyone wrote"
                 turns[-1].replies.append(current)
             else:  # "Bot to Anna, Oleg: ..." or "Bot to everyone: ..."
                 assert turns, f"{where}: the bot sends before anyone wrote"
-                names = speaker.removeprefix("Bot to ").split(", ")
-                if names == ["everyone"]:
-                    ids = frozenset(m.user_id for m in ROSTER)
+                names = speaker.removeprefix(speech.bot_to).split(", ")
+                if names == [speech.everyone]:
+                    ids = frozenset(m.user_id for m in speech.roster)
                 else:
                     assert set(names) <= set(people), f"{where}: who are {names}?"
                     ids = frozenset(people[n] for n in names)
@@ -309,14 +339,16 @@ def settings_of(page: Path) -> dict[str, Any]:
 @pytest.mark.anyio
 @pytest.mark.parametrize("page", CHAT_PAGES, ids=[p.name for p in CHAT_PAGES])
 async def test_conversations(page: Path, tmp_path: Path) -> None:
+    speech = speech_of(page)
     config = {
+        "bot": {"language": speech.language},
         "storage": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
         "plugins": {"builtin": True, "settings": settings_of(page)},
     }
     turns = [t for b in ALL_BLOCKS if b.page == page and b.is_chat for t in parse_chat(b)]
     assert turns
     async with TestHost(config=config) as host:
-        await host.host.members.sync("memory", ROSTER)  # type: ignore[union-attr]
+        await host.host.members.sync("memory", speech.roster)  # type: ignore[union-attr]
         for turn in turns:
             where = f"{page.name}:{turn.line}"
             role = "admin" if turn.user_id in ADMINS else "member"

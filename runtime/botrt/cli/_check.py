@@ -89,6 +89,44 @@ def diagnose(
     return result, loaded, issues
 
 
+MISSING_SHOWN = 10
+"""Untranslated texts listed one by one per plugin; the rest are counted."""
+
+
+def translation_warnings(plugins: list[LoadedPlugin], language: str) -> list[str]:
+    """A warning per text of a plugin that its catalog of `language` does not translate.
+
+    A plugin with texts and no catalog of that language at all gets one warning.
+    """
+    from botrt.i18n import CatalogError, missing_translations
+
+    warnings: list[str] = []
+    for plugin in plugins:
+        try:
+            missing = missing_translations(plugin.folder, [language])
+        except CatalogError as exc:  # the load read it fine; a concurrent edit broke it
+            warnings.append(f"plugin {plugin.name!r}: {exc}")
+            continue
+        if not missing:
+            continue
+        catalog = missing[0].catalog
+        if not catalog.is_file():
+            warnings.append(
+                f"plugin {plugin.name!r}: {count(len(missing), 'text')} marked for translation "
+                f"and no {language} catalog ({catalog}): they are shown as written"
+            )
+            continue
+        for m in missing[:MISSING_SHOWN]:
+            warnings.append(f"plugin {plugin.name!r}: {m}")
+        if len(missing) > MISSING_SHOWN:
+            rest = len(missing) - MISSING_SHOWN
+            warnings.append(
+                f"plugin {plugin.name!r}: {count(rest, 'more text')} without a {language} "
+                f"translation in {catalog}"
+            )
+    return warnings
+
+
 def report(found: Diagnosis, issues: list[PluginIssue], given: str | None) -> None:
     """Print the warnings and errors of a setup to standard error."""
     for warning in found.warnings:
@@ -108,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from botrt.plugin._internal import commands_of, unload_modules
 
     found, loaded, issues = diagnose(config, args.config)
+    found.warnings.extend(translation_warnings(loaded, config.bot.language))
     try:
         for plugin in loaded:
             nodes = sum(len(f.nodes) for f in plugin.flows)

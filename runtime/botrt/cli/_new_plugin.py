@@ -1,4 +1,4 @@
-"""`botrt new-plugin NAME [--dir DIR]`: scaffold a plugin folder and its test.
+"""`botrt new-plugin NAME [--dir DIR]`: scaffold a plugin folder, its Russian catalog and its test.
 
 The test goes OUTSIDE the plugin folder, into the ``tests/`` folder beside DIR
 (``plugins/NAME/`` gets ``tests/test_NAME.py``, the layout `botrt init` makes). Inside
@@ -158,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
     files = {
         plugin_file: t.NEW_PLUGIN.substitute(
             name=name, func=func, test_path=os.path.relpath(test_file, folder)
+        ),
+        folder / "locales" / "ru" / "LC_MESSAGES" / "messages.po": t.NEW_PLUGIN_CATALOG.substitute(
+            name=name
         ),
         test_file: t.NEW_PLUGIN_TEST.substitute(
             name=name, func=func, plugin_expr=path_expression(folder, tests_dir)

@@ -178,19 +178,51 @@ NEW_PLUGIN = Template(
 from botrt import PluginPlanner
 from botrt.adapter import TextEvent
 from botrt.handle import CommandArgs, on_command
+from botrt.i18n import N_
 
 # With auto_import=True every other .py file under this folder, at any depth, would be
 # imported on load as part of the plugin. That is why this plugin's tests live outside
 # the folder, so turning auto_import on later never imports them: $test_path
 PLUGIN = PluginPlanner(version="0.1.0", auto_import=False)
+# Texts in _() are translated into [bot] language from locales/<language>/LC_MESSAGES/
+# messages.po in this folder; a text a catalog lacks is shown as written here.
+_ = PLUGIN.gettext
 
 
 @PLUGIN.use
-@on_command("$name", description="answer with the text given", usage="$name TEXT")
+@on_command(
+    "$name", description=N_("answer with the text given"), usage=N_("$name TEXT")
+)
 async def $func(event: TextEvent, args: CommandArgs) -> None:
     """Answer `/$name TEXT` with TEXT."""
-    await event.reply(f"$name: {args or 'ready'}")
+    await event.reply(_("$name: {text}").format(text=args or _("ready")))
 '''
+)
+
+NEW_PLUGIN_CATALOG = Template(
+    r"""# Russian texts of the $name plugin: edit, save, and the running bot reloads the plugin.
+# After adding texts to the code: pybabel extract -o locales/messages.pot .
+# then: pybabel update -i locales/messages.pot -d locales   (both in the plugin folder)
+msgid ""
+msgstr ""
+"Language: ru\n"
+"Content-Type: text/plain; charset=utf-8\n"
+"Plural-Forms: nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "
+"(n%100<10 || n%100>=20) ? 1 : 2);\n"
+
+msgid "answer with the text given"
+msgstr "ответить переданным текстом"
+
+msgid "$name TEXT"
+msgstr "$name ТЕКСТ"
+
+#, python-brace-format
+msgid "$name: {text}"
+msgstr "$name: {text}"
+
+msgid "ready"
+msgstr "готово"
+"""
 )
 
 NEW_PLUGIN_TEST = Template(
@@ -211,6 +243,12 @@ async def test_${func}_answers_with_the_text() -> None:
     async with TestHost(plugins=[PLUGIN]) as host:
         assert await host.send("/$name hi there") == ["$name: hi there"]
         assert await host.send("/$name") == ["$name: ready"]
+
+
+@pytest.mark.anyio
+async def test_${func}_speaks_the_bots_language() -> None:
+    async with TestHost(plugins=[PLUGIN], config={"bot": {"language": "ru"}}) as host:
+        assert await host.send("/$name") == ["$name: готово"]
 
 
 @pytest.mark.anyio

@@ -31,7 +31,7 @@ LIVE_KEYS = (
 def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
     """The settings that differ between `old` and `new` and take effect only on restart.
 
-    Returns key paths in file order, among ``bot.name``, ``bot.timezone``,
+    Returns key paths in file order, among ``bot.name``, ``bot.timezone``, ``bot.language``,
     ``plugins.dirs``, ``plugins.reload``, ``plugins.builtin``, ``storage``,
     ``console``, ``server`` and ``bots``; an empty list means every change (if
     any) is one of `LIVE_KEYS` and can be applied to the running bot. Raises nothing.
@@ -39,6 +39,7 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
     candidates = {
         "bot.name": (old.bot.name, new.bot.name),
         "bot.timezone": (old.bot.timezone, new.bot.timezone),
+        "bot.language": (old.bot.language, new.bot.language),
         "plugins.dirs": (old.plugins.dirs, new.plugins.dirs),
         "plugins.reload": (old.plugins.reload, new.plugins.reload),
         "plugins.builtin": (old.plugins.builtin, new.plugins.builtin),

@@ -34,12 +34,17 @@ def _repr_with(obj: object, masked: dict[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BotSection:
-    """``[bot]``: the bot's name, command prefixes, global admins and time zone."""
+    """``[bot]``: the bot's name, command prefixes, global admins, time zone and language.
+
+    `language` is ``"en"`` or ``"ru"``: the language the built-in plugins and
+    the runtime's own texts speak (see `botrt.i18n`).
+    """
 
     name: str
     prefixes: tuple[str, ...]
     admins: tuple[int, ...]
     timezone: str
+    language: str = "en"
 
     @property
     def tzinfo(self) -> datetime.tzinfo:

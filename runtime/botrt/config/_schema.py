@@ -34,6 +34,9 @@ DEFAULT_PORT = 8080
 DEFAULT_API_URL = "https://api.vk.com/method"
 DEFAULT_API_VERSION = "5.199"
 DEFAULT_RATE_LIMIT = 20
+LANGUAGES = ("en", "ru")
+"""The values ``[bot] language`` takes: the languages botrt's own texts are translated into."""
+DEFAULT_LANGUAGE = "en"
 _CALLBACK_ONLY = ' (required when transport is "callback")'
 
 
@@ -75,12 +78,14 @@ def _bot(t: Table, environ: Mapping[str, str]) -> BotSection:
     )
     admins = t.get("admins", c.array(c.integer(), "integers"), ())
     timezone = t.get("timezone", _zone, None)
+    language = t.get("language", c.choice(*LANGUAGES), DEFAULT_LANGUAGE)
     t.finish()
     return BotSection(
         name=name,
         prefixes=prefixes,
         admins=admins,
         timezone=timezone if timezone is not None else local_zone_name(environ),
+        language=language,
     )
 
 

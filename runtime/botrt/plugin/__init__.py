@@ -1,6 +1,7 @@
 """Plugins: the planner, loading folders into their own namespaces, validation."""
 
 from botrt._backoff import Backoff
+from botrt.i18n import Translator
 from botrt.plugin._background import Background, BackgroundError
 from botrt.plugin._botinfo import BotInfo
 from botrt.plugin._catalog import CommandCatalog, CommandInfo, PluginSettings
@@ -35,6 +36,7 @@ __all__ = [
     "PluginPlanner",
     "PluginSettings",
     "Roles",
+    "Translator",
     "UnknownBotError",
     "load_plugin",
 ]

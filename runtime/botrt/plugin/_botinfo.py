@@ -9,11 +9,12 @@ from pathlib import Path
 import anyio
 
 from botrt.config import BotConfig
+from botrt.i18n import Translator, core_translator
 from botrt.plugin._clock import Clock, SystemClock
 
 
 class BotInfo:
-    """The running bot's name, time zone, folder and command prefixes, live from ``bot.toml``.
+    """The running bot's name, time zone, language, folder and prefixes, live from ``bot.toml``.
 
     Plugins receive it by injection (annotate a parameter with `BotInfo`).
     Plugins that act at set times read the time from `now` and wait with
@@ -28,6 +29,7 @@ class BotInfo:
     def __init__(self, config: Callable[[], BotConfig], clock: Clock | None = None) -> None:
         self._config = config
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self._core: Translator | None = None
 
     @property
     def name(self) -> str:
@@ -43,6 +45,21 @@ class BotInfo:
     def base_dir(self) -> Path:
         """The folder of ``bot.toml`` (relative paths in it start there)."""
         return self._config().base_dir
+
+    @property
+    def language(self) -> str:
+        """``[bot] language``: ``"en"`` or ``"ru"``, the language users are answered in."""
+        return self._config().bot.language
+
+    def translator(self) -> Translator:
+        """The runtime's own texts (refusals, a conversation's end, errors) in `language`.
+
+        Made once, on first use; plugins translate their own texts with their
+        planner's translator instead (``PLUGIN.gettext``).
+        """
+        if self._core is None:
+            self._core = core_translator(lambda: self.language)
+        return self._core
 
     @property
     def prefixes(self) -> tuple[str, ...]:

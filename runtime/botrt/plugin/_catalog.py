@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botrt.handle import CommandSpec, Flow
+from botrt.i18n import Translator
 from botrt.plugin._loader import PLUGIN_FILE, LoadedPlugin, PluginIssue
 
 
@@ -18,11 +19,14 @@ class CommandInfo:
         plugin: the plugin that declares it.
         spec: its names, description, usage and whether it is privileged.
         location: ``file:line`` of its handler.
+        translator: the declaring plugin's translator: its description and
+            usage are texts of that plugin, translated with its catalogs.
     """
 
     plugin: str
     spec: CommandSpec
     location: str
+    translator: Translator | None = None
 
     @property
     def name(self) -> str:
@@ -36,7 +40,7 @@ def commands_of(plugin: LoadedPlugin) -> list[CommandInfo]:
     for flow in plugin.flows:
         spec = flow.binding.command if flow.binding is not None else None
         if spec is not None:
-            out.append(CommandInfo(plugin.name, spec, _location(flow)))
+            out.append(CommandInfo(plugin.name, spec, _location(flow), plugin.planner.translator))
     return out
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from botrt._errors import BotrtError
 from botrt.handle import Flow, FlowCycleError
 from botrt.handle._internal import EXTENDER, Graph
+from botrt.i18n import CatalogError, Translator
+from botrt.i18n._internal import LOADING
 from botrt.plugin._planner import COLLECTING, PluginPlanner
 
 NAMESPACE_ROOT = "_botrt_plugins"
@@ -109,6 +111,11 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
         raise PluginLoadError(
             [PluginIssue(name, f"no {PLUGIN_FILE} in the plugin folder", str(folder))]
         )
+    try:
+        # Read before any module runs, so every module can reach it (`plugin_translator`).
+        translator = Translator.from_folder(folder)
+    except CatalogError as exc:
+        raise PluginLoadError([PluginIssue(name, exc.detail, str(exc.path), exc.line)]) from None
     ns = namespace_for(name, generation)
     # The root must exist too: the import system walks up to it for nested packages.
     if NAMESPACE_ROOT not in sys.modules:
@@ -127,6 +134,7 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
     saved_alias = sys.modules.get("__plugin__")
     token = COLLECTING.set(planners)
     extender = EXTENDER.set(ns)
+    texts = LOADING.set(translator)
     try:
         plugin_module = _import_file(name, folder, plugin_file, ns + ".__plugin__", issues)
         if plugin_module is not None:
@@ -136,6 +144,7 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
                 for path in _auto_import_files(folder):
                     _import_path(name, folder, path, ns, issues)
     finally:
+        LOADING.reset(texts)
         EXTENDER.reset(extender)
         COLLECTING.reset(token)
         if saved_alias is None:

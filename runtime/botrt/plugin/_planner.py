@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from botrt._errors import BotrtError
 from botrt.handle import Flow
 from botrt.handle._internal import optional_service
+from botrt.i18n import plugin_translator
+from botrt.plugin._botinfo import BotInfo
 
 T = TypeVar("T")
 
@@ -44,6 +46,12 @@ class PluginPlanner:
         settings: the dataclass declaring the plugin's settings, or None.
         name: the plugin's name (its folder's name), set when it is loaded.
         location: ``file:line`` where the planner was created.
+        translator: the plugin's texts in the bot's language, from the
+            catalogs in its folder (``locales/<language>/LC_MESSAGES/messages.po``),
+            read when it loads and following ``[bot] language`` from its
+            `on_load` on; before that, texts stay as written. `gettext`,
+            `ngettext`, `pgettext` and `npgettext` are its shortcuts, so a
+            module of the plugin can write ``_ = PLUGIN.gettext``.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class PluginPlanner:
         self.auto_import = bool(auto_import)
         self.settings = settings
         self.name: str | None = None
+        # The catalogs the loader read for this plugin; outside a load, none.
+        self.translator = plugin_translator()
         caller = sys._getframe(1)
         self.location = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         self._flows: list[Flow] = []
@@ -118,11 +128,30 @@ class PluginPlanner:
         self._on_unload.append(fn)
         return fn
 
+    def gettext(self, message: str) -> str:
+        """`message` in the bot's language, from the plugin's catalogs (as written if missing)."""
+        return self.translator.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The form of `singular`/`plural` for the number `n`, in the bot's language."""
+        return self.translator.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        """`message` in the bot's language, in `context` (``"command"`` for command names)."""
+        return self.translator.pgettext(context, message)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        """`ngettext` with a `context`."""
+        return self.translator.npgettext(context, singular, plural, n)
+
     async def run_on_load(self, previous: Any, services: Mapping[type, Any]) -> None:
-        """Run the `on_load` functions in order.
+        """Bind the translator to the bot's language, then run the `on_load` functions in order.
 
         :raises LifecycleError: if a parameter cannot be filled in.
         """
+        info = services.get(BotInfo)
+        if isinstance(info, BotInfo):
+            self.translator.follow(lambda: info.language)
         for fn in self._on_load:
             await _call(fn, previous, services)
 
