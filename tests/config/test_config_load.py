@@ -281,3 +281,34 @@ def test_configs_are_frozen(tmp_path: Path) -> None:
     config = default_config(tmp_path, environ=ENV)
     with pytest.raises(AttributeError):
         config.server.port = 1  # type: ignore[misc]
+
+
+def test_conversations_section_defaults_and_values(tmp_path: Path) -> None:
+    default = default_config(tmp_path, environ=ENV).conversations
+    assert (default.timeout, default.cancel, default.state_ttl) == (300, ("/cancel",), 86400)
+    config = parse_config(
+        {"conversations": {"timeout": 30, "cancel": ["/cancel", "отмена"], "state_ttl": 3600}},
+        base_dir=tmp_path,
+        environ=ENV,
+    )
+    assert config.conversations.timeout == 30
+    assert config.conversations.cancel == ("/cancel", "отмена")
+    assert config.conversations.state_ttl == 3600
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"timeout": 0}, "conversations.timeout: expected a positive number, got 0"),
+        ({"cancel": "/cancel"}, "conversations.cancel: expected an array of strings"),
+        ({"cancel": [""]}, "conversations.cancel[0]:"),
+        ({"state_ttl": "1d"}, "conversations.state_ttl: expected a positive number"),
+        ({"timout": 5}, "conversations.timout"),
+    ],
+)
+def test_conversations_section_errors_name_the_key(
+    tmp_path: Path, section: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"conversations": section}, base_dir=tmp_path, environ=ENV)
+    assert message in str(info.value)

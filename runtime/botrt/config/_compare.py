@@ -33,7 +33,7 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
 
     Returns key paths in file order, among ``bot.name``, ``bot.timezone``, ``bot.language``,
     ``plugins.dirs``, ``plugins.reload``, ``plugins.builtin``, ``storage``,
-    ``console``, ``server`` and ``bots``; an empty list means every change (if
+    ``console``, ``server``, ``bots`` and ``conversations``; an empty list means every change (if
     any) is one of `LIVE_KEYS` and can be applied to the running bot. Raises nothing.
     """
     candidates = {
@@ -47,5 +47,6 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
         "console": (old.console, new.console),
         "server": (old.server, new.server),
         "bots": (old.bots, new.bots),
+        "conversations": (old.conversations, new.conversations),
     }
     return [key for key, (before, after) in candidates.items() if before != after]

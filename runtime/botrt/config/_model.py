@@ -125,6 +125,20 @@ class ServerSection:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationsSection:
+    """``[conversations]``: how long an `ask` waits, the words that end a
+    conversation, and how long a durable state lives without a message.
+
+    `timeout` and `state_ttl` are seconds; `cancel` words are compared with
+    the whole message text, ignoring case and surrounding spaces.
+    """
+
+    timeout: float = 300
+    cancel: tuple[str, ...] = ("/cancel",)
+    state_ttl: float = 86400
+
+
+@dataclass(frozen=True, slots=True)
 class VkBotConfig:
     """One ``[[bots]]`` entry: a VK community bot account.
 
@@ -166,6 +180,7 @@ class BotConfig:
     console: ConsoleSection
     server: ServerSection
     bots: tuple[VkBotConfig, ...]
+    conversations: ConversationsSection = ConversationsSection()
 
     @property
     def server_active(self) -> bool:

@@ -15,6 +15,7 @@ from botrt.config._model import (
     BotConfig,
     BotSection,
     ConsoleSection,
+    ConversationsSection,
     PluginsSection,
     ServerSection,
     StorageSection,
@@ -64,6 +65,7 @@ def build_config(
         console=_console(root.table("console")),
         server=_server(root.table("server")),
         bots=_bots(root, issues),
+        conversations=_conversations(root.table("conversations")),
     )
     root.finish()
     return config
@@ -149,6 +151,17 @@ def _server(t: Table) -> ServerSection:
         enabled=t.get("enabled", c.choice(True, False, "auto"), "auto"),
         host=t.get("host", c.string(nonempty=True), DEFAULT_HOST),
         port=t.get("port", c.integer(0, 65535, wording="an integer from 0 to 65535"), DEFAULT_PORT),
+    )
+    t.finish()
+    return section
+
+
+def _conversations(t: Table) -> ConversationsSection:
+    default = ConversationsSection()
+    section = ConversationsSection(
+        timeout=t.get("timeout", c.positive_number, default.timeout),
+        cancel=t.get("cancel", c.array(c.string(nonempty=True), "strings"), default.cancel),
+        state_ttl=t.get("state_ttl", c.positive_number, default.state_ttl),
     )
     t.finish()
     return section
