@@ -224,3 +224,30 @@ async def test_the_signature_is_read_once_when_the_node_is_made(
         for _ in range(5):
             await host.emit(text())
     assert calls == []
+
+
+async def test_annotations_naming_locally_imported_names_resolve_in_their_scope() -> None:
+    # With `from __future__ import annotations` these are strings naming local imports:
+    # they resolve against the scope the node is defined in, as pydantic does.
+    from botrt.adapter import TextEvent as LocalText
+    from botrt.handle import FlowStore as LocalStore
+
+    seen: list[str] = []
+
+    async def greet(e: LocalText, store: LocalStore) -> None:
+        store["n"] = 1
+        seen.append(e.text)
+
+    made = node(greet)
+    assert [p.types for p in made.plan] == [(TextEvent,), (FlowStore,)]
+    async with TestHost(flows=[Flow("local", [made])]) as host:
+        await host.emit(text("hi"))
+    assert seen == ["hi"]
+
+
+def test_a_local_name_defined_after_the_node_is_still_refused() -> None:
+    async def bad(x: Later) -> None: ...
+
+    with pytest.raises(InjectionError, match="cannot be evaluated: name 'Later'"):
+        node(bad)
+    Later = int

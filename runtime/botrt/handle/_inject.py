@@ -131,10 +131,16 @@ def build_plan(fn: Callable[..., Any], node_name: str) -> tuple[Param, ...]:
     """
     try:
         sig = inspect.signature(fn, eval_str=True)
-    except NameError as exc:
-        raise InjectionError(
-            f"node {node_name!r} ({where(fn)}): an annotation cannot be evaluated: {exc}"
-        ) from exc
+    except NameError:
+        scope = defining_scope(fn)
+        try:
+            if scope is None:
+                raise
+            sig = inspect.signature(fn, eval_str=True, locals=scope)
+        except NameError as exc:
+            raise InjectionError(
+                f"node {node_name!r} ({where(fn)}): an annotation cannot be evaluated: {exc}"
+            ) from exc
     plan: list[Param] = []
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -172,6 +178,28 @@ def build_plan(fn: Callable[..., Any], node_name: str) -> tuple[Param, ...]:
             "tuple[FlowRecord, ...], a runtime service class, or `Service | None`"
         )
     return tuple(plan)
+
+
+def defining_scope(fn: Callable[..., Any]) -> dict[str, Any] | None:
+    """The local names, as they are now, of the running function that defined `fn`.
+
+    With ``from __future__ import annotations`` an annotation is a string; one
+    naming something imported inside the enclosing function only resolves
+    there (pydantic resolves such names the same way). None when that
+    function is not on the stack (or `fn` has no code object).
+    """
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return None
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if code in frame.f_code.co_consts:
+                return dict(frame.f_locals)
+            frame = frame.f_back
+        return None
+    finally:
+        del frame  # a frame held in a local would keep the whole stack alive
 
 
 def optional_service(ann: Any) -> type | None:
