@@ -275,3 +275,15 @@ def test_a_toml_syntax_error_shows_the_line_and_a_hint(botrt: Runner, tmp_path: 
         "           ^",
         'hint: text needs quotes, as in name = "hello"',
     ]
+
+
+def test_a_node_parameter_nothing_can_fill_is_an_error(botrt: Runner, tmp_path: Path) -> None:
+    source = HELLO.replace(
+        "async def hello() -> None:", "async def hello(db: dict) -> None:  # never injected"
+    )
+    bot = project(tmp_path, "[plugins]\n", hello=source)
+    out = botrt("check", cwd=bot)
+    assert out.returncode == 1
+    (error,) = errors_of(out)
+    assert error.startswith(f"{bot / 'plugins' / 'hello' / '__plugin__.py'}:")
+    assert "node 'hello': parameter 'db' is annotated 'db: dict'" in error

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from pluginkit import echo_plugin, line_of, write_plugin
 
+from botrt.config import parse_config
+from botrt.host import Host
 from botrt.plugin import PluginLoadError, load_plugin
 from botrt.testing import TestHost
 
@@ -156,3 +158,60 @@ async def test_command_clash_across_plugins(tmp_path: Path) -> None:
     assert issue.plugin == "b_second"
     assert issue.file == str(second / "__plugin__.py")
     assert "command name 'ping' is already taken by plugin 'a_first'" in issue.message
+
+
+UNINJECTABLE = """
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import on_command
+from botrt.plugin import PluginSettings
+
+PLUGIN = PluginPlanner(version="1.0.0")
+
+
+@PLUGIN.use
+@on_command("stats")
+async def stats(event: TextEvent, db: dict, settings: PluginSettings) -> None:
+    await event.reply("never")
+"""
+
+
+async def test_a_parameter_nothing_can_fill_is_refused_at_load(tmp_path: Path) -> None:
+    folder = write_plugin(tmp_path, "stats", {"__plugin__.py": UNINJECTABLE})
+    with pytest.raises(PluginLoadError) as info:
+        async with TestHost(config={"plugins": {"dirs": [str(tmp_path)]}}):
+            pass
+    (issue,) = info.value.issues
+    assert (issue.plugin, issue.file) == ("stats", str(folder / "__plugin__.py"))
+    assert issue.line == line_of(folder / "__plugin__.py", "@PLUGIN.use")  # where the def starts
+    assert "node 'stats': parameter 'db' is annotated 'db: dict'" in issue.message
+    assert "neither an Event type nor a service this host provides" in issue.message
+    assert "PluginSettings" in issue.message  # says what can be injected
+
+
+async def test_a_service_the_host_registers_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "weather_types.py").write_text("class Weather:\n    pass\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import weather_types  # type: ignore[import-not-found]
+
+    source = UNINJECTABLE.replace("db: dict", "w: Weather").replace(
+        "from botrt.adapter", "from weather_types import Weather\nfrom botrt.adapter"
+    )
+    write_plugin(tmp_path / "plugins", "weather", {"__plugin__.py": source})
+    config = parse_config(
+        {
+            "storage": {"url": "sqlite:///:memory:"},
+            "console": {"enabled": False},
+            "plugins": {"builtin": False, "reload": False, "dirs": [str(tmp_path / "plugins")]},
+        },
+        base_dir=tmp_path,
+    )
+    host = Host(config, entry_points=False)
+    host.services.register(weather_types.Weather, lambda run: weather_types.Weather())
+    try:
+        assert await host.start() == []
+        assert "weather" in host.runtime.plugins
+    finally:
+        await host.stop()

@@ -39,7 +39,7 @@ def load_enabled(
     """Import every enabled plugin (of `folders`, default: all found); what loaded, and problems."""
     from botrt.config import is_plugin_enabled
     from botrt.plugin import PluginLoadError, load_plugin
-    from botrt.plugin._internal import find_clashes
+    from botrt.plugin._internal import find_clashes, find_uninjectable
 
     if folders is None:
         folders = plugin_folders(config)[0]
@@ -53,6 +53,7 @@ def load_enabled(
         except PluginLoadError as exc:
             issues.extend(exc.issues)
     issues.extend(find_clashes(loaded))
+    issues.extend(find_uninjectable(loaded))
     return loaded, issues
 
 

@@ -202,6 +202,35 @@ def defining_scope(fn: Callable[..., Any]) -> dict[str, Any] | None:
         del frame  # a frame held in a local would keep the whole stack alive
 
 
+def uninjectable(node: FlowNode, known: Callable[[type], bool]) -> list[tuple[Param, str]]:
+    """The service parameters of `node` that no service can ever fill, each with a message.
+
+    A class is a service when `known` says so or botrt itself defines it (its
+    own services, such as `VkApi`, exist only on hosts with that platform: a
+    node asking for one elsewhere is skipped, as documented). Anything else,
+    ``db: dict`` say, would skip the node on every event without a word.
+    """
+    out = []
+    for p in node.plan:
+        if p.kind != SERVICE:
+            continue
+        kind = p.types[0]
+        if known(kind) or kind.__module__.partition(".")[0] == "botrt":
+            continue
+        out.append(
+            (
+                p,
+                f"node {node.name!r}: parameter {p.name!r} is annotated {p.describe()!r}, "
+                "which is neither an Event type nor a service this host provides, so the "
+                "node would never run; inject an Event type (or a union of them), FlowStore, "
+                "tuple[FlowRecord, ...], CommandArgs, or a service: PluginSettings, "
+                "PluginStorage, Background, Metrics, VkApi (or a class a package registers "
+                "with `host.services.register`)",
+            )
+        )
+    return out
+
+
 def optional_service(ann: Any) -> type | None:
     """`S` for an annotation ``S | None`` (or ``Optional[S]``) with `S` a class; else None.
 

@@ -6,8 +6,8 @@ package adds the name here instead of importing a private module of it.
 
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
-from botrt.handle._inject import optional_service
+from botrt.handle._inject import optional_service, uninjectable
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
 
-__all__ = ["EXTENDER", "FlowRun", "Gate", "Graph", "optional_service"]
+__all__ = ["EXTENDER", "FlowRun", "Gate", "Graph", "optional_service", "uninjectable"]

@@ -38,7 +38,12 @@ import anyio
 from botrt.handle import Dispatcher
 from botrt.handle._internal import Gate
 from botrt.plugin import LoadedPlugin, PluginLoadError, load_plugin
-from botrt.plugin._internal import PluginImporter, find_clashes, unload_modules
+from botrt.plugin._internal import (
+    PluginImporter,
+    find_clashes,
+    find_uninjectable,
+    unload_modules,
+)
 
 log = logging.getLogger("botrt.plugins")
 
@@ -154,6 +159,8 @@ def prepare(stage: Stage, name: str, folder: Path) -> LoadedPlugin:
         stage.loading = None
     others = [p for n, p in stage.plugins.items() if n != name]
     clashes = [i for i in find_clashes([*others, new]) if i.plugin == name]
+    services = stage.dispatcher.services
+    clashes += find_uninjectable([new], lambda kind: services.find(kind) is not None)
     if clashes:
         stage.discard(new)
         raise PluginLoadError(clashes)

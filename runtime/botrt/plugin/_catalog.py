@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botrt.handle import CommandSpec, Flow
+from botrt.handle._internal import uninjectable
 from botrt.i18n import Translator
 from botrt.plugin._loader import PLUGIN_FILE, LoadedPlugin, PluginIssue
 
@@ -106,6 +107,30 @@ def find_clashes(plugins: Sequence[LoadedPlugin]) -> list[PluginIssue]:
                         int(line) if line.isdigit() else None,
                     )
                 )
+    return issues
+
+
+def find_uninjectable(
+    plugins: Sequence[LoadedPlugin], known: Callable[[type], bool] = lambda kind: False
+) -> list[PluginIssue]:
+    """Every node parameter of `plugins`' flows that nothing can be injected into.
+
+    `known` says which other classes the host provides as services.
+    """
+    issues = []
+    for p in plugins:
+        for flow in p.flows:
+            for n in flow.nodes:
+                for _param, message in uninjectable(n, known):
+                    file, _, line = n.location.rpartition(":")
+                    issues.append(
+                        PluginIssue(
+                            p.name,
+                            f"flow {flow.name!r}, {message}",
+                            file or None,
+                            int(line) if line.isdigit() else None,
+                        )
+                    )
     return issues
 
 

@@ -5,7 +5,13 @@ package adds the name here instead of importing a private module of it.
 """
 
 from botrt.plugin._background import BackgroundTasks
-from botrt.plugin._catalog import builtin_plugins_dir, commands_of, discover, find_clashes
+from botrt.plugin._catalog import (
+    builtin_plugins_dir,
+    commands_of,
+    discover,
+    find_clashes,
+    find_uninjectable,
+)
 from botrt.plugin._imports import PluginImporter
 from botrt.plugin._loader import unload_modules
 from botrt.plugin._metrics import PluginMetricsHub
@@ -18,5 +24,6 @@ __all__ = [
     "commands_of",
     "discover",
     "find_clashes",
+    "find_uninjectable",
     "unload_modules",
 ]
