@@ -16,6 +16,7 @@ import keyword
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from botrt.cli import _templates as t
@@ -118,70 +119,20 @@ def run(args: argparse.Namespace) -> int:
     name: str = args.name
     problem = check_name(name)
     if problem is not None:
-        print(f"botrt new-plugin: {problem}", file=sys.stderr)
-        return 1
+        return _fail(problem)
     found = _plugins_dir(args.dir)
     if found is None:
         return 1
     plugins_dir, config = found
     shadowed = _shadowed_builtin(name, config)
-    if shadowed and not args.force:
-        print(
-            f"botrt new-plugin: {name!r} is the name of a built-in plugin ({shadowed}). A plugin "
-            f"folder of that name in [plugins] dirs shadows it: the built-in {name} is no longer "
-            "loaded and the new plugin runs in its place, with none of its commands unless you "
-            "write them. Choose another name, or pass --force to replace the built-in on purpose.",
-            file=sys.stderr,
-        )
-        return 1
-    if plugins_dir.exists() and not plugins_dir.is_dir():
-        print(f"botrt new-plugin: {_shown(plugins_dir)} is not a folder", file=sys.stderr)
-        return 1
-    folder = plugins_dir / name
-    # Beside DIR; when DIR is the working directory itself, its parent is outside the
-    # project, so the tests go into DIR.
-    base = plugins_dir if plugins_dir == Path.cwd().resolve() else plugins_dir.parent
-    tests_dir = base / "tests"
-    func = function_name(name)
-    plugin_file = folder / "__plugin__.py"
-    test_file = tests_dir / f"test_{func}.py"
-    conftest = tests_dir / "conftest.py"
-
-    for taken in (folder, test_file):
-        if taken.exists() or taken.is_symlink():
-            print(
-                f"botrt new-plugin: {_shown(taken)} already exists; nothing was written",
-                file=sys.stderr,
-            )
-            return 1
-
-    files = {
-        plugin_file: t.NEW_PLUGIN.substitute(
-            name=name, func=func, test_path=os.path.relpath(test_file, folder)
-        ),
-        folder / "locales" / "ru" / "LC_MESSAGES" / "messages.po": t.NEW_PLUGIN_CATALOG.substitute(
-            name=name
-        ),
-        test_file: t.NEW_PLUGIN_TEST.substitute(
-            name=name, func=func, plugin_expr=path_expression(folder, tests_dir)
-        ),
-    }
-    # The anyio_backend fixture pins the tests to asyncio; an existing conftest is the
-    # user's, so it is never touched.
-    if not conftest.exists():
-        files[conftest] = t.CONFTEST.substitute()
-    try:
-        for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("x", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-    except OSError as exc:
-        print(
-            f"botrt new-plugin: cannot write {exc.filename or folder}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return 1
-    for path in files:
+    problem = _refusal(name, plugins_dir, shadowed, force=args.force)
+    if problem is not None:
+        return _fail(problem)
+    scaffold = _Scaffold.plan(name, plugins_dir)
+    problem = scaffold.taken() or scaffold.write()
+    if problem is not None:
+        return _fail(problem)
+    for path in scaffold.files:
         print(f"created {_shown(path)}")
     if shadowed:
         print(f"note: it replaces the built-in plugin {name} ({shadowed}) in this bot")
@@ -191,8 +142,82 @@ def run(args: argparse.Namespace) -> int:
             "now a built-in of every bot run with this botrt; for a bot of your own, start a "
             "project with `botrt init mybot` and run new-plugin there"
         )
-    _hints(name, plugins_dir, conftest, files, config)
+    _hints(name, plugins_dir, scaffold.conftest, scaffold.files, config)
     return 0
+
+
+def _fail(problem: str) -> int:
+    print(f"botrt new-plugin: {problem}", file=sys.stderr)
+    return 1
+
+
+def _refusal(name: str, plugins_dir: Path, shadowed: Path | None, *, force: bool) -> str | None:
+    """Why the plugin cannot go into `plugins_dir`, or None when it can."""
+    if shadowed and not force:
+        return (
+            f"{name!r} is the name of a built-in plugin ({shadowed}). A plugin "
+            f"folder of that name in [plugins] dirs shadows it: the built-in {name} is no longer "
+            "loaded and the new plugin runs in its place, with none of its commands unless you "
+            "write them. Choose another name, or pass --force to replace the built-in on purpose."
+        )
+    if plugins_dir.exists() and not plugins_dir.is_dir():
+        return f"{_shown(plugins_dir)} is not a folder"
+    return None
+
+
+@dataclass(frozen=True)
+class _Scaffold:
+    """The files a new plugin gets, by path, with their text; nothing written yet."""
+
+    folder: Path
+    test_file: Path
+    conftest: Path
+    files: dict[Path, str]
+
+    @classmethod
+    def plan(cls, name: str, plugins_dir: Path) -> _Scaffold:
+        """The plugin folder in `plugins_dir`, its catalog, and its test beside DIR."""
+        folder = plugins_dir / name
+        # Beside DIR; when DIR is the working directory itself, its parent is outside the
+        # project, so the tests go into DIR.
+        base = plugins_dir if plugins_dir == Path.cwd().resolve() else plugins_dir.parent
+        tests_dir = base / "tests"
+        func = function_name(name)
+        test_file = tests_dir / f"test_{func}.py"
+        conftest = tests_dir / "conftest.py"
+        catalog = folder / "locales" / "ru" / "LC_MESSAGES" / "messages.po"
+        files = {
+            folder / "__plugin__.py": t.NEW_PLUGIN.substitute(
+                name=name, func=func, test_path=os.path.relpath(test_file, folder)
+            ),
+            catalog: t.NEW_PLUGIN_CATALOG.substitute(name=name),
+            test_file: t.NEW_PLUGIN_TEST.substitute(
+                name=name, func=func, plugin_expr=path_expression(folder, tests_dir)
+            ),
+        }
+        # The anyio_backend fixture pins the tests to asyncio; an existing conftest is the
+        # user's, so it is never touched.
+        if not conftest.exists():
+            files[conftest] = t.CONFTEST.substitute()
+        return cls(folder, test_file, conftest, files)
+
+    def taken(self) -> str | None:
+        """Why the scaffold would overwrite something, or None."""
+        for taken in (self.folder, self.test_file):
+            if taken.exists() or taken.is_symlink():
+                return f"{_shown(taken)} already exists; nothing was written"
+        return None
+
+    def write(self) -> str | None:
+        """Write every file (none may exist); why it failed, or None."""
+        try:
+            for path, text in self.files.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("x", encoding="utf-8", newline="\n") as out:
+                    out.write(text)
+        except OSError as exc:
+            return f"cannot write {exc.filename or self.folder}: {exc.strerror}"
+        return None
 
 
 def _is_builtin_dir(folder: Path) -> bool:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 import logging
-import signal
 import sys
 from bisect import bisect_left
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,14 +19,15 @@ from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, Services
 from botrt.hooks import make_plugin_manager
 from botrt.host._intake import open_intake
+from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
 from botrt.host._services import Service, ServiceTable
+from botrt.host._serving import Serving
 from botrt.host._web import WebServer
 from botrt.plugin import (
     Background,
-    Backoff,
     BotInfo,
     CommandCatalog,
     Members,
@@ -95,14 +95,36 @@ class Host:
         self.pm: pluggy.PluginManager = make_plugin_manager(entry_points=entry_points)
         for module in hook_modules:
             self.pm.register(module)
+        self.storage: Any = None
+        self.adapters: list[Adapter] = []
+        self.load_issues: list[PluginIssue] = []
+        self._lifetime = AsyncExitStack()
+        self._middleware = False
+        self._started = False
+        self._wire_bots()
+        # Only the server's /metrics can scrape the registry: on by default when it runs.
+        self._wire_parts(config.server_active if metrics is None else metrics)
+        self._wire_plugins()
+        self._wire_intake()
+
+    def _wire_bots(self) -> None:
+        # What the platforms register per bot, and the services built on it.
         self.services = Services()
         self._service_decls = ServiceTable(())  # declared at start: see `_service_table`
-        self.roles = Roles(lambda: self.config.bot.admins, self._platform_is_admin)
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
+        self.members: Members | None = None
+        self._member_sync = MemberSync(
+            self.member_sources,
+            lambda: self.members,
+            lambda event: self.pm.hook.botrt_is_admin(host=self, event=event),
+        )
+        self.roles = Roles(lambda: self.config.bot.admins, self._member_sync.is_admin)
         self.messenger = Messenger(lambda: self.outbound)
         self.info = BotInfo(lambda: self.config)
-        self.members: Members | None = None
+
+    def _wire_parts(self, metrics: bool) -> None:
+        # The scheduler, metrics and web server, each given callables, not the host.
         self.scheduler = Scheduler(
             info=self.info,
             config=lambda: self.config,
@@ -114,24 +136,24 @@ class Host:
             handle=self.handle,
         )
         self.pm.register(self.scheduler, name="botrt-scheduler")
-        if metrics is None:
-            metrics = config.server_active  # only the server's /metrics can scrape them
         self.metrics = HostMetrics(
             queue_depth=self.queue_depth, plugins=self._plugin_gauges, enabled=metrics
         )
         self.pm.register(self.metrics, name="botrt-metrics")
+        self._sources = self.metrics.sources
         self.web = WebServer(
             adapters=lambda: self.adapters,
             submit=self.submit,
             render_metrics=self.metrics.render,
             config=lambda: self.config.server,
         )
+
+    def _wire_plugins(self) -> None:
         self.dispatcher = Dispatcher(
-            services=self.services, prefixes=config.bot.prefixes, is_admin=self.roles.is_admin
+            services=self.services, prefixes=self.config.bot.prefixes, is_admin=self.roles.is_admin
         )
         self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_error(flow.plugin)
         self.background = BackgroundTasks()
-        self._lifetime = AsyncExitStack()
         self.runtime = PluginRuntime(
             self.dispatcher,
             self._lifecycle_services,
@@ -141,18 +163,25 @@ class Host:
         self.catalog = CommandCatalog(
             lambda: self.runtime.plugins.values(), lambda: self.dispatcher.prefixes
         )
-        self.storage: Any = None
-        self.adapters: list[Adapter] = []
-        self.load_issues: list[PluginIssue] = []
-        self._sources = self.metrics.sources
+
+    def _wire_intake(self) -> None:
         # Bound methods and handles read once: `submit` runs for every event.
-        self._intake, self._intake_worker = open_intake(
+        self._intake, intake_worker = open_intake(
             self.handle, max_queue=self.max_queue, max_pending=self.max_pending
         )
         self._send_nowait = self._intake.send_nowait
         self._stop = anyio.Event()
-        self._middleware = False
-        self._started = False
+        self._serving = Serving(
+            intake=self._intake,
+            worker=intake_worker,
+            stop=self._stop,
+            adapters=lambda: self.adapters,
+            submit=self.submit,
+            clock=lambda: self.info.clock,
+            on_started=lambda: self.pm.hook.botrt_host_started(host=self),
+            on_stopping=lambda: self.pm.hook.botrt_host_stopping(host=self),
+            stop_background=self.background.stop_all,
+        )
 
     # -- services --------------------------------------------------------------
 
@@ -165,37 +194,9 @@ class Host:
         if members is not None:
             self.member_sources[name] = members
 
-    async def _platform_is_admin(self, event: Event) -> bool:
-        answer = self.pm.hook.botrt_is_admin(host=self, event=event)
-        if inspect.isawaitable(answer):
-            answer = await answer
-        if answer is not None:
-            return bool(answer)
-        user_id = getattr(event, "user_id", None)
-        if self.members is None or user_id is None:
-            return False
-        return await self.members.is_manager(event.bot, user_id)
-
     async def sync_members(self) -> None:
         """Fetch every bot's member list from its platform and store it."""
-        if self.members is None:
-            return
-        for bot, source in list(self.member_sources.items()):
-            try:
-                infos = await source.fetch()
-                # A write cut by cancellation (shutdown) would leave the connection
-                # half-closed; it is short, so let it finish.
-                with anyio.CancelScope(shield=True):
-                    count = await self.members.sync(bot, infos)
-            except Exception as exc:
-                log.warning("members of %s not synced (kept the stored list): %s", bot, exc)
-                continue
-            log.info("members of %s synced: %d", bot, count)
-
-    async def _sync_members_periodically(self) -> None:
-        while True:
-            await self.sync_members()
-            await anyio.sleep(self.member_sync_interval)
+        await self._member_sync.sync()
 
     def _service_table(self) -> ServiceTable:
         # Built at start, not in __init__: storage, members and `metrics.registry`
@@ -322,88 +323,14 @@ class Host:
         `extra_tasks` are async callables run beside the adapters (the reload
         watcher) and cancelled with them.
         """
-        try:
-            async with anyio.create_task_group() as outer:
-                outer.start_soon(self._intake_worker.run)
-                async with anyio.create_task_group() as intake:
-                    if signals:
-                        intake.start_soon(self._watch_signals)
-                    for adapter in self.adapters:
-                        intake.start_soon(self._run_adapter, adapter)
-                    for task in extra_tasks:
-                        intake.start_soon(task)
-                    if self.member_sources:
-                        intake.start_soon(self._sync_members_periodically)
-                    if self.storage is not None:
-                        intake.start_soon(self.scheduler.run)
-                    if self.config.server_active:
-                        intake.start_soon(self.web.run)
-                    self.pm.hook.botrt_host_started(host=self)
-                    if not self.adapters:
-                        log.warning("no adapter is configured: nothing will deliver events")
-                    await self._stop.wait()
-                    deadline = anyio.current_time() + self.drain_grace
-                    # Background work (a broadcast) is resumable: it stops now, its
-                    # step in flight within the same deadline as the events.
-                    self.background.stop_all(deadline)
-                    intake.cancel_scope.cancel()
-                self.pm.hook.botrt_host_stopping(host=self)
-                self._intake.close()
-                with anyio.CancelScope(deadline=deadline) as scope:
-                    await self._intake_worker.wait_drained()
-                if scope.cancelled_caught:
-                    log.warning(
-                        "events still running after %.0f s; cancelling them", self.drain_grace
-                    )
-                outer.cancel_scope.cancel()
-        finally:
-            # Lanes are plain asyncio tasks, outside the task groups' cancel scopes.
-            self._intake.close()
-            with anyio.CancelScope(shield=True):
-                await self._intake_worker.cancel_lanes()
-
-    async def _watch_signals(self) -> None:
-        try:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for signum in signals:
-                    log.info("received %s: stopping", signal.Signals(signum).name)
-                    self.request_stop()
-                    return
-        except (NotImplementedError, ValueError):  # not the main thread, or no signals here
-            return
-
-    async def _run_adapter(self, adapter: Adapter) -> None:
-        # A crashed adapter is restarted: a bot that stays up but deaf is worse than
-        # one that retries. The waits grow from 1 s to a minute, on the host's clock.
-        restart_cap = 60.0
-        backoff = Backoff(1.0, restart_cap)
-        clock = self.info.clock
-        failures = 0
-        while True:
-            started = clock.now()
-            try:
-                await adapter.run(self.submit)
-                break
-            except Exception:
-                ran = (clock.now() - started).total_seconds()
-                # A crash after a good long run starts the backoff over.
-                failures = 1 if ran >= restart_cap else failures + 1
-                delay = backoff.delay(failures)
-                log.exception(
-                    "adapter %s failed (%d time(s) in a row); restarting it in %.1f s",
-                    adapter.name,
-                    failures,
-                    delay,
-                )
-            await clock.sleep_until(clock.now() + dt.timedelta(seconds=delay), self._stop)
-            if self._stop.is_set():
-                return
-            log.info("adapter %s restarting", adapter.name)
-        if adapter.ends_host and not any(
-            a is not adapter and not a.ends_host for a in self.adapters
-        ):
-            log.info("%s input ended: stopping after in-flight events", adapter.name)
-            self.request_stop()
+        tasks = list(extra_tasks)
+        if self.member_sources:
+            tasks.append(partial(self._member_sync.run, self.member_sync_interval))
+        if self.storage is not None:
+            tasks.append(self.scheduler.run)
+        if self.config.server_active:
+            tasks.append(self.web.run)
+        await self._serving.serve(tasks, drain_grace=self.drain_grace, signals=signals)
 
     async def submit(self, event: Event) -> None:
         """Queue `event` for dispatch; waits while the queue is full (backpressure).

@@ -9,7 +9,8 @@ from pathlib import Path
 from botrt.handle import CommandSpec, Flow
 from botrt.handle._internal import uninjectable
 from botrt.i18n import Translator
-from botrt.plugin._loader import PLUGIN_FILE, LoadedPlugin, PluginIssue
+from botrt.plugin._loader import LoadedPlugin, PluginIssue
+from botrt.plugin._modules import PLUGIN_FILE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,14 @@
-"""Importing one plugin folder into a module namespace of its own.
+"""Loading one plugin folder: import it into a namespace of its own, then validate it.
 
-Each load gets a fresh package name (``_botrt_plugins.<name>__<generation>``)
-whose ``__path__`` is the plugin folder, so relative imports work, two plugins
-with same-named modules never collide, and a reload can import the new
-version beside the old one before swapping.
+The modules' side (the namespace package, importing the files, dropping them)
+is `botrt.plugin._modules`; this module turns what went wrong into
+`PluginIssue`s and checks the planner and its flows.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import re
 import sys
 import traceback
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +17,17 @@ from botrt.handle import Flow, FlowCycleError
 from botrt.handle._internal import EXTENDER, Graph
 from botrt.i18n import CatalogError, Translator
 from botrt.i18n._internal import LOADING
+from botrt.plugin._modules import (
+    PLUGIN_FILE,
+    Failure,
+    auto_import_files,
+    drop_modules,
+    import_file,
+    import_path,
+    namespace_for,
+    open_namespace,
+)
 from botrt.plugin._planner import COLLECTING, PluginPlanner
-
-NAMESPACE_ROOT = "_botrt_plugins"
-PLUGIN_FILE = "__plugin__.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +90,6 @@ class LoadedPlugin:
         return [m for m in list(sys.modules) if m == self.namespace or m.startswith(prefix)]
 
 
-def namespace_for(name: str, generation: int) -> str:
-    """The package name a plugin's modules live under for one load."""
-    ident = re.sub(r"\W", "_", name)
-    return f"{NAMESPACE_ROOT}.{ident}__{generation}"
-
-
 def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
     """Import the plugin in `folder` under a fresh namespace and validate it.
 
@@ -117,62 +112,14 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
     except CatalogError as exc:
         raise PluginLoadError([PluginIssue(name, exc.detail, str(exc.path), exc.line)]) from None
     ns = namespace_for(name, generation)
-    # The root must exist too: the import system walks up to it for nested packages.
-    if NAMESPACE_ROOT not in sys.modules:
-        sys.modules[NAMESPACE_ROOT] = _namespace_module(NAMESPACE_ROOT, None)
-    package = types.ModuleType(ns)
-    package.__path__ = [str(folder)]
-    package.__package__ = ns
-    package.__file__ = None
-    spec = importlib.machinery.ModuleSpec(ns, None, is_package=True)
-    spec.submodule_search_locations = [str(folder)]
-    package.__spec__ = spec
-    sys.modules[ns] = package
-
-    issues: list[PluginIssue] = []
-    planners: list[PluginPlanner] = []
-    saved_alias = sys.modules.get("__plugin__")
-    token = COLLECTING.set(planners)
-    extender = EXTENDER.set(ns)
-    texts = LOADING.set(translator)
-    try:
-        plugin_module = _import_file(name, folder, plugin_file, ns + ".__plugin__", issues)
-        if plugin_module is not None:
-            # `from __plugin__ import x` in the plugin's other files means this plugin's own.
-            sys.modules["__plugin__"] = plugin_module
-            if len(planners) == 1 and planners[0].auto_import:
-                for path in _auto_import_files(folder):
-                    _import_path(name, folder, path, ns, issues)
-    finally:
-        LOADING.reset(texts)
-        EXTENDER.reset(extender)
-        COLLECTING.reset(token)
-        if saved_alias is None:
-            sys.modules.pop("__plugin__", None)
-        else:
-            sys.modules["__plugin__"] = saved_alias
-
+    open_namespace(ns, folder)
+    failures: list[Failure] = []
+    planners = _import_modules(folder, ns, translator, failures)
+    issues = [_issue_from(name, folder, path, exc) for path, exc in failures]
     if not issues:
-        if not planners:
-            issues.append(
-                PluginIssue(
-                    name,
-                    "__plugin__.py creates no PluginPlanner "
-                    '(add `PLUGIN = PluginPlanner(version="1.0.0")`)',
-                    str(plugin_file),
-                )
-            )
-        elif len(planners) > 1:
-            where = ", ".join(p.location for p in planners)
-            issues.append(
-                PluginIssue(name, f"more than one PluginPlanner ({where})", str(plugin_file))
-            )
-    if not issues:
-        planner = planners[0]
-        for flow in planner.flows:
-            issues.extend(_check_flow(name, flow))
+        issues = _planner_issues(name, plugin_file, planners)
     if issues:
-        _drop_modules(ns)
+        drop_modules(ns)
         raise PluginLoadError(issues, namespace=ns)
     planner = planners[0]
     planner.name = name
@@ -181,93 +128,59 @@ def load_plugin(name: str, folder: Path, generation: int) -> LoadedPlugin:
     return LoadedPlugin(name, folder, planner, ns, generation)
 
 
+def _import_modules(
+    folder: Path, ns: str, translator: Translator, failures: list[Failure]
+) -> list[PluginPlanner]:
+    """Import ``__plugin__.py`` (and, with ``auto_import``, the rest); the planners it made.
+
+    What an import raised goes to `failures`.
+    """
+    planners: list[PluginPlanner] = []
+    saved_alias = sys.modules.get("__plugin__")
+    token = COLLECTING.set(planners)
+    extender = EXTENDER.set(ns)
+    texts = LOADING.set(translator)
+    try:
+        plugin_module = import_file(folder / PLUGIN_FILE, ns + ".__plugin__", failures)
+        if plugin_module is not None:
+            # `from __plugin__ import x` in the plugin's other files means this plugin's own.
+            sys.modules["__plugin__"] = plugin_module
+            if len(planners) == 1 and planners[0].auto_import:
+                for path in auto_import_files(folder):
+                    import_path(folder, path, ns, failures)
+    finally:
+        LOADING.reset(texts)
+        EXTENDER.reset(extender)
+        COLLECTING.reset(token)
+        if saved_alias is None:
+            sys.modules.pop("__plugin__", None)
+        else:
+            sys.modules["__plugin__"] = saved_alias
+    return planners
+
+
+def _planner_issues(
+    name: str, plugin_file: Path, planners: list[PluginPlanner]
+) -> list[PluginIssue]:
+    """What is wrong with the planners an import made: none, several, or a cyclic flow."""
+    if not planners:
+        return [
+            PluginIssue(
+                name,
+                "__plugin__.py creates no PluginPlanner "
+                '(add `PLUGIN = PluginPlanner(version="1.0.0")`)',
+                str(plugin_file),
+            )
+        ]
+    if len(planners) > 1:
+        where = ", ".join(p.location for p in planners)
+        return [PluginIssue(name, f"more than one PluginPlanner ({where})", str(plugin_file))]
+    return [issue for flow in planners[0].flows for issue in _check_flow(name, flow)]
+
+
 def unload_modules(plugin: LoadedPlugin) -> None:
     """Drop every module of this load from `sys.modules`, so reloads do not pile up."""
-    _drop_modules(plugin.namespace)
-
-
-def _drop_modules(ns: str) -> None:
-    prefix = ns + "."
-    for m in [m for m in sys.modules if m == ns or m.startswith(prefix)]:
-        del sys.modules[m]
-
-
-def _auto_import_files(folder: Path) -> Iterator[Path]:
-    def skipped(p: Path) -> bool:
-        rel = p.relative_to(folder).parts
-        return any(part.startswith((".", "__pycache__")) for part in rel)
-
-    files = [p for p in folder.rglob("*.py") if not skipped(p)]
-    for p in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
-        if p.parent == folder and p.name == PLUGIN_FILE:
-            continue
-        yield p
-
-
-def _import_path(name: str, folder: Path, path: Path, ns: str, issues: list[PluginIssue]) -> None:
-    parts = list(path.relative_to(folder).with_suffix("").parts)
-    is_package = parts[-1] == "__init__"
-    if is_package:
-        parts.pop()
-    # Parent packages first: a real __init__.py when there is one, else an empty namespace.
-    for depth in range(1, len(parts)):
-        parent_name = ".".join([ns, *parts[:depth]])
-        if parent_name in sys.modules:
-            continue
-        parent_dir = folder.joinpath(*parts[:depth])
-        init = parent_dir / "__init__.py"
-        if init.is_file():
-            if (
-                _import_file(name, folder, init, parent_name, issues, package_dir=parent_dir)
-                is None
-            ):
-                return
-        else:
-            sys.modules[parent_name] = _namespace_module(parent_name, parent_dir)
-    mod_name = ".".join([ns, *parts])
-    if mod_name in sys.modules:  # already imported by another module's import statement
-        return
-    _import_file(
-        name, folder, path, mod_name, issues, package_dir=path.parent if is_package else None
-    )
-
-
-def _namespace_module(mod_name: str, directory: Path | None) -> types.ModuleType:
-    paths = [str(directory)] if directory is not None else []
-    module = types.ModuleType(mod_name)
-    module.__path__ = paths
-    module.__package__ = mod_name
-    spec = importlib.machinery.ModuleSpec(mod_name, None, is_package=True)
-    spec.submodule_search_locations = paths
-    module.__spec__ = spec
-    return module
-
-
-def _import_file(
-    name: str,
-    folder: Path,
-    path: Path,
-    mod_name: str,
-    issues: list[PluginIssue],
-    *,
-    package_dir: Path | None = None,
-) -> types.ModuleType | None:
-    spec = importlib.util.spec_from_file_location(
-        mod_name,
-        path,
-        submodule_search_locations=[str(package_dir)] if package_dir is not None else None,
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() must not end the host
-        sys.modules.pop(mod_name, None)
-        issues.append(_issue_from(name, folder, path, exc))
-        return None
-    return module
+    drop_modules(plugin.namespace)
 
 
 def _issue_from(name: str, folder: Path, path: Path, exc: BaseException) -> PluginIssue:
