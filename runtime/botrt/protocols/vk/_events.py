@@ -226,10 +226,11 @@ class MessageEvent(ButtonEvent):
     async def edit(self, text: str, *, keyboard: Any = None, **options: Any) -> None:
         """Edit the pressed message with `messages.edit`: new text, and `keyboard` if given.
 
-        Without `keyboard` VK drops the message's inline keyboard; pass the
-        keyboard again (or a new page of it) to keep buttons. `options` are
-        more `messages.edit` parameters. Answer the press as well (`answer`,
-        `show_snackbar`), or the user's button keeps spinning.
+        To keep buttons on the message, pass the keyboard again (or a new
+        page of it): VK's docs do not say that an edit without `keyboard`
+        keeps the old one, so do not rely on it (FakeVK drops it). `options`
+        are more `messages.edit` parameters. Answer the press as well
+        (`answer`, `show_snackbar`): until then the button shows it is loading.
 
         :raises ReplyNotSupportedError: without an API, or for a press that
             names no message (no `conversation_message_id`).
