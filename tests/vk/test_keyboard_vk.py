@@ -170,6 +170,19 @@ async def test_pressing_a_callback_button_sends_a_message_event(vk: FakeVK, api:
     assert (live.text, live.keyboard) == ("post (closed)", None)
 
 
+async def test_a_snackbar_answer_over_vks_1000_characters_is_refused(
+    vk: FakeVK, api: VkApi
+) -> None:
+    kb = Keyboard(inline=True).button("Like", callback=True)
+    await api.messages.send(peer_id=5, message="post", keyboard=kb)
+    event = parse_update(vk.make_press(5, "Like"), bot="b", api=api)
+    assert isinstance(event, MessageEvent)
+    with pytest.raises(VkApiError, match="event_data is longer than 1000") as caught:
+        await event.show_snackbar("x" * 1000)
+    assert caught.value.code == 100
+    assert vk.event_answers == []
+
+
 async def test_editing_a_message_that_is_not_there_is_an_error(vk: FakeVK, api: VkApi) -> None:
     with pytest.raises(VkApiError) as caught:
         await api.messages.edit(peer_id=5, conversation_message_id=99, message="x")

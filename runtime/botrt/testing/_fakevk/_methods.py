@@ -19,6 +19,7 @@ from botrt.testing._fakevk._state import (
 )
 
 _MAX_TEXT = 4096
+_MAX_EVENT_DATA = 1000  # messages.sendMessageEventAnswer, per VK's schema
 
 #: A method: the shared state, the calling token's group, the request parameters.
 Handler = Callable[[State, Group, dict[str, str]], Any]
@@ -111,7 +112,10 @@ def _send_one(
 
 
 def _send_event_answer(state: State, group: Group, p: dict[str, str]) -> int:
-    data = json.loads(p["event_data"]) if p.get("event_data") else None
+    raw = p.get("event_data", "")
+    if len(raw) > _MAX_EVENT_DATA:
+        raise invalid_param(f"event_data is longer than {_MAX_EVENT_DATA} characters")
+    data = json.loads(raw) if raw else None
     state.event_answers.append(
         EventAnswer(group.group_id, p["event_id"], int(p["user_id"]), int(p["peer_id"]), data)
     )
