@@ -84,6 +84,7 @@ def test_each_error_comes_from_its_package_and_is_drawn_in_the_tree(name: str) -
         ("BackoffConfigError", ValueError),
         ("ScheduleError", ValueError),
         ("VkConfigError", ValueError),
+        ("KeyboardError", ValueError),
     ],
 )
 def test_errors_keep_their_builtin_base(name: str, builtin: type[Exception]) -> None:
@@ -138,3 +139,22 @@ def test_a_metric_clashing_with_botrts_own_names_plugin_and_metric() -> None:
     with pytest.raises(MetricError, match="cannot register botrt_a_n") as caught:
         PluginMetricsHub(lambda: registry).for_plugin("a").counter("n", "doc")
     assert (caught.value.plugin, caught.value.metric) == ("a", "n")
+
+
+def test_a_keyboard_over_a_limit_names_the_limit_in_fields() -> None:
+    import pickle
+
+    from botrt.adapter import Keyboard, KeyboardError
+
+    kb = Keyboard()
+    for n in range(5):
+        kb.button(str(n))
+    with pytest.raises(KeyboardError, match="call row") as caught:
+        kb.button("six")
+    assert (caught.value.limit, caught.value.maximum, caught.value.value) == (
+        "buttons_per_row",
+        5,
+        6,
+    )
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.limit, copy.maximum, str(copy)) == ("buttons_per_row", 5, str(caught.value))

@@ -22,7 +22,10 @@ PUBLIC = {
     ],
     "botrt.storage": ["StorageError", "MigrationError"],
     "botrt.i18n": ["Translator", "CatalogError", "plugin_translator", "N_"],
-    "botrt.adapter": ["Event", "TextEvent", "ScheduleEvent", "ReplyNotSupportedError"],
+    "botrt.adapter": [
+        "Event", "TextEvent", "ScheduleEvent", "ReplyNotSupportedError", "Keyboard",
+        "KeyboardError", "ButtonEvent",
+    ],
     "botrt.protocols.console": ["StdinEvent"],
     "botrt.testing": [
         "TestHost", "FakeVK", "TestHostError", "FakeVKError", "PostgresError",
@@ -43,7 +46,7 @@ def test_name_is_public_and_documented(module: str, name: str) -> None:
     assert inspect.getdoc(obj), f"{module}.{name} has no docstring"
 
 
-@pytest.mark.parametrize("attr", ["text", "user_id", "peer_id", "platform", "bot"])
+@pytest.mark.parametrize("attr", ["text", "user_id", "peer_id", "platform", "bot", "payload"])
 def test_text_event_has_its_attributes(attr: str) -> None:
     from botrt.testing import MemoryEvent
 

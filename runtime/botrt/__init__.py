@@ -30,6 +30,7 @@ _LAZY = {
     "InjectionError": "botrt.handle",
     "ScheduleError": "botrt.handle",
     "ReplyNotSupportedError": "botrt.adapter",
+    "KeyboardError": "botrt.adapter",
     "CatalogError": "botrt.i18n",
     "StorageError": "botrt.storage",
     "MigrationError": "botrt.storage",

@@ -21,6 +21,7 @@ before the tree existed still catches them::
     ├── InjectionError               botrt.handle     a node's parameter cannot be filled in
     ├── ScheduleError [ValueError]   botrt.handle     on_schedule cannot read a time or day
     ├── ReplyNotSupportedError       botrt.adapter    the event's platform cannot answer it
+    ├── KeyboardError [ValueError]   botrt.adapter    a keyboard over a VK limit; `limit` names it
     ├── CatalogError                 botrt.i18n       a gettext catalog (.po) cannot be read
     ├── StorageError                 botrt.storage    bad URL, unreachable database, misuse
     │   └── MigrationError                            a plugin schema cannot be migrated

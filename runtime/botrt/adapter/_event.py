@@ -45,9 +45,12 @@ class TextEvent(Event):
         user_id: who wrote it.
         peer_id: the conversation it was written in (the user's own id in a
             private conversation; a chat's id in a group chat).
+        payload: the payload of the keyboard button whose press sent this
+            message (any JSON value; a platform that delivered a payload that
+            is not JSON gives it as the raw string); None for typed text.
     """
 
-    __slots__ = ("peer_id", "text", "user_id")
+    __slots__ = ("payload", "peer_id", "text", "user_id")
 
     def __init__(
         self,
@@ -58,16 +61,19 @@ class TextEvent(Event):
         platform: str,
         bot: str,
         time_: float | None = None,
+        payload: Any = None,
     ) -> None:
         super().__init__(platform=platform, bot=bot, time_=time_)
         self.text = text
         self.user_id = user_id
         self.peer_id = user_id if peer_id is None else peer_id
+        self.payload = payload
 
     async def reply(self, text: str, **options: Any) -> None:
         """Send `text` to the conversation this message came from.
 
-        `options` are platform-specific (for VK: `attachment`, `keyboard`, ...).
+        `options` are platform-specific (for VK: `attachment`, ...);
+        ``keyboard=`` takes a `Keyboard` on every platform.
 
         :raises ReplyNotSupportedError: if the platform has no way to answer.
         """
@@ -79,6 +85,71 @@ class TextEvent(Event):
         return (
             f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r} "
             f"user_id={self.user_id} text={self.text!r}>"
+        )
+
+
+class ButtonEvent(Event):
+    """A press on a callback button (``Keyboard.button(..., callback=True)``).
+
+    No message is written: the user waits for the bot to answer the press,
+    with a snackbar (`show_snackbar`), by editing the message that carries
+    the keyboard (`edit`), or with a new message (`reply`). Platforms
+    subclass it (VK: `botrt.protocols.vk.MessageEvent`); annotate a node with
+    `ButtonEvent` to take presses from any of them.
+
+    Attributes:
+        user_id: who pressed.
+        peer_id: the conversation of the message with the keyboard.
+        payload: the button's payload (any JSON value; None without one).
+    """
+
+    __slots__ = ("payload", "peer_id", "user_id")
+
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        peer_id: int,
+        payload: Any = None,
+        platform: str,
+        bot: str,
+        time_: float | None = None,
+    ) -> None:
+        super().__init__(platform=platform, bot=bot, time_=time_)
+        self.user_id = user_id
+        self.peer_id = peer_id
+        self.payload = payload
+
+    async def show_snackbar(self, text: str) -> None:
+        """Answer the press with a short notice shown to the presser only.
+
+        :raises ReplyNotSupportedError: if the platform cannot answer presses.
+        """
+        raise self._unsupported("answered with a snackbar")
+
+    async def edit(self, text: str, *, keyboard: Any = None) -> None:
+        """Replace the text (and the keyboard, when given) of the message that was pressed.
+
+        :raises ReplyNotSupportedError: if the platform cannot edit messages.
+        """
+        raise self._unsupported("edited")
+
+    async def reply(self, text: str, **options: Any) -> None:
+        """Send `text` as a new message to the conversation of the press.
+
+        :raises ReplyNotSupportedError: if the platform cannot answer presses.
+        """
+        raise self._unsupported("replied to")
+
+    def _unsupported(self, what: str) -> ReplyNotSupportedError:
+        return ReplyNotSupportedError(
+            f"{type(self).__name__} from platform {self.platform!r} cannot be {what}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r} "
+            f"user_id={self.user_id} payload={self.payload!r}>"
         )
 
 

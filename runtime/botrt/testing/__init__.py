@@ -7,13 +7,15 @@ from typing import Any
 
 from botrt.testing._clock import ManualClock
 from botrt.testing._host import TestHost, TestHostError
-from botrt.testing._memory import MemoryEvent, MemoryOutbound
+from botrt.testing._memory import MemoryButtonEvent, MemoryEvent, MemoryMessage, MemoryOutbound
 
 __all__ = [
     "FakeVK",
     "FakeVKError",
     "ManualClock",
+    "MemoryButtonEvent",
     "MemoryEvent",
+    "MemoryMessage",
     "MemoryOutbound",
     "PostgresError",
     "PostgresNotInstalled",

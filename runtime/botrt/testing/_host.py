@@ -15,7 +15,7 @@ from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
 from botrt.host import Host
 from botrt.plugin import Clock, PluginIssue, PluginLoadError
-from botrt.testing._memory import MemoryEvent, MemoryOutbound
+from botrt.testing._memory import MemoryButtonEvent, MemoryEvent, MemoryOutbound
 
 
 class TestHostError(BotrtError):
@@ -129,7 +129,7 @@ class TestHost:
 
         :raises TestHostError: outside the ``async with`` block.
         """
-        ev = MemoryEvent(text, user_id=user_id, role=role)
+        ev = MemoryEvent(text, user_id=user_id, role=role, outbound=self.outbound)
         await self.host.handle(ev)
         return list(ev.replies)
 
@@ -151,3 +151,51 @@ class TestHost:
         """
         await self.host.handle(event)
         return list(event.replies) if isinstance(event, MemoryEvent) else []
+
+    async def press(self, label: str, *, user_id: int = 1, role: str = "member") -> list[str]:
+        """Press the button labelled `label` on a keyboard the bot sent `user_id`; return replies.
+
+        The newest keyboard in the user's conversation that has such a button
+        is pressed: a reply's, a `Messenger` message's, an inline keyboard's
+        or the standard one (a one-time standard keyboard hides after the
+        press, as on VK). A text button delivers a message whose `text` is
+        the label and whose `payload` is the button's; a callback button
+        delivers a `ButtonEvent` (snackbars land in `outbound.snackbars`,
+        edits on the message in `outbound.messages`). Returns the texts of
+        the messages sent to the user while the press was handled.
+
+        :raises TestHostError: outside the ``async with`` block, or when no
+            keyboard sent to the user has a button labelled `label` (the
+            message lists the labels there are).
+        """
+        self.host  # noqa: B018 (raises TestHostError outside `async with`)
+        outbound = self.outbound
+        found = outbound.find_button(user_id, label)
+        if found is None:
+            labels = [
+                b.label for m in outbound.keyboards(user_id) if m.keyboard for b in m.keyboard
+            ]
+            raise TestHostError(
+                f"no keyboard sent to user {user_id} has a button {label!r}; "
+                f"buttons there: {', '.join(map(repr, dict.fromkeys(labels))) or 'none'}"
+            )
+        message, button = found
+        start = len(outbound.messages)
+        event: Event
+        if button.callback:
+            event = MemoryButtonEvent(
+                message=message,
+                outbound=outbound,
+                user_id=user_id,
+                role=role,
+                payload=button.payload,
+            )
+        else:
+            keyboard = message.keyboard
+            if keyboard is not None and keyboard.one_time:
+                message.keyboard = None
+            event = MemoryEvent(
+                label, user_id=user_id, role=role, payload=button.payload, outbound=outbound
+            )
+        await self.emit(event)
+        return [m.text for m in outbound.messages[start:] if m.peer_id == user_id]

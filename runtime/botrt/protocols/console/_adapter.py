@@ -10,32 +10,73 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
-from botrt.adapter import Adapter, Submit, TextEvent
+from botrt.adapter import Adapter, Keyboard, Submit, TextEvent
 from botrt.protocols.console._prompt import Prompt, logs_above
 
 BOT_NAME = "console"
 
 
+class ShownKeyboard:
+    """The keyboard last shown on the console, so a typed label counts as a press."""
+
+    __slots__ = ("keyboard",)
+
+    def __init__(self) -> None:
+        self.keyboard: Keyboard | None = None
+
+    def payload(self, text: str) -> Any:
+        """The payload of the shown text button labelled `text`, or None."""
+        button = self.keyboard.find(text) if self.keyboard is not None else None
+        return None if button is None or button.callback else button.payload
+
+
 class StdinEvent(TextEvent):
     """A line typed on the console (or piped in), from the console user.
+
+    A line that is the label of a button of the keyboard last shown arrives
+    with that button's `payload`, as a press would.
 
     Attributes:
         role: the console user's role from ``[console] role``.
     """
 
-    __slots__ = ("_out", "_prompt", "role")
+    __slots__ = ("_out", "_prompt", "_shown", "role")
 
     def __init__(
-        self, text: str, *, user_id: int, role: str, out: TextIO, prompt: Prompt | None = None
+        self,
+        text: str,
+        *,
+        user_id: int,
+        role: str,
+        out: TextIO,
+        prompt: Prompt | None = None,
+        payload: Any = None,
+        shown: ShownKeyboard | None = None,
     ) -> None:
-        super().__init__(text, user_id=user_id, platform="console", bot=BOT_NAME)
+        super().__init__(text, user_id=user_id, platform="console", bot=BOT_NAME, payload=payload)
         self.role = role
         self._out = out
         self._prompt = prompt
+        self._shown = shown
 
     async def reply(self, text: str, **options: Any) -> None:
-        """Write `text` to standard output, as is, followed by a newline (above the prompt)."""
-        write_above(self._out, self._prompt, f"{text}\n")
+        """Write `text` to standard output, followed by a newline (above the prompt).
+
+        A `Keyboard` passed as ``keyboard=`` is shown after the text, one line
+        per row: ``[Yes] [No]``.
+        """
+        keyboard = options.get("keyboard")
+        if self._shown is not None and isinstance(keyboard, Keyboard):
+            self._shown.keyboard = keyboard or None
+        write_above(self._out, self._prompt, with_keyboard(text, options))
+
+
+def with_keyboard(text: str, options: dict[str, Any]) -> str:
+    """`text` and a newline, then the labels of a `Keyboard` in `options`, a row a line."""
+    keyboard = options.get("keyboard")
+    if isinstance(keyboard, Keyboard) and keyboard:
+        return f"{text}\n{keyboard.to_text()}\n"
+    return f"{text}\n"
 
 
 def write_above(out: TextIO, prompt: Prompt | None, text: str) -> None:
@@ -69,6 +110,7 @@ class ConsoleAdapter(Adapter):
         self._in = stdin
         self._out = stdout
         self.prompt = Prompt(stdout, prompt) if _isatty(stdin) else None
+        self.shown = ShownKeyboard()
 
     async def run(self, submit: Submit) -> None:
         """Read lines until end of input, submitting each non-empty one as a `StdinEvent`."""
@@ -100,9 +142,14 @@ class ConsoleAdapter(Adapter):
                 async for line in receive:
                     text = line.rstrip("\r\n")
                     if text.strip():
-                        user, role = self.user_id, self.role
                         event = StdinEvent(
-                            text, user_id=user, role=role, out=self._out, prompt=prompt
+                            text,
+                            user_id=self.user_id,
+                            role=self.role,
+                            out=self._out,
+                            prompt=prompt,
+                            payload=self.shown.payload(text),
+                            shown=self.shown,
                         )
                         await submit(event)
                     self._show_prompt()

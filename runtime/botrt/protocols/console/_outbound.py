@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from botrt.adapter import Outbound, SendOutcome
-from botrt.protocols.console._adapter import write_above
+from botrt.protocols.console._adapter import with_keyboard, write_above
 from botrt.protocols.console._prompt import Prompt
 
 
@@ -25,8 +25,8 @@ class ConsoleOutbound(Outbound):
         self._prompt = prompt  # the console adapter's, once it exists: kept below the output
 
     async def send(self, peer_id: int, text: str, **options: Any) -> None:
-        """Show `text` as sent to `peer_id`."""
-        write_above(self._out, self._prompt(), f"[to {peer_id}] {text}\n")
+        """Show `text` as sent to `peer_id`, and the labels of a `keyboard` after it."""
+        write_above(self._out, self._prompt(), f"[to {peer_id}] {with_keyboard(text, options)}")
 
     async def send_many(
         self, peer_ids: Sequence[int], text: str, *, key: str, **options: Any
@@ -35,5 +35,6 @@ class ConsoleOutbound(Outbound):
         if peer_ids:
             shown = ", ".join(str(p) for p in peer_ids[:20])
             more = f" and {len(peer_ids) - 20} more" if len(peer_ids) > 20 else ""
-            write_above(self._out, self._prompt(), f"[to {len(peer_ids)}: {shown}{more}] {text}\n")
+            head = f"[to {len(peer_ids)}: {shown}{more}] "
+            write_above(self._out, self._prompt(), head + with_keyboard(text, options))
         return [SendOutcome(p, True) for p in peer_ids]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botrt.adapter import Event, ReplyNotSupportedError, TextEvent
+from botrt.adapter import ButtonEvent, Event, ReplyNotSupportedError, TextEvent
 from botrt.protocols.vk._text import split_message
 
 if TYPE_CHECKING:
@@ -59,7 +59,6 @@ class MessageNew(TextEvent):
         "group_id",
         "message",
         "message_id",
-        "payload",
         "raw",
         "raw_text",
     )
@@ -83,12 +82,13 @@ class MessageNew(TextEvent):
         raw: dict[str, Any] | None = None,
         api: VkApi | None = None,
     ) -> None:
-        super().__init__(text, user_id=user_id, peer_id=peer_id, platform=PLATFORM, bot=bot)
+        super().__init__(
+            text, user_id=user_id, peer_id=peer_id, platform=PLATFORM, bot=bot, payload=payload
+        )
         self.raw_text = raw_text
         self.message_id = message_id
         self.conversation_message_id = conversation_message_id
         self.attachments: list[Any] = attachments or []
-        self.payload = payload
         self.message: dict[str, Any] = message or {}
         self.client_info: dict[str, Any] = client_info or {}
         self.group_id = group_id
@@ -149,21 +149,11 @@ class MessageNew(TextEvent):
             raise ReplyNotSupportedError(
                 "this MessageNew was parsed without a VkApi; pass api= to parse_update"
             )
-        pieces = split_message(text)
-        random_id = options.pop("random_id", None)
-        every = {k: options.pop(k) for k in _EVERY_PIECE & options.keys()}
-        last = len(pieces) - 1
-        for index, piece in enumerate(pieces):
-            params = dict(every)
-            if index == last:
-                params.update(options)
-            if random_id is not None:
-                params["random_id"] = _offset_random_id(int(random_id), index)
-            await api.call("messages.send", peer_id=self.peer_id, message=piece, **params)
+        await _send(api, self.peer_id, text, options)
 
 
-class MessageEvent(Event):
-    """A press on a callback keyboard button (VK `message_event`).
+class MessageEvent(ButtonEvent):
+    """A press on a callback keyboard button (VK `message_event`), a `ButtonEvent`.
 
     Attributes:
         user_id, peer_id: who pressed and in which conversation.
@@ -180,11 +170,8 @@ class MessageEvent(Event):
         "conversation_message_id",
         "event_id",
         "group_id",
-        "payload",
-        "peer_id",
         "raw",
         "update_id",
-        "user_id",
     )
 
     def __init__(
@@ -201,11 +188,10 @@ class MessageEvent(Event):
         raw: dict[str, Any] | None = None,
         api: VkApi | None = None,
     ) -> None:
-        super().__init__(platform=PLATFORM, bot=bot)
-        self.user_id = user_id
-        self.peer_id = peer_id
+        super().__init__(
+            user_id=user_id, peer_id=peer_id, payload=payload, platform=PLATFORM, bot=bot
+        )
         self.event_id = event_id
-        self.payload = payload
         self.conversation_message_id = conversation_message_id
         self.group_id = group_id
         self.update_id = update_id
@@ -223,11 +209,7 @@ class MessageEvent(Event):
         :raises VkApiError: if VK refuses the answer.
         :raises VkTransportError: if VK cannot be reached.
         """
-        if self._api is None:
-            raise ReplyNotSupportedError(
-                "this MessageEvent was parsed without a VkApi; pass api= to parse_update"
-            )
-        await self._api.messages.sendMessageEventAnswer(
+        await self._require_api().messages.sendMessageEventAnswer(
             event_id=self.event_id,
             user_id=self.user_id,
             peer_id=self.peer_id,
@@ -240,6 +222,47 @@ class MessageEvent(Event):
         :raises ReplyNotSupportedError, VkApiError, VkTransportError: as `answer`.
         """
         await self.answer({"type": "show_snackbar", "text": text})
+
+    async def edit(self, text: str, *, keyboard: Any = None, **options: Any) -> None:
+        """Edit the pressed message with `messages.edit`: new text, and `keyboard` if given.
+
+        To keep buttons on the message, pass the keyboard again (or a new
+        page of it): VK's docs do not say that an edit without `keyboard`
+        keeps the old one, so do not rely on it (FakeVK drops it). `options`
+        are more `messages.edit` parameters. Answer the press as well
+        (`answer`, `show_snackbar`): until then the button shows it is loading.
+
+        :raises ReplyNotSupportedError: without an API, or for a press that
+            names no message (no `conversation_message_id`).
+        :raises VkApiError, VkTransportError: as `answer`.
+        """
+        api = self._require_api()
+        if self.conversation_message_id is None:
+            raise ReplyNotSupportedError(
+                "this MessageEvent names no message (no conversation_message_id) to edit"
+            )
+        await api.call(
+            "messages.edit",
+            peer_id=self.peer_id,
+            conversation_message_id=self.conversation_message_id,
+            message=text,
+            keyboard=keyboard,
+            **options,
+        )
+
+    async def reply(self, text: str, **options: Any) -> None:
+        """Send `text` to the press's conversation with `messages.send`, as `MessageNew.reply`.
+
+        :raises ReplyNotSupportedError, VkApiError, VkTransportError: as `answer`.
+        """
+        await _send(self._require_api(), self.peer_id, text, options)
+
+    def _require_api(self) -> VkApi:
+        if self._api is None:
+            raise ReplyNotSupportedError(
+                "this MessageEvent was parsed without a VkApi; pass api= to parse_update"
+            )
+        return self._api
 
     def __repr__(self) -> str:
         return (
@@ -342,6 +365,20 @@ class VkEvent(_Update):
 
     def __repr__(self) -> str:
         return f"<VkEvent bot={self.bot!r} type={self.type!r} group_id={self.group_id}>"
+
+
+async def _send(api: VkApi, peer_id: int, text: str, options: dict[str, Any]) -> None:
+    pieces = split_message(text)
+    random_id = options.pop("random_id", None)
+    every = {k: options.pop(k) for k in _EVERY_PIECE & options.keys()}
+    last = len(pieces) - 1
+    for index, piece in enumerate(pieces):
+        params = dict(every)
+        if index == last:
+            params.update(options)
+        if random_id is not None:
+            params["random_id"] = _offset_random_id(int(random_id), index)
+        await api.call("messages.send", peer_id=peer_id, message=piece, **params)
 
 
 def _offset_random_id(random_id: int, index: int) -> int:

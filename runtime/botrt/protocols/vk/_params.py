@@ -6,13 +6,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botrt.adapter import Keyboard
+
 
 def encode_value(value: Any) -> str:
     """Encode one API parameter the way VK expects it in a form.
 
     Booleans become `1`/`0`; lists and tuples of plain values are joined with
-    commas; dicts, and lists holding dicts or lists, become JSON; anything
-    else goes through `str`.
+    commas; dicts, and lists holding dicts or lists, become JSON; a
+    `Keyboard` becomes VK's keyboard JSON; anything else goes through `str`.
     """
     kind = type(value)
     if kind is str:  # the usual cases first: this runs for every parameter of every call
@@ -25,6 +27,8 @@ def encode_value(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, str):
         return value
+    if isinstance(value, Keyboard):
+        return value.to_json()
     if isinstance(value, Mapping):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, list | tuple | set | frozenset):

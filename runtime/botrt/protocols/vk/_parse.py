@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from botrt.protocols.vk._text import strip_leading_mention
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
+
+logger = logging.getLogger("botrt.vk.events")
 
 
 def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = None) -> Event:
@@ -59,7 +62,7 @@ def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = Non
             user_id=_required_int(obj, "user_id", type_),
             peer_id=_required_int(obj, "peer_id", type_),
             event_id=_required_str(obj, "event_id", type_),
-            payload=_decode_payload(obj.get("payload")),
+            payload=_decode_payload(obj.get("payload"), type_),
             conversation_message_id=_optional_int(
                 obj.get("conversation_message_id"), "conversation_message_id", type_
             ),
@@ -119,7 +122,7 @@ def _message_new(
             message.get("conversation_message_id"), "conversation_message_id", what
         ),
         attachments=list(attachments) if isinstance(attachments, list) else [],
-        payload=_decode_payload(message.get("payload")),
+        payload=_decode_payload(message.get("payload"), what),
         message=message,
         client_info=dict(client_info) if isinstance(client_info, Mapping) else {},
         event_id=event_id,
@@ -128,14 +131,18 @@ def _message_new(
     )
 
 
-def _decode_payload(value: Any) -> Any:
+def _decode_payload(value: Any, what: str) -> Any:
     if isinstance(value, str | bytes):
         try:
             return json.loads(value)
         except ValueError:
-            # VK forwards whatever string a client put there; keep it rather
-            # than drop the event.
-            return value.decode() if isinstance(value, bytes) else value
+            # VK forwards whatever string a client put there (another bot's
+            # keyboard, a hand-made request); keep it rather than drop the event.
+            raw = value.decode(errors="replace") if isinstance(value, bytes) else value
+            logger.warning(
+                "VK %s: the button payload is not JSON; kept as the raw string %.80r", what, raw
+            )
+            return raw
     return value
 
 

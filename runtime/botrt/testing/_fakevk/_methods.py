@@ -6,11 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from botrt.testing._fakevk import _docs
+from botrt.testing._fakevk import _docs, _keyboards
 from botrt.testing._fakevk._state import (
     ApiError,
     EventAnswer,
     Group,
+    LiveMessage,
     SentMessage,
     State,
     injected_text,
@@ -18,6 +19,7 @@ from botrt.testing._fakevk._state import (
 )
 
 _MAX_TEXT = 4096
+_MAX_EVENT_DATA = 1000  # messages.sendMessageEventAnswer, per VK's schema
 
 #: A method: the shared state, the calling token's group, the request parameters.
 Handler = Callable[[State, Group, dict[str, str]], Any]
@@ -51,19 +53,22 @@ def _messages_send(state: State, group: Group, p: dict[str, str]) -> Any:
         raise invalid_param("message is empty or invalid")
     if len(text) > _MAX_TEXT:
         raise ApiError(914, "Message is too long")
+    keyboard = _keyboards.parse_keyboard(p["keyboard"]) if "keyboard" in p else None
     if "peer_ids" in p:
         peers = int_list(p["peer_ids"])
         if not peers or len(peers) > 100:
             raise ValueError("peer_ids must hold 1 to 100 ids")
-        return [_send_one(state, group, peer, p) for peer in peers]
+        return [_send_one(state, group, peer, p, keyboard) for peer in peers]
     peer = int(p.get("peer_id") or p["user_id"])
-    item = _send_one(state, group, peer, p)
+    item = _send_one(state, group, peer, p, keyboard)
     if "error" in item:
         raise ApiError(item["error"]["code"], item["error"]["description"])
     return item["message_id"]
 
 
-def _send_one(state: State, group: Group, peer: int, p: dict[str, str]) -> dict[str, Any]:
+def _send_one(
+    state: State, group: Group, peer: int, p: dict[str, str], keyboard: dict[str, Any] | None
+) -> dict[str, Any]:
     code = state.blocked.get(peer)
     if code is not None:
         return {"peer_id": peer, "error": {"code": code, "description": injected_text(code)}}
@@ -92,8 +97,13 @@ def _send_one(state: State, group: Group, peer: int, p: dict[str, str]) -> dict[
         message_id,
         group.conversation_ids[peer],
         dict(p),
+        keyboard,
     )
     state.sent.append(sent)
+    live = LiveMessage(
+        group.group_id, peer, message_id, sent.conversation_message_id, sent.text, keyboard
+    )
+    _keyboards.place(state.messages, live)
     return {
         "peer_id": peer,
         "message_id": message_id,
@@ -102,10 +112,40 @@ def _send_one(state: State, group: Group, peer: int, p: dict[str, str]) -> dict[
 
 
 def _send_event_answer(state: State, group: Group, p: dict[str, str]) -> int:
-    data = json.loads(p["event_data"]) if p.get("event_data") else None
+    raw = p.get("event_data", "")
+    if len(raw) > _MAX_EVENT_DATA:
+        raise invalid_param(f"event_data is longer than {_MAX_EVENT_DATA} characters")
+    data = json.loads(raw) if raw else None
     state.event_answers.append(
         EventAnswer(group.group_id, p["event_id"], int(p["user_id"]), int(p["peer_id"]), data)
     )
+    return 1
+
+
+def _messages_edit(state: State, group: Group, p: dict[str, str]) -> int:
+    peer = int(p["peer_id"])
+    if "conversation_message_id" in p:
+        key, wanted = "conversation_message_id", int(p["conversation_message_id"])
+    else:
+        key, wanted = "message_id", int(p["message_id"])
+    target = next(
+        (
+            m
+            for m in state.messages
+            if m.group_id == group.group_id and m.peer_id == peer and getattr(m, key) == wanted
+        ),
+        None,
+    )
+    if target is None:
+        raise invalid_param(f"message {key}={wanted} not found in conversation {peer}")
+    text = p.get("message", "")
+    if len(text) > _MAX_TEXT:
+        raise ApiError(914, "Message is too long")
+    keyboard = _keyboards.parse_keyboard(p["keyboard"]) if "keyboard" in p else None
+    target.text = text
+    # VK's docs do not say an edit keeps a keyboard it does not repeat: drop it.
+    target.keyboard = keyboard if keyboard and keyboard.get("buttons") else None
+    target.edits += 1
     return 1
 
 
@@ -152,6 +192,7 @@ def _get_longpoll_server(state: State, group: Group, p: dict[str, str]) -> dict[
 _HANDLERS: dict[str, Handler] = {
     "messages.send": _messages_send,
     "messages.sendMessageEventAnswer": _send_event_answer,
+    "messages.edit": _messages_edit,
     "messages.setActivity": _set_activity,
     "groups.getMembers": _get_members,
     "groups.getLongPollServer": _get_longpoll_server,

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from botrt.testing._fakevk import _callback, _longpoll, _updates
+from botrt.testing._fakevk import _callback, _keyboards, _longpoll, _updates
 from botrt.testing._fakevk._api import ApiEndpoint
 from botrt.testing._fakevk._docs import DocsEndpoint
 from botrt.testing._fakevk._faults import Faults
@@ -23,6 +23,7 @@ from botrt.testing._fakevk._state import (
     EventAnswer,
     FakeVKError,
     Group,
+    LiveMessage,
     SavedDoc,
     SentMessage,
     State,
@@ -33,7 +34,8 @@ class FakeVK:
     """A fake VK on 127.0.0.1, for `async with`; see the package docstring.
 
     Attributes:
-        sent: every message accepted, in order.
+        sent: every message accepted, in order, as sent (`keyboard` parsed).
+        messages: the same messages as their conversations show them now.
         event_answers: every `messages.sendMessageEventAnswer` accepted.
         docs: every document stored by `docs.save`, in order.
         calls: API requests received, by method (failed ones included).
@@ -234,6 +236,93 @@ class FakeVK:
         self._state.group(group_id)
         return _updates.envelope(group_id, type_, dict(object_))
 
+    # -- keyboards -----------------------------------------------------------
+
+    def make_press(
+        self,
+        peer_id: int,
+        label: str,
+        *,
+        user_id: int | None = None,
+        group_id: int | None = None,
+        conversation_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Press a button the bot sent; return VK's update for it, without pushing it.
+
+        The newest keyboard in the conversation (or in the message
+        `conversation_message_id`) with a button labelled `label` is pressed,
+        as the user `user_id` (default: `peer_id`, for a private
+        conversation). A text button gives a `message_new` whose text is the
+        label and whose `payload` is the button's JSON string (a one-time
+        standard keyboard hides); a callback button gives a `message_event`
+        with a fresh 12-hex `event_id`. Deliver it with `push` (Long Poll) or
+        `deliver_callback` (Callback API). `group_id` may be left out when
+        one group is registered.
+
+        :raises FakeVKError: if there is no such button (the message lists the
+            buttons there are), the group is unknown or ambiguous, or a chat
+            press names no `user_id`.
+        """
+        group = self._group_for(group_id)
+        if user_id is None:
+            if peer_id >= 2_000_000_000:
+                raise FakeVKError(f"say which user presses in chat {peer_id}: pass user_id=")
+            user_id = peer_id
+        message, button = _keyboards.find_button(
+            self._state.messages, group.group_id, peer_id, label, conversation_message_id
+        )
+        type_, obj = _keyboards.press_object(message, button, user_id)
+        if type_ == "message_new":
+            return _updates.message_new(
+                group, user_id, obj["text"], peer_id=peer_id, payload=obj["payload"], attachments=()
+            )
+        return _updates.envelope(group.group_id, type_, obj)
+
+    def press(
+        self,
+        peer_id: int,
+        label: str,
+        *,
+        user_id: int | None = None,
+        group_id: int | None = None,
+        conversation_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Press a button (see `make_press`) and queue the update for Long Poll; return it.
+
+        :raises FakeVKError: as `make_press`.
+        """
+        return self.push(
+            self.make_press(
+                peer_id,
+                label,
+                user_id=user_id,
+                group_id=group_id,
+                conversation_message_id=conversation_message_id,
+            )
+        )
+
+    def buttons(self, peer_id: int, *, group_id: int | None = None) -> list[str]:
+        """The labels a user can press in the conversation now, newest keyboard first.
+
+        :raises FakeVKError: if the group is unknown or ambiguous.
+        """
+        gid = self._group_for(group_id).group_id
+        shown = [
+            m
+            for m in reversed(self._state.messages)
+            if m.group_id == gid and m.peer_id == peer_id and m.keyboard
+        ]
+        return [label for m in shown for label in _keyboards.labels(m)]
+
+    def _group_for(self, group_id: int | None) -> Group:
+        if group_id is not None:
+            return self._state.group(group_id)
+        if len(self._state.groups) != 1:
+            raise FakeVKError(
+                f"{len(self._state.groups)} groups are registered: pass group_id= to say which"
+            )
+        return next(iter(self._state.groups.values()))
+
     # -- Callback API sender -----------------------------------------------
 
     # Sending needs nothing from the server: the sender is the plain function.
@@ -245,6 +334,11 @@ class FakeVK:
     def sent(self) -> list[SentMessage]:
         """Every message accepted, in order."""
         return self._state.sent
+
+    @property
+    def messages(self) -> list[LiveMessage]:
+        """Every message sent, as its conversation shows it now (edits and keyboards applied)."""
+        return self._state.messages
 
     @property
     def event_answers(self) -> list[EventAnswer]:

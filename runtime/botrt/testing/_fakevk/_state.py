@@ -63,6 +63,29 @@ class SentMessage:
     message_id: int
     conversation_message_id: int
     params: dict[str, str] = field(default_factory=dict)
+    keyboard: dict[str, Any] | None = None
+
+
+@dataclass
+class LiveMessage:
+    """A message as its conversation shows it now: text and keyboard after edits and presses.
+
+    Attributes:
+        group_id, peer_id, message_id, conversation_message_id: which message.
+        text: its text now.
+        keyboard: its keyboard object now, None without one (a standard
+            keyboard becomes None once a later one replaced it or, when
+            one-time, once a text button of it was pressed).
+        edits: how many times `messages.edit` changed it.
+    """
+
+    group_id: int
+    peer_id: int
+    message_id: int
+    conversation_message_id: int
+    text: str
+    keyboard: dict[str, Any] | None = None
+    edits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +169,8 @@ class State:
     users: dict[int, tuple[str, str]] = field(default_factory=dict)
     blocked: dict[int, int] = field(default_factory=dict)
     sent: list[SentMessage] = field(default_factory=list)
+    # Every message as its conversation shows it now (edits, keyboards).
+    messages: list[LiveMessage] = field(default_factory=list)
     event_answers: list[EventAnswer] = field(default_factory=list)
     docs: list[SavedDoc] = field(default_factory=list)
     # Upload URL key -> (group id, peer id) it was issued for.
