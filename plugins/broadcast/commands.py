@@ -37,7 +37,7 @@ _AT_OPTION = re.compile(r"--at(?=[\s=]|$)=?\s*")
 @BROADCAST.use
 @on_command(
     "broadcast",
-    aliases=["mb", "рассылка"],
+    aliases=["mb"],
     description=N_("send a message to every member of the community"),
     usage=N_('broadcast [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
@@ -56,7 +56,7 @@ async def broadcast(
 @BROADCAST.use
 @on_command(
     "broadcast-admins",
-    aliases=["ma", "рассылка-админам"],
+    aliases=["ma"],
     description=N_("send a message to the admins of the community"),
     usage=N_('broadcast-admins [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
