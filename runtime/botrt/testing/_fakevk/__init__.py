@@ -14,6 +14,20 @@ per-token rate limit and injectable faults::
 
 from botrt.testing._fakevk._callback import CallbackResponse
 from botrt.testing._fakevk._server import FakeVK
-from botrt.testing._fakevk._state import EventAnswer, FakeVKError, SavedDoc, SentMessage
+from botrt.testing._fakevk._state import (
+    Activity,
+    EventAnswer,
+    FakeVKError,
+    SavedDoc,
+    SentMessage,
+)
 
-__all__ = ["CallbackResponse", "EventAnswer", "FakeVK", "FakeVKError", "SavedDoc", "SentMessage"]
+__all__ = [
+    "Activity",
+    "CallbackResponse",
+    "EventAnswer",
+    "FakeVK",
+    "FakeVKError",
+    "SavedDoc",
+    "SentMessage",
+]
