@@ -52,6 +52,7 @@ class MessageNew(TextEvent):
 
     __slots__ = (
         "_api",
+        "_typing",
         "attachments",
         "client_info",
         "conversation_message_id",
@@ -95,6 +96,8 @@ class MessageNew(TextEvent):
         self.event_id = event_id
         self.raw: dict[str, Any] = raw or {}
         self._api = api
+        # The pending "typing" indicator (`_typing.Typing`): a reply cancels it.
+        self._typing: Any = None
 
     @property
     def is_chat(self) -> bool:
@@ -185,6 +188,10 @@ class MessageNew(TextEvent):
             raise ReplyNotSupportedError(
                 "this MessageNew was parsed without a VkApi; pass api= to parse_update"
             )
+        typing = self._typing
+        if typing is not None:
+            self._typing = None
+            typing.cancel()
         pieces = split_message(text)
         random_id = options.pop("random_id", None)
         every = {k: options.pop(k) for k in _EVERY_PIECE & options.keys()}
