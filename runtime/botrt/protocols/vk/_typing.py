@@ -23,8 +23,8 @@ Flooded group chats never show it: a group chat (``peer_id`` ≥ 2000000000)
 from which the bot received `FLOOD_MESSAGES` messages or more within
 `FLOOD_SECONDS` (any messages, commands or not) is flooded until that is no
 longer true. There the indicator would be noise among the messages, and the
-requests are better spent on answers. Private chats are not counted: a user
-who floods the bot is the host's business (``[bot] flood``).
+requests are better spent on answers. Private chats are not counted: one
+user flooding the bot is a matter for the host's per-user limits.
 """
 
 from __future__ import annotations
