@@ -34,7 +34,6 @@ class _Request:
 @ATTENDANCE.use
 @on_command(
     "absent",
-    aliases=["прогул"],
     description=N_("mark students absent"),
     usage=N_("absent STUDENT... [--lesson NAME] [--date YYYY-MM-DD]"),
     privileged=True,
@@ -62,7 +61,6 @@ async def absent(
 @ATTENDANCE.use
 @on_command(
     "present",
-    aliases=["был"],
     description=N_("take absence marks back"),
     usage=N_("present STUDENT... [--lesson NAME] [--date YYYY-MM-DD]"),
     privileged=True,

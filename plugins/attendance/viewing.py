@@ -94,7 +94,6 @@ async def show_attendance(
 ATTENDANCE_FLOW = ATTENDANCE.use(
     on_command(
         "attendance",
-        aliases=["посещаемость"],
         description=N_("your absences; for admins, tables and CSV export"),
         usage=N_("attendance [export] [STUDENT] [START..END | YYYY-MM-DD | YYYY-MM]"),
     )(show_attendance)

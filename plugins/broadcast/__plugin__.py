@@ -22,8 +22,17 @@ Because TEXT is free text, the rule is: when everything after the command is
 one or two words and the first is ``status`` or ``cancel`` (``status``,
 ``cancel 3``, ``cancel #3``), it is a subcommand; anything else is the text
 to send. A text starting with ``--at`` is always scheduled. Both commands
-follow it. A message with neither text nor attachments is refused with the
-usage, and nothing is written.
+follow it. A message with neither text nor attachments nor forwards is
+refused with the usage, and nothing is written.
+
+On VK, messages forwarded with the command (``fwd_messages``: the head
+forwards a message from the busy group chat with ``/mb``), or the message
+it replies to, go to every recipient along with the text, in the batched
+``peer_ids`` path too, with VK's ``forward`` parameter. A community may
+forward only messages of its own conversations, so forwarded messages go on
+inside the command's own message (as the seed's ``get_forwards`` does); a
+reply goes on as the message it answers. The report and ``status N`` count
+them (``Forwarded with it: 2 messages``).
 
 Every job and each of its recipients is stored before the start is
 confirmed, and each batch's outcomes after it is sent, so a job cut by a

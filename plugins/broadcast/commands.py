@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from __plugin__ import BROADCAST, live
@@ -37,7 +38,7 @@ _AT_OPTION = re.compile(r"--at(?=[\s=]|$)=?\s*")
 @BROADCAST.use
 @on_command(
     "broadcast",
-    aliases=["mb", "рассылка"],
+    aliases=["mb"],
     description=N_("send a message to every member of the community"),
     usage=N_('broadcast [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
@@ -56,7 +57,7 @@ async def broadcast(
 @BROADCAST.use
 @on_command(
     "broadcast-admins",
-    aliases=["ma", "рассылка-админам"],
+    aliases=["ma"],
     description=N_("send a message to the admins of the community"),
     usage=N_('broadcast-admins [--at "YYYY-MM-DD HH:MM"] TEXT | status [N] | cancel N'),
     privileged=True,
@@ -101,7 +102,10 @@ async def handle(
             await run_subcommand(event, sub[0], sub[1], settings, f"{prefix}{name}")
             return
     attachment = ",".join(event.attachment_ids) if isinstance(event, MessageNew) else ""
-    if not text and not attachment:
+    # Messages forwarded with the command, or the one it replies to, go along.
+    forward_on = event.forward_on() if isinstance(event, MessageNew) else None
+    forward, forwarded = (json.dumps(forward_on[0]), forward_on[1]) if forward_on else ("", 0)
+    if not text and not attachment and not forward:
         await event.reply(usage(prefix, name, audience))
         return
     try:
@@ -121,6 +125,8 @@ async def handle(
         "attachment": attachment,
         "admin": event.user_id,
         "options": options,
+        "forward": forward,
+        "forwarded": forwarded,
     }
     if at is not None:
         # The recipients are chosen again when it starts: members join and leave meanwhile.
@@ -259,9 +265,15 @@ def usage(prefix: str, name: str, audience: str) -> str:
     """The answer to a command with nothing to send."""
     command = f"{prefix}{name}"
     if audience == ADMINS:
-        send = _("{command} TEXT - send TEXT, with this message's attachments, to the admins")
+        send = _(
+            "{command} TEXT - send TEXT, with this message's attachments and forwards, "
+            "to the admins"
+        )
     else:
-        send = _("{command} TEXT - send TEXT, with this message's attachments, to every member")
+        send = _(
+            "{command} TEXT - send TEXT, with this message's attachments and forwards, "
+            "to every member"
+        )
     return "\n".join(
         [
             _("Nothing to send. Usage:"),

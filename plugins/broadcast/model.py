@@ -38,6 +38,10 @@ class Job:
             epoch), or None for one started by the command itself.
         started_at: when it started, or None (scheduled, or cancelled before
             its time; also None for jobs stored before the plugin kept it).
+        forward: VK's `messages.send` ``forward`` JSON that passes the
+            command's forwarded messages (or the message it replied to) on
+            with the text; "" for none.
+        forwarded: how many messages that forwards (0 for none).
     """
 
     id: int
@@ -56,6 +60,8 @@ class Job:
     last_error: str | None
     scheduled_at: float | None = None
     started_at: float | None = None
+    forward: str = ""
+    forwarded: int = 0
 
     @property
     def never_started(self) -> bool:
@@ -108,4 +114,6 @@ def job_from_row(row: Any) -> Job:
         last_error=m["last_error"],
         scheduled_at=m["scheduled_at"],
         started_at=m["started_at"],
+        forward=m["forward"] or "",
+        forwarded=int(m["forwarded"] or 0),
     )

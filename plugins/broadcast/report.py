@@ -60,12 +60,23 @@ def state_label(state: str) -> str:
     return labels.get(state, state)
 
 
-def preview(text: str, width: int = _PREVIEW) -> str:
-    """The start of `text` on one line, quoted, cut with an ellipsis when longer."""
+def preview(text: str, width: int = _PREVIEW, *, forwards_only: bool = False) -> str:
+    """The start of `text` on one line, quoted, cut with an ellipsis when longer.
+
+    An empty `text` reads ``(attachments only)``, or ``(forwarded messages
+    only)`` with `forwards_only`.
+    """
     flat = " ".join(text.split())
     if len(flat) > width:
         flat = flat[: width - 1].rstrip() + "…"
-    return f'"{flat}"' if flat else _("(attachments only)")
+    if flat:
+        return f'"{flat}"'
+    return _("(forwarded messages only)") if forwards_only else _("(attachments only)")
+
+
+def forwards_only(job: Job) -> bool:
+    """Whether `job` sends forwarded messages and nothing else."""
+    return bool(job.forwarded) and not job.text.strip() and not job.attachment
 
 
 def local_time(timestamp: float, tz: dt.tzinfo) -> str:
@@ -90,8 +101,14 @@ def render_report(
         _("Broadcast #{id} {state}: {audience}.").format(
             id=job.id, state=state_label(job.state), audience=audience_label(job)
         ),
-        _("Text: {text}").format(text=preview(job.text)),
+        _("Text: {text}").format(text=preview(job.text, forwards_only=forwards_only(job))),
     ]
+    if job.forwarded:
+        lines.append(
+            T.ngettext(
+                "Forwarded with it: {n} message", "Forwarded with it: {n} messages", job.forwarded
+            ).format(n=job.forwarded)
+        )
     if job.scheduled_at is not None:
         at = local_time(job.scheduled_at, tz)
         if job.state == SCHEDULED:
@@ -167,7 +184,9 @@ def render_status(jobs: Sequence[Job], now: float | None = None, *, tz: dt.tzinf
         elif job.state == CANCELLED and job.left:
             line += _(", {n} not sent").format(n=job.left)
         line += _("; {ago} by id{user}; {text}").format(
-            ago=ago(now - job.created_at), user=job.created_by, text=preview(job.text, 40)
+            ago=ago(now - job.created_at),
+            user=job.created_by,
+            text=preview(job.text, 40, forwards_only=forwards_only(job)),
         )
         if job.state == RUNNING and job.last_error:
             error = " ".join(job.last_error.split())[:200]

@@ -174,8 +174,12 @@ class Broadcaster:
         admin: int,
         peer_ids: Sequence[int],
         options: Options,
+        forward: str = "",
+        forwarded: int = 0,
     ) -> Job:
         """Store a job to `audience` with its recipients `peer_ids`, and start sending it.
+
+        `forward` (VK's ``forward`` JSON) sends `forwarded` messages along with the text.
 
         :raises StorageError: if the database cannot be reached.
         :raises BackgroundError: if the host is not running.
@@ -188,6 +192,8 @@ class Broadcaster:
             created_by=admin,
             peer_ids=peer_ids,
             now=self.now(),
+            forward=forward,
+            forwarded=forwarded,
         )
         self.start(job, options)
         return job
@@ -202,8 +208,12 @@ class Broadcaster:
         admin: int,
         at: dt.datetime,
         options: Options,
+        forward: str = "",
+        forwarded: int = 0,
     ) -> Job:
         """Store a job that starts at `at` (aware), and wait for it in the background.
+
+        `forward` and `forwarded` as for `launch`.
 
         :raises StorageError: if the database cannot be reached.
         :raises BackgroundError: if the host is not running.
@@ -216,6 +226,8 @@ class Broadcaster:
             created_by=admin,
             at=at.timestamp(),
             now=self.now(),
+            forward=forward,
+            forwarded=forwarded,
         )
         self.arm(job, options)
         return job
@@ -353,6 +365,8 @@ class Broadcaster:
             )
             return False
         extra: dict[str, Any] = {"attachment": job.attachment} if job.attachment else {}
+        if job.forward:
+            extra["forward"] = job.forward
         failures = 0
         while True:
             # Short reads, shielded: a query cut by a shutdown can hang the storage's close.

@@ -59,8 +59,9 @@ from .model import (
     job_from_row,
 )
 
-SCHEMA_VERSION = 2
-"""1: the first tables; 2: ``jobs.scheduled_at`` and ``jobs.started_at``."""
+SCHEMA_VERSION = 3
+"""1: the first tables; 2: ``jobs.scheduled_at`` and ``jobs.started_at``;
+3: ``jobs.forward`` and ``jobs.forwarded`` (forwarded messages sent along)."""
 
 # Well below SQLite's limit on bound parameters per statement.
 _IN_CHUNK = 500
@@ -89,6 +90,9 @@ class BroadcastStore:
             Column("last_error", Text, nullable=True),
             Column("scheduled_at", Float, nullable=True),
             Column("started_at", Float, nullable=True),
+            # NULL in jobs stored before version 3: nothing forwarded.
+            Column("forward", Text, nullable=True),
+            Column("forwarded", Integer, nullable=True),
         )
         self.recipients = ps.table(
             "recipients",
@@ -107,13 +111,20 @@ class BroadcastStore:
         :raises MigrationError: if the stored schema is newer than this plugin's.
         :raises StorageError: if the database cannot be reached.
         """
-        await self._ps.migrate(SCHEMA_VERSION, {2: self._add_schedule_columns})
+        await self._ps.migrate(
+            SCHEMA_VERSION, {2: self._add_schedule_columns, 3: self._add_forward_columns}
+        )
 
     def _add_schedule_columns(self, conn: Connection) -> None:
         # Version 1 jobs were all started by the command: both columns stay NULL
         # for them, which is what an unscheduled job of unknown start time is.
         for column in ("scheduled_at", "started_at"):
             conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN {column} FLOAT"))
+
+    def _add_forward_columns(self, conn: Connection) -> None:
+        # Older jobs forwarded nothing: NULL reads as "" and 0 (`job_from_row`).
+        conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN forward TEXT"))
+        conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN forwarded INTEGER"))
 
     # -- writing ---------------------------------------------------------------
 
@@ -127,6 +138,8 @@ class BroadcastStore:
         created_by: int,
         peer_ids: Sequence[int],
         now: float,
+        forward: str = "",
+        forwarded: int = 0,
     ) -> Job:
         """Store a running job and its recipients, all pending, in one transaction.
 
@@ -135,9 +148,8 @@ class BroadcastStore:
         :raises StorageError: if the database cannot be reached.
         """
         started = {"started_at": now, "state": RUNNING, "planned": len(peer_ids)}
-        return await self._insert(
-            _new_job(bot, audience, text, attachment, created_by, now) | started, peer_ids
-        )
+        new = _new_job(bot, audience, text, attachment, created_by, now, forward, forwarded)
+        return await self._insert(new | started, peer_ids)
 
     async def schedule(
         self,
@@ -149,6 +161,8 @@ class BroadcastStore:
         created_by: int,
         at: float,
         now: float,
+        forward: str = "",
+        forwarded: int = 0,
     ) -> Job:
         """Store a job that is to start at `at` (seconds since the epoch), with no recipients yet.
 
@@ -157,9 +171,8 @@ class BroadcastStore:
         :raises StorageError: if the database cannot be reached.
         """
         waiting = {"scheduled_at": at, "state": SCHEDULED, "planned": 0}
-        return await self._insert(
-            _new_job(bot, audience, text, attachment, created_by, now) | waiting, ()
-        )
+        new = _new_job(bot, audience, text, attachment, created_by, now, forward, forwarded)
+        return await self._insert(new | waiting, ())
 
     async def _insert(self, values: dict[str, Any], peer_ids: Sequence[int]) -> Job:
         async with self._ps.begin() as conn:
@@ -405,7 +418,14 @@ class BroadcastStore:
 
 
 def _new_job(
-    bot: str, audience: str, text: str, attachment: str, created_by: int, now: float
+    bot: str,
+    audience: str,
+    text: str,
+    attachment: str,
+    created_by: int,
+    now: float,
+    forward: str,
+    forwarded: int,
 ) -> dict[str, Any]:
     """The columns every new job starts with, whether it runs now or later."""
     return {
@@ -413,6 +433,8 @@ def _new_job(
         "audience": audience,
         "text": text,
         "attachment": attachment,
+        "forward": forward,
+        "forwarded": forwarded,
         "created_by": created_by,
         "created_at": now,
         "sent": 0,

@@ -1,6 +1,6 @@
 """help: lists the commands the caller may use, and shows one command's usage.
 
-``help`` (aliases ``h`` and, for Russian, ``помощь``) lists commands grouped by
+``help`` (alias ``h``; ``помощь`` in a Russian bot) lists commands grouped by
 plugin, with descriptions; privileged commands are listed for admins only.
 ``help NAME`` shows a command's usage and aliases. The list comes from the
 live command catalog, so it follows loads, reloads and unloads at once. Long
@@ -11,7 +11,8 @@ Texts speak ``[bot] language``: this plugin's own from its catalogs
 (``locales/``), and each command's name, description and usage from the
 catalogs of the plugin that declares it. A command is shown under the name its
 plugin translates it to (``pgettext("command", NAME)``) when that name is one of
-its aliases, so a Russian bot lists ``/помощь`` and still answers ``/help``;
+its aliases (the runtime adds it in that language), so a Russian bot lists
+``/помощь`` and still answers ``/help``;
 ``help NAME`` lists the other names, leaving out other languages' names.
 """
 
@@ -28,7 +29,7 @@ _ = HELP.gettext
 @HELP.use
 @on_command(
     "help",
-    aliases=["h", "помощь"],
+    aliases=["h"],
     description=N_("list the commands you can use, or show one"),
     usage=N_("help [COMMAND]"),
 )
@@ -39,7 +40,9 @@ async def show_help(
     admin = await roles.is_admin(event)
     prefix = catalog.prefixes[0] if catalog.prefixes else ""
     wanted = args.argv[0] if args.argv else ""
-    itself = prefix + local_name(HELP.pgettext("command", "help"), "help", ("h", "помощь"))
+    spec = show_help.binding.command if show_help.binding is not None else None
+    aliases = spec.aliases if spec is not None else ()
+    itself = prefix + local_name(HELP.pgettext("command", "help"), "help", aliases)
     if wanted:
         info = catalog.find(wanted.lstrip("".join(catalog.prefixes)) or wanted)
         if info is None or (info.spec.privileged and not admin):

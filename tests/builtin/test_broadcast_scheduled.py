@@ -328,7 +328,8 @@ async def test_admins_quotes_and_text_keep_their_shape_and_status_lists_soonest_
         assert answer.startswith("Broadcast #4 scheduled for 2026-11-24 08:45")
         assert await b.send("/mb --at 2026-11-24 08:50") == [
             "Nothing to send. Usage:\n"
-            "/broadcast TEXT - send TEXT, with this message's attachments, to every member\n"
+            "/broadcast TEXT - send TEXT, with this message's attachments and forwards, "
+            "to every member\n"
             f"/broadcast {FORMAT} TEXT - the same, starting then (bot's time zone)\n"
             "/broadcast status [N] - running, scheduled and recent broadcasts, or broadcast N\n"
             "/broadcast cancel N - stop broadcast N, or cancel it before it starts"
@@ -397,12 +398,12 @@ async def test_jobs_stored_by_version_1_of_the_tables_are_kept(
         # Back to the first shape of the tables, as the plugin's 1.0 left them.
         assert old.host.storage is not None
         ps = old.host.storage.for_plugin("broadcast")
-        for column in ("scheduled_at", "started_at"):
+        for column in ("scheduled_at", "started_at", "forward", "forwarded"):
             await ps.execute(text(f"ALTER TABLE broadcast__jobs DROP COLUMN {column}"))
         await ps.execute(text("UPDATE botrt_schema SET version = 1 WHERE plugin = 'broadcast'"))
     async with bot(storage_url, clock, tmp_path) as new:
         assert new.host.storage is not None
-        assert await new.host.storage.for_plugin("broadcast").schema_version() == 2
+        assert await new.host.storage.for_plugin("broadcast").schema_version() == 3
         (status,) = await new.send("/mb status")
         assert status.splitlines()[1].startswith("#1 finished, all members: 3 planned, 3 sent")
         assert (await new.send('/mb --at "2026-11-24 08:00" hi'))[0].startswith(

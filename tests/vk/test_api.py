@@ -30,6 +30,8 @@ async def test_call_round_trip_and_namespace_proxy(vk: FakeVK, api: VkApi) -> No
 
 async def test_messages_send_fills_random_id_and_encodes_params(vk: FakeVK, api: VkApi) -> None:
     keyboard = {"one_time": True, "buttons": [[{"action": {"type": "text", "label": "Да"}}]]}
+    for text in ("a", "b", "c"):  # messages 1, 2 and 3 of conversation 5, to forward
+        vk.build_message(GROUP_ID, 5, text)
     message_id = await api.messages.send(
         peer_id=5,
         message="привет",

@@ -98,7 +98,7 @@ def admission(flow: Flow, is_admin: IsAdmin) -> Admission:
     async def later(event: Event) -> bool:
         if guard is not None and not await guard(event):
             return False
-        return await _allowed(spec.name, event, is_admin)
+        return await _allowed(spec.name, event, is_admin, getattr(flow, "refusal", None))
 
     return Admission(flow, own.now, later)
 
@@ -132,12 +132,14 @@ def _all(checks: list[Check]) -> Check | None:
     return check
 
 
-async def _allowed(command: str, event: Event, is_admin: IsAdmin) -> bool:
+async def _allowed(command: str, event: Event, is_admin: IsAdmin, refusal: Any = None) -> bool:
     if await is_admin(event):
         return True
     if isinstance(event, TextEvent):
         try:
-            await event.reply(f"Only admins can use {command}.")
+            # `refusal`: the text in the bot's language, lent by the plugin's planner.
+            text = refusal(command) if refusal is not None else f"Only admins can use {command}."
+            await event.reply(text)
         except Exception:
             log.exception("could not send the refusal for %r", command)
     return False

@@ -14,6 +14,7 @@ from botrt.handle import Flow
 from botrt.handle._internal import optional_service
 from botrt.i18n import plugin_translator
 from botrt.plugin._botinfo import BotInfo
+from botrt.plugin._localize import localize_commands, refusal_text
 
 T = TypeVar("T")
 
@@ -147,11 +148,20 @@ class PluginPlanner:
     async def run_on_load(self, previous: Any, services: Mapping[type, Any]) -> None:
         """Bind the translator to the bot's language, then run the `on_load` functions in order.
 
+        Binding also names the plugin's commands in that language (the
+        catalog's ``msgctxt "command"`` translations become aliases, see
+        `localize_commands`) and gives its flows the refusal of a privileged
+        command in it (``flow.refusal``, see `refusal_text`).
+
         :raises LifecycleError: if a parameter cannot be filled in.
         """
         info = services.get(BotInfo)
         if isinstance(info, BotInfo):
             self.translator.follow(lambda: info.language)
+            localize_commands(self._flows, self.translator)
+            refusal = refusal_text(info.translator(), self.translator)
+            for flow in self._flows:
+                flow.refusal = refusal  # type: ignore[attr-defined]  # read by the dispatcher
         for fn in self._on_load:
             await _call(fn, previous, services)
 

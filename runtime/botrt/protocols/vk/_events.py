@@ -52,6 +52,7 @@ class MessageNew(TextEvent):
 
     __slots__ = (
         "_api",
+        "_typing",
         "attachments",
         "client_info",
         "conversation_message_id",
@@ -95,6 +96,8 @@ class MessageNew(TextEvent):
         self.event_id = event_id
         self.raw: dict[str, Any] = raw or {}
         self._api = api
+        # The pending "typing" indicator (`_typing.Typing`): a reply cancels it.
+        self._typing: Any = None
 
     @property
     def is_chat(self) -> bool:
@@ -131,6 +134,42 @@ class MessageNew(TextEvent):
             ids.append(f"{ident}_{key}" if isinstance(key, str) and key else ident)
         return ids
 
+    @property
+    def forwarded(self) -> list[dict[str, Any]]:
+        """The messages forwarded with this one (VK `fwd_messages`), as delivered; [] if none."""
+        items = self.message.get("fwd_messages")
+        return [m for m in items if isinstance(m, dict)] if isinstance(items, list) else []
+
+    @property
+    def reply_to(self) -> dict[str, Any] | None:
+        """The message this one answers (VK `reply_message`), as delivered; None if none."""
+        item = self.message.get("reply_message")
+        return item if isinstance(item, dict) else None
+
+    def forward_on(self) -> tuple[dict[str, Any], int] | None:
+        """`messages.send(forward=...)` that passes this message's forwards on, and their count.
+
+        A community may forward only messages of its own conversations (the
+        ones it received or sent), by `conversation_message_id`; the
+        forwarded messages are someone else's, so what goes on is this
+        message itself, which shows them inside. A reply goes on as the
+        message it answers, which is in this conversation. Returns
+        ``({"peer_id": ..., "conversation_message_ids": [...]}, count)``, or
+        None when there is nothing to forward (or no id to name it by).
+        """
+        forwarded = self.forwarded
+        source = self.message if forwarded else self.reply_to
+        if source is None:
+            return None
+        count = len(forwarded) or 1
+        cmid = source.get("conversation_message_id")
+        if isinstance(cmid, int) and not isinstance(cmid, bool) and cmid > 0:
+            return {"peer_id": self.peer_id, "conversation_message_ids": [cmid]}, count
+        ident = source.get("id")
+        if isinstance(ident, int) and not isinstance(ident, bool) and ident > 0:
+            return {"peer_id": self.peer_id, "message_ids": [ident]}, count
+        return None
+
     async def reply(self, text: str, **options: Any) -> None:
         """Send `text` to this message's conversation with `messages.send`.
 
@@ -149,6 +188,10 @@ class MessageNew(TextEvent):
             raise ReplyNotSupportedError(
                 "this MessageNew was parsed without a VkApi; pass api= to parse_update"
             )
+        typing = self._typing
+        if typing is not None:
+            self._typing = None
+            typing.cancel()
         await _send(api, self.peer_id, text, options)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from botrt.handle._internal import FlowRun
     from botrt.host import Host
     from botrt.protocols.vk._api import VkApi
+    from botrt.protocols.vk._typing import Typing
 
 
 @hookimpl
@@ -37,7 +38,10 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     if not bots:
         return []
     if host.pm.get_plugin(MemberTracker.name) is None:
-        host.pm.register(MemberTracker(), name=MemberTracker.name)
+        from botrt.protocols.vk._typing import Typing
+
+        typing = Typing(busy=host.busy, prefixes=lambda: host.dispatcher.prefixes)
+        host.pm.register(MemberTracker(typing), name=MemberTracker.name)
     from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._callback import CallbackBot
@@ -88,25 +92,45 @@ def botrt_adapters(host: Host) -> list[Adapter]:
 
 
 class MemberTracker:
-    """Keeps the stored member list current as people join and leave (VK hosts only).
+    """VK's middleware: keeps the stored member list current as people join and leave,
+    and shows "typing" in a chat while a command there runs (`typing`, see `_typing`).
 
     Registered by `botrt_adapters` only when a ``[[bots]]`` entry uses VK: as
     middleware it runs for every event, so a host with no VK bot (the console)
-    must not carry it.
+    must not carry it. One hook implementation does both jobs, since pluggy
+    calls every implementation for every event.
+
+    Attributes:
+        typing: the indicator's state (a test may replace its ``timers``), or None.
     """
 
     name = "botrt-vk-members"
 
+    def __init__(self, typing: Typing | None = None) -> None:
+        self.typing = typing
+
     @hookimpl
     def botrt_event_received(self, host: Host, event: Event) -> Awaitable[None] | None:
-        """Record a `GroupJoin` or `GroupLeave` in the member list; let every event through."""
-        if host.members is None or event.platform != "vk":
+        """Arm "typing" for a command, record a `GroupJoin` or `GroupLeave`; let every event
+        through."""
+        if event.platform != "vk":
+            return None
+        typing = self.typing
+        if typing is not None:
+            typing.arm(event)
+        if host.members is None:
             return None
         if isinstance(event, GroupJoin):
             return _joined(host, event)
         if isinstance(event, GroupLeave):
             return host.members.left(event.bot, event.user_id)
         return None
+
+    @hookimpl
+    def botrt_host_stopping(self, host: Host) -> None:
+        """Drop the "typing" calls in flight."""
+        if self.typing is not None:
+            self.typing.close()
 
 
 async def _joined(host: Host, event: GroupJoin) -> None:

@@ -83,11 +83,11 @@ class VkOutbound(Outbound):
 
 
 def _options_for(index: int, count: int, options: dict[str, Any]) -> dict[str, Any]:
-    # Attachments and keyboards go with the last part only, or members would
-    # see the same media once per part of a long text.
+    # Attachments, forwarded messages and keyboards go with the last part only,
+    # or members would see the same media once per part of a long text.
     if index == count - 1:
         return options
-    return {k: v for k, v in options.items() if k not in ("attachment", "keyboard")}
+    return {k: v for k, v in options.items() if k not in ("attachment", "forward", "keyboard")}
 
 
 def _outcomes(chunk: Sequence[int], result: Any) -> list[SendOutcome]:

@@ -15,6 +15,7 @@ per-token rate limit and injectable faults::
 from botrt.testing._fakevk._callback import CallbackResponse
 from botrt.testing._fakevk._server import FakeVK
 from botrt.testing._fakevk._state import (
+    Activity,
     EventAnswer,
     FakeVKError,
     LiveMessage,
@@ -23,6 +24,7 @@ from botrt.testing._fakevk._state import (
 )
 
 __all__ = [
+    "Activity",
     "CallbackResponse",
     "EventAnswer",
     "FakeVK",

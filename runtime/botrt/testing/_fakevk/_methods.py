@@ -8,6 +8,7 @@ from typing import Any
 
 from botrt.testing._fakevk import _docs, _keyboards
 from botrt.testing._fakevk._state import (
+    Activity,
     ApiError,
     EventAnswer,
     Group,
@@ -20,6 +21,9 @@ from botrt.testing._fakevk._state import (
 
 _MAX_TEXT = 4096
 _MAX_EVENT_DATA = 1000  # messages.sendMessageEventAnswer, per VK's schema
+_MAX_FORWARDS = 1000  # the schema's maxItems of forward_messages
+_CHAT_PEER = 2_000_000_000
+_ACTIVITIES = frozenset({"typing", "audiomessage", "photo", "video", "file", "videomessage"})
 
 #: A method: the shared state, the calling token's group, the request parameters.
 Handler = Callable[[State, Group, dict[str, str]], Any]
@@ -49,7 +53,8 @@ def _messages_send(state: State, group: Group, p: dict[str, str]) -> Any:
     if "random_id" not in p:
         raise invalid_param("random_id is a required parameter")
     text = p.get("message", "")
-    if not text and not p.get("attachment") and not p.get("sticker_id"):
+    forwards = p.get("forward") or p.get("forward_messages")
+    if not text and not p.get("attachment") and not p.get("sticker_id") and not forwards:
         raise invalid_param("message is empty or invalid")
     if len(text) > _MAX_TEXT:
         raise ApiError(914, "Message is too long")
@@ -58,12 +63,71 @@ def _messages_send(state: State, group: Group, p: dict[str, str]) -> Any:
         peers = int_list(p["peer_ids"])
         if not peers or len(peers) > 100:
             raise ValueError("peer_ids must hold 1 to 100 ids")
+        _check_forwards(group, p, peers)
         return [_send_one(state, group, peer, p, keyboard) for peer in peers]
     peer = int(p.get("peer_id") or p["user_id"])
+    _check_forwards(group, p, [peer])
     item = _send_one(state, group, peer, p, keyboard)
     if "error" in item:
         raise ApiError(item["error"]["code"], item["error"]["description"])
     return item["message_id"]
+
+
+def _check_forwards(group: Group, p: dict[str, str], peers: list[int]) -> None:
+    """Refuse `forward` / `forward_messages` as VK does (see `check_forward`)."""
+    if p.get("forward"):
+        check_forward(group, p["forward"], peers)
+    if p.get("forward_messages"):
+        ids = int_list(p["forward_messages"])
+        if len(ids) > _MAX_FORWARDS:
+            raise ApiError(913, "Too many forwarded messages")
+        if any(i not in group.message_ids for i in ids):
+            raise ApiError(921, "Can't forward these messages")
+
+
+def check_forward(group: Group, raw: str, peers: list[int]) -> None:
+    """Check a `messages.send(forward=...)` JSON object for sending to `peers`.
+
+    What VK's documentation asks of it: an object with the `peer_id` the
+    messages are in and a non-empty `conversation_message_ids` (or
+    `message_ids`) list of them; a community may forward only messages of its
+    own conversations (ones it received or sent), so an id FakeVK never
+    numbered there is refused; `is_reply` answers one message in its own
+    conversation only.
+
+    :raises ApiError: 100 for a malformed object or a misused `is_reply`,
+        913 for more than 1,000 messages, 921 for messages the community cannot forward.
+    """
+    try:
+        forward = json.loads(raw)
+    except ValueError:
+        raise invalid_param("forward is not valid JSON") from None
+    if not isinstance(forward, dict):
+        raise invalid_param("forward must be a JSON object")
+    peer = forward.get("peer_id")
+    cmids = forward.get("conversation_message_ids")
+    ids = forward.get("message_ids")
+    if not _is_int(peer):
+        raise invalid_param("forward.peer_id is required")
+    for name, value in (("conversation_message_ids", cmids), ("message_ids", ids)):
+        if value is not None and not (isinstance(value, list) and all(map(_is_int, value))):
+            raise invalid_param(f"forward.{name} must be a list of integers")
+    chosen = list(cmids or []) + list(ids or [])
+    if not chosen:
+        raise invalid_param("forward has no conversation_message_ids or message_ids")
+    if len(chosen) > _MAX_FORWARDS:
+        raise ApiError(913, "Too many forwarded messages")
+    known = group.conversation_ids[peer]
+    if any(not 1 <= c <= known for c in cmids or []) or any(
+        group.message_ids.get(i) != peer for i in ids or []
+    ):
+        raise ApiError(921, "Can't forward these messages")
+    if forward.get("is_reply") and (len(chosen) != 1 or any(p != peer for p in peers)):
+        raise invalid_param("reply_to have to be message from same chat")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _send_one(
@@ -84,6 +148,8 @@ def _send_one(
     message_id = group.next_message_id
     group.next_message_id += 1
     group.conversation_ids[peer] += 1
+    if peer < _CHAT_PEER:
+        group.message_ids[message_id] = peer
     if random_id != 0:
         seen[random_id] = (message_id, group.conversation_ids[peer])
         while len(seen) > 100:
@@ -150,6 +216,13 @@ def _messages_edit(state: State, group: Group, p: dict[str, str]) -> int:
 
 
 def _set_activity(state: State, group: Group, p: dict[str, str]) -> int:
+    kind = p.get("type", "")
+    if kind not in _ACTIVITIES:
+        raise invalid_param(f"type must be one of {', '.join(sorted(_ACTIVITIES))}")
+    peer = int(p.get("peer_id") or p["user_id"])
+    if p.get("group_id") and int(p["group_id"]) != group.group_id:
+        raise ApiError(15, "Access denied: no access to this group")
+    state.activities.append(Activity(group.group_id, peer, kind))
     return 1
 
 

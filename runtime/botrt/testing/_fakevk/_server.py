@@ -20,6 +20,7 @@ from botrt.testing._fakevk._docs import DocsEndpoint
 from botrt.testing._fakevk._faults import Faults
 from botrt.testing._fakevk._longpoll import LongPollEndpoint
 from botrt.testing._fakevk._state import (
+    Activity,
     EventAnswer,
     FakeVKError,
     Group,
@@ -34,8 +35,11 @@ class FakeVK:
     """A fake VK on 127.0.0.1, for `async with`; see the package docstring.
 
     Attributes:
-        sent: every message accepted, in order, as sent (`keyboard` parsed).
+        sent: every message accepted, in order, as sent (`keyboard` parsed;
+            `SentMessage.forward` decodes what it forwards; `forward` and
+            `forward_messages` are checked as VK checks them, see `_methods.check_forward`).
         messages: the same messages as their conversations show them now.
+        activities: every `messages.setActivity` accepted ("typing...").
         event_answers: every `messages.sendMessageEventAnswer` accepted.
         docs: every document stored by `docs.save`, in order.
         calls: API requests received, by method (failed ones included).
@@ -194,8 +198,14 @@ class FakeVK:
         peer_id: int | None = None,
         payload: Any = None,
         attachments: Iterable[Mapping[str, Any]] = (),
+        fwd_messages: Iterable[Mapping[str, Any]] = (),
+        reply_message: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Return a `message_new` update shaped like VK's (API 5.199), without pushing it.
+
+        `fwd_messages` and `reply_message` are the messages it forwards or
+        answers, as VK delivers them (foreign-message objects). The message
+        is numbered in its conversation, so a later `forward` may name it.
 
         :raises FakeVKError: if `group_id` is not registered.
         """
@@ -206,6 +216,8 @@ class FakeVK:
             peer_id=peer_id,
             payload=payload,
             attachments=attachments,
+            fwd_messages=fwd_messages,
+            reply_message=reply_message,
         )
 
     def push(self, update: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,6 +356,11 @@ class FakeVK:
     def event_answers(self) -> list[EventAnswer]:
         """Every `messages.sendMessageEventAnswer` accepted, in order."""
         return self._state.event_answers
+
+    @property
+    def activities(self) -> list[Activity]:
+        """Every `messages.setActivity` accepted ("typing..."), in order."""
+        return self._state.activities
 
     @property
     def docs(self) -> list[SavedDoc]:

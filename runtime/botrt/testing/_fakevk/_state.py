@@ -6,6 +6,7 @@ nothing but references to it, so `FakeVK` can expose the lot for inspection.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -65,6 +66,12 @@ class SentMessage:
     params: dict[str, str] = field(default_factory=dict)
     keyboard: dict[str, Any] | None = None
 
+    @property
+    def forward(self) -> dict[str, Any] | None:
+        """The `forward` parameter it was sent with, decoded; None without one."""
+        raw = self.params.get("forward")
+        return json.loads(raw) if raw else None
+
 
 @dataclass
 class LiveMessage:
@@ -86,6 +93,15 @@ class LiveMessage:
     text: str
     keyboard: dict[str, Any] | None = None
     edits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A `messages.setActivity` FakeVK accepted (the "typing..." a chat shows)."""
+
+    group_id: int
+    peer_id: int
+    type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +158,8 @@ class Group:
     changed: anyio.Event = field(default_factory=anyio.Event)
     next_message_id: int = 1
     conversation_ids: Counter[int] = field(default_factory=Counter)
+    # Community-wide message id -> its conversation (chats have none: VK gives 0 there).
+    message_ids: dict[int, int] = field(default_factory=dict)
     # VK drops a repeated random_id to the same peer among the last 100 messages.
     random_ids: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict)
 
@@ -172,6 +190,7 @@ class State:
     # Every message as its conversation shows it now (edits, keyboards).
     messages: list[LiveMessage] = field(default_factory=list)
     event_answers: list[EventAnswer] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
     docs: list[SavedDoc] = field(default_factory=list)
     # Upload URL key -> (group id, peer id) it was issued for.
     upload_urls: dict[str, tuple[int, int | None]] = field(default_factory=dict)
