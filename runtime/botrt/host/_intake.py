@@ -170,7 +170,7 @@ class _IntakeLane(Lane):
         super().__init__()
         self.state = state
         self.key = key
-        self.task: asyncio.Task[None] = asyncio.current_task()  # type: ignore[assignment]
+        self.task: asyncio.Task[None] = _current_task()  # type: ignore[assignment]
 
     def release(self) -> None:
         """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
@@ -199,6 +199,7 @@ class _IntakeLane(Lane):
 
 
 _enter_lane = LANE.set  # bound once: called for every lane task
+_current_task = asyncio.current_task
 
 
 class IntakeSender:
