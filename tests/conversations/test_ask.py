@@ -298,3 +298,44 @@ async def test_a_second_ask_for_the_same_user_and_chat_is_refused() -> None:
         await th.send("/two")
         assert len(refused) == 1
         assert "already waits for user 1" in refused[0]
+
+
+async def test_a_keyboard_goes_with_the_prompt_only_when_given() -> None:
+    keyboard = object()  # what the platform's reply takes; ask passes it on as is
+
+    @on_command("pick")
+    async def pick(event: TextEvent) -> None:
+        await ask("With buttons", keyboard=keyboard)
+        await ask("Without")
+
+    async with TestHost(flows=[pick]) as th:
+        first = MemoryEvent("/pick")
+        await th.emit(first)
+        assert first.reply_options == [{"keyboard": keyboard}]
+        second = MemoryEvent("a")
+        await th.emit(second)
+        assert second.replies == ["Without"]
+        assert second.reply_options == [{}]
+
+
+def test_every_end_notice_has_a_russian_translation() -> None:
+    from botrt.i18n import core_translator
+
+    russian = core_translator("ru")
+    notices = [c.notice for c in (ConversationEnded, ConversationTimeout, ConversationCancelled)]
+    assert len(set(notices)) == 3
+    for notice in notices:
+        assert russian.gettext(notice) != notice
+        assert core_translator("en").gettext(notice) == notice
+
+
+async def test_answered_asks_do_not_pile_up_in_the_timeout_heap() -> None:
+    clock = ManualClock(START)
+    async with TestHost(flows=[quiz], clock=clock) as th:
+        dialogues = th.dispatcher.dialogues
+        await th.send("/quiz", user_id=9999)  # one keeps waiting: the sweeper stays
+        for user in range(300):
+            await th.send("/quiz", user_id=user)
+            assert await th.send("4", user_id=user) == ["Right!"]
+        assert list(dialogues.waiting) == [("memory", 9999, 9999)]
+        assert len(dialogues._deadlines) <= 2 * 64 + 2
