@@ -339,3 +339,17 @@ async def test_answered_asks_do_not_pile_up_in_the_timeout_heap() -> None:
             assert await th.send("4", user_id=user) == ["Right!"]
         assert list(dialogues.waiting) == [("memory", 9999, 9999)]
         assert len(dialogues._deadlines) <= 2 * 64 + 2
+
+
+async def test_the_first_message_keeps_its_own_replies() -> None:
+    @on_command("signup")
+    async def signup(event: TextEvent) -> None:
+        name = await ask("Your name?")
+        await event.reply(f"Hi, {name.text}")
+
+    async with TestHost(flows=[signup]) as th:
+        first = MemoryEvent("/signup")
+        assert await th.emit(first) == ["Your name?"]
+        assert await th.send("Ann") == ["Hi, Ann"]
+        assert first.replies == ["Your name?", "Hi, Ann"]
+        assert type(first.replies) is list

@@ -193,16 +193,20 @@ class TestHost:
         waiter = self.host.dispatcher.dialogues.waiting.get(
             (event.bot, getattr(event, "peer_id", None), getattr(event, "user_id", None))
         )
-        if waiter is not None and isinstance(waiter.lane, _TestLane):
-            waiter.lane.answered_by(event)
+        resumed = waiter.lane if waiter is not None else None
+        if isinstance(resumed, _TestLane):
+            resumed.echo_to(event)
         lane = _TestLane(self, event)
         context = contextvars.copy_context()
         context.run(LANE.set, lane)
         task = asyncio.get_running_loop().create_task(self._run(event, lane), context=context)
         self._runs[task] = lane
         task.add_done_callback(self._runs.pop)
-        detached = lane.detached_future
-        await asyncio.wait({task, detached}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({task, lane.detached_future}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if isinstance(resumed, _TestLane):
+                resumed.echo_to(None)
         if task.done():
             task.result()  # what the host raised
 
@@ -259,13 +263,31 @@ class _TestLane(Lane):
         """Whether the `TestHost` is closing."""
         return self.closing
 
-    def answered_by(self, answer: Event) -> None:
-        """`answer` resumes this lane's run: its replies to the first message count as the answer's.
+    def echo_to(self, answer: Event | None) -> None:
+        """While `answer` resumes this run, copy replies to its first message into `answer`'s.
 
         A handler may reply through the message that started it after an
-        ``ask``; `send` returns the replies of the message it sent.
+        ``ask``; `send` returns the replies of the message it sent. None ends it.
         """
         first = self.event
-        if isinstance(first, MemoryEvent) and isinstance(answer, MemoryEvent):
-            first.replies = answer.replies
-            first.reply_options = answer.reply_options
+        if not isinstance(first, MemoryEvent):
+            return
+        if isinstance(answer, MemoryEvent):
+            first.replies = _Echo(first.replies, answer.replies)
+            first.reply_options = _Echo(first.reply_options, answer.reply_options)
+        else:
+            first.replies = list(first.replies)
+            first.reply_options = list(first.reply_options)
+
+
+class _Echo(list[Any]):
+    """A list that also appends each new item to another list."""
+
+    def __init__(self, items: list[Any], echo: list[Any]) -> None:
+        super().__init__(items)
+        self.echo = echo
+
+    def append(self, item: Any) -> None:
+        """Append `item` here and to the echo."""
+        super().append(item)
+        self.echo.append(item)
