@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from botrt.adapter import TextEvent
@@ -191,3 +192,30 @@ async def test_a_waiting_ask_neither_blocks_a_reload_nor_loses_its_answer(
         assert await th.send("4") == ["v1: Right!"]
         assert await th.send("/quiz", user_id=2) == ["v2: What is 2+2?"]
         assert await th.send("5", user_id=2) == ["v2: No: 4."]
+
+
+async def test_a_lane_leaves_no_garbage_per_event() -> None:
+    # A lane task's context holds its lane; the lane must not keep the task, or each
+    # event would leave a reference cycle (task, context, lane) for the collector.
+    import gc
+
+    from botrt.host._intake import open_intake
+
+    async def handle(event: object) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    sender, worker = open_intake(handle, max_queue=1000, max_pending=256)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker.run)
+        await anyio.wait_all_tasks_blocked()
+        gc.collect()
+        gc.disable()
+        try:
+            for user in range(200):
+                sender.send_nowait(MemoryEvent("x", user_id=user))
+            await anyio.wait_all_tasks_blocked()
+            assert sender.statistics().running == 0
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+            sender.close()

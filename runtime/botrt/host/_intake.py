@@ -149,6 +149,9 @@ class IntakeState:
                 for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
                     self.release()
             self.lane_tasks.discard(lane.task)
+            # The task's context holds the lane: a lane that kept its task would make a
+            # cycle per event, left for the garbage collector.
+            lane.task = None  # type: ignore[assignment]
 
     def statistics(self) -> IntakeStatistics:
         """The intake's counts now."""
