@@ -20,6 +20,9 @@ before the tree existed still catches them::
     ├── FlowContextError             botrt.handle     flow state asked for outside a run
     ├── InjectionError               botrt.handle     a node's parameter cannot be filled in
     ├── ScheduleError [ValueError]   botrt.handle     on_schedule cannot read a time or day
+    ├── ConversationEnded            botrt.handle     a waiting ask() gets no answer (a stop)
+    │   ├── ConversationTimeout                       no answer within the timeout
+    │   └── ConversationCancelled                     the user sent a cancel word
     ├── ReplyNotSupportedError       botrt.adapter    the event's platform cannot answer it
     ├── KeyboardError [ValueError]   botrt.adapter    a keyboard over a VK limit; `limit` names it
     ├── CatalogError                 botrt.i18n       a gettext catalog (.po) cannot be read

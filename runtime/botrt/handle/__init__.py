@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from botrt.handle._ask import (
+    ConversationCancelled,
+    ConversationEnded,
+    ConversationTimeout,
+    ask,
+)
 from botrt.handle._binders import (
     CommandArgs,
     CommandSpec,
@@ -38,6 +44,9 @@ from botrt.handle._schedule import ScheduleError, ScheduleSpec
 __all__ = [
     "CommandArgs",
     "CommandSpec",
+    "ConversationCancelled",
+    "ConversationEnded",
+    "ConversationTimeout",
     "Dispatcher",
     "Flow",
     "FlowContextError",
@@ -51,6 +60,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleSpec",
     "Services",
+    "ask",
     "block",
     "bypass",
     "event",

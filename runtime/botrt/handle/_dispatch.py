@@ -11,6 +11,7 @@ import anyio
 
 from botrt.adapter import TextEvent
 from botrt.handle._admission import Admission, IsAdmin
+from botrt.handle._ask import Dialogues
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._flow import Flow
 from botrt.handle._inject import Services
@@ -47,12 +48,17 @@ class Dispatcher:
         *,
         prefixes: Sequence[str] = ("/",),
         is_admin: IsAdmin | None = None,
+        dialogues: Dialogues | None = None,
     ) -> None:
         if services is None:
             services = Services()
         if services.find(CommandArgs) is None:
             services.register(CommandArgs, command_args_provider)
         self.services = services
+        # The asks waiting for an answer: `ask()` finds them through the services.
+        self.dialogues = dialogues if dialogues is not None else Dialogues()
+        self._waiting = self.dialogues.waiting
+        services.dialogues = self.dialogues
         self.is_admin = is_admin
         # Called with the flow and the exception when a flow run raises (metrics).
         self.on_error: Callable[[Flow, BaseException], None] | None = None
@@ -150,7 +156,13 @@ class Dispatcher:
         command, or a bot's single flow) gets the flow run itself as the
         awaitable, and an event no flow takes an awaitable with nothing to do:
         no coroutine of the dispatcher's own per event (the host's hot path).
+        The answer to a waiting `ask()` goes to it and to no flow.
         """
+        waiting = self._waiting
+        if waiting and isinstance(event, TextEvent):
+            waiter = waiting.get((event.bot, event.peer_id, event.user_id))
+            if waiter is not None:
+                return self.dialogues.answer(waiter, event)
         routes = self._routes or self._build_routes()
         by_word = routes.by_word
         if by_word and isinstance(event, TextEvent):

@@ -19,6 +19,7 @@ from botrt.adapter import Event
 from botrt.handle._run import FlowRecord, FlowRun, FlowStore, RecordStage
 
 if TYPE_CHECKING:
+    from botrt.handle._ask import Dialogues
     from botrt.handle._node import FlowNode
 
 
@@ -51,11 +52,13 @@ class Services(Mapping[type, Provider]):
     the provider returns for the current run.
     """
 
-    __slots__ = ("_by_type", "_resolved")
+    __slots__ = ("_by_type", "_resolved", "dialogues")
 
     def __init__(self, providers: Mapping[type, Provider] | None = None) -> None:
         self._by_type: dict[type, Provider] = dict(providers or {})
         self._resolved: dict[type, Provider | None] = {}
+        # The dispatcher's waiting asks, for `ask()`: not injectable, so not a provider.
+        self.dialogues: Dialogues | None = None
 
     def register(self, kind: type, provider: Provider) -> None:
         """Make parameters annotated `kind` receive `provider(run)`."""

@@ -4,10 +4,22 @@ Not public API: plugins never import it. A sibling needing more of this
 package adds the name here instead of importing a private module of it.
 """
 
+from botrt.handle._ask import Dialogues
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
 from botrt.handle._inject import optional_service, uninjectable
+from botrt.handle._lane import LANE, Lane
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
 
-__all__ = ["EXTENDER", "FlowRun", "Gate", "Graph", "optional_service", "uninjectable"]
+__all__ = [
+    "EXTENDER",
+    "LANE",
+    "Dialogues",
+    "FlowRun",
+    "Gate",
+    "Graph",
+    "Lane",
+    "optional_service",
+    "uninjectable",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
+from botrt.handle._ask import ConversationEnded, dialogues_of
 from botrt.handle._run import CURRENT, Delivery, Failed, FlowRun, RecordStage
 from botrt.handle._signals import Bypass, Rewind, Stop
 
@@ -89,7 +90,11 @@ async def walk(
     except Exception as exc:
         if failed is None:
             raise
-        failed(run.flow, event, exc)
+        if isinstance(exc, ConversationEnded):
+            # An ask's end nobody caught: the user is told; not a failure of the flow.
+            await dialogues_of(run, "ask()").tell_ended(exc, event)
+        else:
+            failed(run.flow, event, exc)
     finally:
         _restore_current(token)
     return False

@@ -17,7 +17,9 @@ import anyio
 from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, Services
+from botrt.handle._internal import LANE
 from botrt.hooks import make_plugin_manager
+from botrt.host._conversations import dialogues_for
 from botrt.host._intake import open_intake
 from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from botrt.config import BotConfig
 
 log = logging.getLogger("botrt.host")
+
+_current_lane = LANE.get  # bound once: read for every event
 
 
 class Host:
@@ -150,7 +154,10 @@ class Host:
 
     def _wire_plugins(self) -> None:
         self.dispatcher = Dispatcher(
-            services=self.services, prefixes=self.config.bot.prefixes, is_admin=self.roles.is_admin
+            services=self.services,
+            prefixes=self.config.bot.prefixes,
+            is_admin=self.roles.is_admin,
+            dialogues=dialogues_for(self),
         )
         self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_error(flow.plugin)
         self.background = BackgroundTasks()
@@ -378,11 +385,15 @@ class Host:
                     return
         runtime = self.runtime
         epoch = runtime.event_started()
+        lane = _current_lane(None)  # an ask() that waits detaches from it (`_intake`)
+        if lane is not None:
+            lane.epoch = epoch
         started = perf_counter()
         try:
             await self.dispatcher.deliver(event)  # `dispatch`, one coroutine fewer
         finally:
-            runtime.event_finished(epoch)
+            if lane is None or not lane.detached:
+                runtime.event_finished(epoch)  # a detached run was counted out when it detached
             elapsed = perf_counter() - started
             source = self._sources.get((event.bot, event.platform))
             if source is None:

@@ -5,6 +5,11 @@ and small handles onto it, made together by `open_intake`: an `IntakeSender`
 (adapters, the scheduler) and an `IntakeWorker` (what `Host.serve` runs). It
 is built on plain asyncio futures and tasks, since anyio's memory stream and
 task group cost tens of µs per event; no loop callback is scheduled per event.
+
+A run waiting in `ask()` detaches from its lane (`_IntakeLane.release`): it
+gives its slot back and its lane's backlog to a fresh lane task, so its chat
+and the host go on; its own task ends with the run. At a stop, once every
+event still attached is done, the detached runs are told to end.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import anyio
 
 from botrt.adapter import Event, ScheduleEvent
+from botrt.handle._internal import LANE, Lane
 
 log = logging.getLogger("botrt.host")
 
@@ -65,6 +71,9 @@ class IntakeState:
     lane_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     lane_context: contextvars.Context = field(default_factory=contextvars.Context)
     drained: anyio.Event = field(default_factory=anyio.Event)
+    # Lanes whose run waits (or waited) in ask(): their tasks end with the run.
+    detached: set[_IntakeLane] = field(default_factory=set)
+    stopping: bool = False  # the worker ends detached runs: a new ask ends at once
 
     def wake_getter(self) -> None:
         """Wake the worker if it waits for an event."""
@@ -113,6 +122,8 @@ class IntakeState:
             self.running -= 1
 
     async def _run_lane(self, key: Hashable, event: Event) -> None:
+        lane = _IntakeLane(self, key)
+        _enter_lane(lane)  # once per lane task: the task runs in a context of its own
         lanes = self.lanes
         handle = self.handle
         try:
@@ -122,16 +133,25 @@ class IntakeState:
                 except Exception:
                     log.exception("event %r could not be handled", event)
                 finally:
-                    self.release()
+                    if not lane.detached:
+                        self.release()
+                if lane.detached:
+                    return  # its slot and its backlog were handed over when it detached
                 backlog = lanes[key]
                 if not backlog:
                     return
                 event = backlog.popleft()
         finally:
-            backlog = lanes.pop(key)
-            for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
-                self.release()
-            self.lane_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            if lane.detached:
+                lane.finished()  # the run it detached ended: an answer's lane waits for that
+            else:
+                backlog = lanes.pop(key)
+                for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
+                    self.release()
+            self.lane_tasks.discard(lane.task)
+            # The task's context holds the lane: a lane that kept its task would make a
+            # cycle per event, left for the garbage collector.
+            lane.task = None  # type: ignore[assignment]
 
     def statistics(self) -> IntakeStatistics:
         """The intake's counts now."""
@@ -142,6 +162,47 @@ class IntakeState:
             lanes=len(self.lanes),
             closed=self.closed,
         )
+
+
+class _IntakeLane(Lane):
+    """A lane task of the intake, as a run waiting in `ask()` detaches from it."""
+
+    __slots__ = ("key", "state", "task")
+
+    def __init__(self, state: IntakeState, key: Hashable) -> None:
+        super().__init__()
+        self.state = state
+        self.key = key
+        self.task: asyncio.Task[None] = _current_task()  # type: ignore[assignment]
+
+    def release(self) -> None:
+        """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
+        state = self.state
+        key = self.key
+        state.detached.add(self)
+        state.release()
+        backlog = state.lanes[key]
+        if not backlog:
+            del state.lanes[key]  # the chat's next event starts a lane of its own
+            return
+        event = backlog.popleft()
+        task = asyncio.get_running_loop().create_task(
+            state._run_lane(key, event), context=state.lane_context.copy()
+        )
+        state.lane_tasks.add(task)
+
+    def finished(self) -> None:
+        """The detached run ended: its task ends now."""
+        self.state.detached.discard(self)
+        super().finished()
+
+    def stopping(self) -> bool:
+        """Whether the intake ends detached runs now (a stop)."""
+        return self.state.stopping
+
+
+_enter_lane = LANE.set  # bound once: called for every lane task
+_current_task = asyncio.current_task
 
 
 class IntakeSender:
@@ -240,7 +301,15 @@ class IntakeWorker:
         try:
             await self._take_all(state)
             while state.lane_tasks:
-                await asyncio.wait(set(state.lane_tasks))
+                attached = state.lane_tasks - {lane.task for lane in state.detached}
+                if attached:
+                    await asyncio.wait(attached)
+                else:
+                    # Only runs waiting for an answer are left: no answer can come now.
+                    state.stopping = True
+                    for lane in list(state.detached):
+                        lane.end()
+                    await asyncio.wait(set(state.lane_tasks))
                 # A task cancelled before it started never ran its `finally`.
                 state.lane_tasks -= {t for t in state.lane_tasks if t.done()}
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import copy
 import os
 from collections.abc import Iterable, Mapping
@@ -13,6 +15,7 @@ from botrt._errors import BotrtError
 from botrt.adapter import Event, ScheduleEvent
 from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
+from botrt.handle._internal import LANE, Lane
 from botrt.host import Host
 from botrt.plugin import Clock, PluginIssue, PluginLoadError
 from botrt.testing._memory import MemoryButtonEvent, MemoryEvent, MemoryOutbound
@@ -55,6 +58,8 @@ class TestHost:
         self._config = config
         self._host: Host | None = None
         self.outbound = MemoryOutbound()
+        self._runs: dict[asyncio.Task[None], _TestLane] = {}  # runs started by send/emit
+        self._moved: asyncio.Future[None] | None = None
 
     def _build_config(self) -> BotConfig:
         if isinstance(self._config, BotConfig):
@@ -93,6 +98,8 @@ class TestHost:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._host is not None:
+            await self._end_runs()
         host, self._host = self._host, None
         if host is not None:
             await host.stop()
@@ -125,12 +132,15 @@ class TestHost:
     async def send(self, text: str, *, user_id: int = 1, role: str = "member") -> list[str]:
         """Deliver a text message from `user_id` and return the replies.
 
-        Returns once every flow has finished with the message.
+        Returns once every flow has finished with the message, or waits in
+        `botrt.handle.ask` for the user's answer: a test plays a dialogue by
+        sending the answer next (its replies are those of the resumed run,
+        until it asks again or ends).
 
         :raises TestHostError: outside the ``async with`` block.
         """
         ev = MemoryEvent(text, user_id=user_id, role=role, outbound=self.outbound)
-        await self.host.handle(ev)
+        await self._deliver(ev)
         return list(ev.replies)
 
     async def run_schedules(self) -> list[ScheduleEvent]:
@@ -149,7 +159,7 @@ class TestHost:
 
         :raises TestHostError: outside the ``async with`` block.
         """
-        await self.host.handle(event)
+        await self._deliver(event)
         return list(event.replies) if isinstance(event, MemoryEvent) else []
 
     async def press(self, label: str, *, user_id: int = 1, role: str = "member") -> list[str]:
@@ -199,3 +209,133 @@ class TestHost:
             )
         await self.emit(event)
         return [m.text for m in outbound.messages[start:] if m.peer_id == user_id]
+
+    async def settle(self) -> None:
+        """Wait until every run started by `send` or `emit` has ended or waits in `ask`.
+
+        For what happens without a message: after `ManualClock.advance` past
+        an ask's timeout, it waits until those asks have timed out and their
+        runs have told their users and ended (or asked again).
+
+        :raises TestHostError: outside the ``async with`` block.
+        """
+        host = self.host
+        waiting = host.dispatcher.dialogues.waiting
+        while True:
+            busy = {
+                task
+                for task, lane in self._runs.items()
+                if not task.done()
+                and not (lane.waiter is not None and waiting.get(lane.waiter.key) is lane.waiter)
+            }
+            now = host.info.clock.now()
+            due = any(w.deadline is not None and w.deadline <= now for w in waiting.values())
+            if not busy and not due:
+                return
+            self._moved = moved = asyncio.get_running_loop().create_future()
+            await asyncio.wait({*busy, moved}, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _deliver(self, event: Event) -> None:
+        # A lane of its own, as the host's intake gives each event: a run that waits
+        # in ask() detaches from it, and the send returns.
+        waiter = self.host.dispatcher.dialogues.waiting.get(
+            (event.bot, getattr(event, "peer_id", None), getattr(event, "user_id", None))
+        )
+        resumed = waiter.lane if waiter is not None else None
+        if isinstance(resumed, _TestLane):
+            resumed.echo_to(event)
+        lane = _TestLane(self, event)
+        context = contextvars.copy_context()
+        context.run(LANE.set, lane)
+        task = asyncio.get_running_loop().create_task(self._run(event, lane), context=context)
+        self._runs[task] = lane
+        task.add_done_callback(self._runs.pop)
+        try:
+            await asyncio.wait({task, lane.detached_future}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if isinstance(resumed, _TestLane):
+                resumed.echo_to(None)
+        if task.done():
+            task.result()  # what the host raised
+
+    async def _run(self, event: Event, lane: _TestLane) -> None:
+        try:
+            await self.host.handle(event)
+        finally:
+            if lane.detached:
+                lane.finished()
+
+    def _nudge(self) -> None:
+        moved = self._moved
+        if moved is not None and not moved.done():
+            moved.set_result(None)
+
+    async def _end_runs(self) -> None:
+        # A stop: the runs waiting in ask() tell their users and end.
+        while self._runs:
+            for lane in self._runs.values():
+                lane.closing = True
+                lane.end()
+            await asyncio.wait(set(self._runs))
+
+
+class _TestLane(Lane):
+    """A `TestHost` message's lane: detaching wakes the `send` that waits for it."""
+
+    __slots__ = ("closing", "detached_future", "event", "test_host")
+
+    def __init__(self, test_host: TestHost, event: Event) -> None:
+        super().__init__()
+        self.test_host = test_host
+        self.event = event
+        self.closing = False
+        self.detached_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def release(self) -> None:
+        """Let the `send` that started the run return."""
+        if not self.detached_future.done():
+            self.detached_future.set_result(None)
+
+    def detach(self) -> bool:
+        """As `Lane.detach`; a run that waits again wakes `TestHost.settle`."""
+        first = super().detach()
+        self.test_host._nudge()
+        return first
+
+    def finished(self) -> None:
+        """As `Lane.finished`; wakes `TestHost.settle`."""
+        super().finished()
+        self.test_host._nudge()
+
+    def stopping(self) -> bool:
+        """Whether the `TestHost` is closing."""
+        return self.closing
+
+    def echo_to(self, answer: Event | None) -> None:
+        """While `answer` resumes this run, copy replies to its first message into `answer`'s.
+
+        A handler may reply through the message that started it after an
+        ``ask``; `send` returns the replies of the message it sent. None ends it.
+        """
+        first = self.event
+        if not isinstance(first, MemoryEvent):
+            return
+        if isinstance(answer, MemoryEvent):
+            first.replies = _Echo(first.replies, answer.replies)
+            first.reply_options = _Echo(first.reply_options, answer.reply_options)
+        else:
+            first.replies = list(first.replies)
+            first.reply_options = list(first.reply_options)
+
+
+class _Echo(list[Any]):
+    """A list that also appends each new item to another list."""
+
+    def __init__(self, items: list[Any], echo: list[Any]) -> None:
+        super().__init__(items)
+        self.echo = echo
+
+    def append(self, item: Any) -> None:
+        """Append `item` here and to the echo."""
+        super().append(item)
+        self.echo.append(item)

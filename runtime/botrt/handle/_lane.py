@@ -1,0 +1,88 @@
+"""The lane an event runs in, as a run that waits in `ask()` sees it.
+
+Whatever runs events (the host's intake: one `Lane` per lane task;
+`TestHost`: one per message) sets `LANE` once in the task that runs them. An
+event holds, while it runs, a slot of the host, its conversation's turn and
+its count in a reload's epoch (`epoch`, set by ``Host.handle``). A run that
+waits for a user's answer must hold none of them, so `ask()` *detaches* it:
+the lane gives them back (`release`, done by the subclass), goes on with the
+conversation's next events in a fresh task, and the waiting run lives on in
+its own task, which ends when the run does.
+
+The answer is handled by the answer's own lane, and the run resumes on its
+behalf: that lane waits (`step`) until the run waits again or ends, so the
+answer's handling holds a slot, a turn and an epoch like any event's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botrt.adapter import TextEvent
+    from botrt.handle._ask import Waiter
+
+
+class Lane:
+    """What an event's run holds while it runs, and gives back when it waits for an answer.
+
+    Attributes:
+        detached: the run this lane was running waits (or waited) in `ask()`:
+            the lane no longer runs events; its task ends with the run.
+        epoch: the reload epoch the running event is counted in (None: not counted).
+        latest: the conversation's latest message the run has seen (an answer),
+            which prompts and the end notice reply to.
+        step: what the answer's lane waits on while the run resumes.
+        waiter: the `ask()` this lane's run waits in now, if any.
+    """
+
+    __slots__ = ("detached", "epoch", "latest", "step", "waiter")
+
+    def __init__(self) -> None:
+        self.detached = False
+        self.epoch: int | None = None
+        self.latest: TextEvent | None = None
+        self.step: asyncio.Future[None] | None = None
+        self.waiter: Waiter | None = None
+
+    def detach(self) -> bool:
+        """The run is about to wait for an answer; True the first time.
+
+        The first time, the lane gives back what it holds (`release`); later
+        (the run resumed by an answer waits again), the answer's handling is over.
+        """
+        if self.detached:
+            self.end_step()
+            return False
+        self.detached = True
+        self.release()
+        return True
+
+    def release(self) -> None:
+        """Give back the slot and the conversation's turn (subclasses: the runner's part)."""
+
+    def finished(self) -> None:
+        """The detached run ended: the answer that resumed it (if any) is handled."""
+        self.end_step()
+
+    def end_step(self) -> None:
+        """Let the lane of the answer the run resumed on go on."""
+        step, self.step = self.step, None
+        if step is not None and not step.done():
+            step.set_result(None)
+
+    def stopping(self) -> bool:
+        """Whether the runner is stopping: a run that starts to wait is ended at once."""
+        return False
+
+    def end(self) -> None:
+        """End the run's wait with `ConversationEnded` (the host stops), if it waits."""
+        waiter = self.waiter
+        if waiter is not None:
+            waiter.stop()
+
+
+LANE: ContextVar[Lane] = ContextVar("botrt_lane")
+"""The lane of the task running now; set once per lane task, never per event."""
