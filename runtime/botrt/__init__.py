@@ -29,6 +29,7 @@ _LAZY = {
     "FlowContextError": "botrt.handle",
     "InjectionError": "botrt.handle",
     "ScheduleError": "botrt.handle",
+    "ConversationDataError": "botrt.handle",
     "ReplyNotSupportedError": "botrt.adapter",
     "CatalogError": "botrt.i18n",
     "StorageError": "botrt.storage",

@@ -9,5 +9,6 @@ from botrt.handle._graph import Graph
 from botrt.handle._inject import optional_service
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
+from botrt.handle._states import ConversationStates
 
-__all__ = ["EXTENDER", "FlowRun", "Gate", "Graph", "optional_service"]
+__all__ = ["EXTENDER", "ConversationStates", "FlowRun", "Gate", "Graph", "optional_service"]
