@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
 import pytest
 from statekit import FORM, START, form_plugin, host_on
 
-from botrt.testing import ManualClock, TestHost
+from botrt.testing import ManualClock, MemoryEvent, TestHost
 
 pytestmark = pytest.mark.anyio
 
@@ -79,3 +81,21 @@ async def test_a_state_expired_while_the_bot_was_down_is_gone_after_the_restart(
     async with TestHost(plugins=[folder], config=config, clock=clock) as host:
         assert len(host.host.dispatcher.states or ()) == 0  # pruned at start
         assert await host.send("Ann") == ["text:Ann"]
+
+
+async def test_a_message_for_a_state_flow_waits_while_its_plugin_swaps(tmp_path: Path) -> None:
+    async with host_on(form_plugin(tmp_path), tmp_path / "bot.db") as host:
+        assert await host.send("/register") == ["Your name?"]
+        dispatcher = host.dispatcher
+        gate = dispatcher.hold(f for f in dispatcher.flows if f.plugin == "form")
+        in_state, other = MemoryEvent("Ann"), MemoryEvent("hi", user_id=2)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(host.emit, in_state)
+            tg.start_soon(host.emit, other)
+            with anyio.fail_after(10):
+                while gate._opened.statistics().tasks_waiting < 2:
+                    await anyio.lowlevel.checkpoint()  # a checkpoint: both reach the gate
+            assert in_state.replies == other.replies == []
+            dispatcher.release(gate)
+        assert in_state.replies == ["Your age?"]
+        assert other.replies == ["text:hi"]
