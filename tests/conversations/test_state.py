@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from statekit import START, form_plugin, host_on, statements
 
+from botrt.storage import StorageError
+from botrt.storage._internal import StateRows
 from botrt.testing import ManualClock, MemoryEvent, TestHost
 
 pytestmark = pytest.mark.anyio
@@ -113,3 +115,17 @@ async def test_messages_from_users_without_a_state_cost_no_query(tmp_path: Path)
         with statements(host) as seen:
             assert await host.send("Ann", user_id=1) == ["Your age?"]
         assert seen  # a user in a state: the state flow writes
+
+
+async def test_a_state_flow_still_gets_its_message_when_the_expiry_cannot_be_renewed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with host_on(form_plugin(tmp_path), tmp_path / "bot.db") as host:
+        assert await host.send("/wait") == ["waiting"]
+
+        async def unreachable(*args: object) -> None:
+            raise StorageError("cannot connect to the database")
+
+        monkeypatch.setattr(StateRows, "touch", unreachable)
+        assert await host.send("x") == ["still waiting"]
+        assert "could not renew the conversation state" in caplog.text

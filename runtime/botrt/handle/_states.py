@@ -156,7 +156,10 @@ class ConversationStates:
             return None
         if self.is_cancel(event.text):
             await self.drop(key, mine)
-            await event.reply(self.cancelled())
+            try:
+                await event.reply(self.cancelled())
+            except Exception:
+                log.exception("could not tell %r that its conversation was cancelled", event)
             return _ANSWERED
         rules: list[Admission] = []
         stale = []
@@ -171,7 +174,12 @@ class ConversationStates:
             await self.drop(key, stale)
         if not rules:
             return None
-        await self.touch(key, [p for p in mine if p not in stale])
+        try:
+            await self.touch(key, [p for p in mine if p not in stale])
+        except Exception:
+            # The state is known from memory: its flows still get the message; only
+            # its expiry did not start over.
+            log.exception("could not renew the conversation state of %r", event)
         return routes.state_route(rules)
 
     def conversation(self, key: StateKey, plugin: str) -> Conversation:
