@@ -32,6 +32,7 @@ _LAZY = {
     "ConversationEnded": "botrt.handle",
     "ConversationTimeout": "botrt.handle",
     "ConversationCancelled": "botrt.handle",
+    "ConversationDataError": "botrt.handle",
     "ReplyNotSupportedError": "botrt.adapter",
     "KeyboardError": "botrt.adapter",
     "CatalogError": "botrt.i18n",

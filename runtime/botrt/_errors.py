@@ -23,6 +23,7 @@ before the tree existed still catches them::
     ├── ConversationEnded            botrt.handle     a waiting ask() gets no answer (a stop)
     │   ├── ConversationTimeout                       no answer within the timeout
     │   └── ConversationCancelled                     the user sent a cancel word
+    ├── ConversationDataError [ValueError]  botrt.handle  Conversation.set cannot store it
     ├── ReplyNotSupportedError       botrt.adapter    the event's platform cannot answer it
     ├── KeyboardError [ValueError]   botrt.adapter    a keyboard over a VK limit; `limit` names it
     ├── CatalogError                 botrt.i18n       a gettext catalog (.po) cannot be read

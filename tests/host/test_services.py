@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from botrt.config import parse_config
-from botrt.handle import CommandArgs, NoMatch, Services
+from botrt.handle import CommandArgs, Conversation, NoMatch, Services
 from botrt.host import Host
 from botrt.host._services import Service, ServiceTable
 from botrt.plugin import Background, Members, PluginSettings
@@ -62,8 +62,9 @@ async def test_the_host_gives_lifecycle_functions_every_service_flows_get() -> N
     )
     async with Host(config, entry_points=False) as host:
         lifecycle = host._lifecycle_services("p")
-        # The dispatcher adds its own per-event values (command arguments) beside them.
-        assert set(lifecycle) == set(host.services) - {CommandArgs}
+        # The dispatcher adds its own per-event values (command arguments, the
+        # sender's conversation) beside them.
+        assert set(lifecycle) == set(host.services) - {CommandArgs, Conversation}
         assert {PluginStorage, Members} <= set(lifecycle)
         settings = host.services[PluginSettings](run_in("p"))
         assert settings["x"] == lifecycle[PluginSettings]["x"] == 1

@@ -22,9 +22,11 @@ from botrt.handle._binders import (
     on_event,
     on_schedule,
     on_start_match,
+    on_state,
     on_text,
 )
 from botrt.handle._control import block, bypass, flow_to, nextn, rewind, stop
+from botrt.handle._conversation import Conversation, ConversationDataError
 from botrt.handle._dispatch import Dispatcher
 from botrt.handle._flow import Flow
 from botrt.handle._graph import FlowCycleError
@@ -80,6 +82,8 @@ __all__ = [
     "rewind",
     "stop",
 ]
+# Durable conversations (SPEC §8), apart so that other additions merge cleanly.
+__all__ += ["Conversation", "ConversationDataError", "on_state"]
 
 _DYNAMIC = {
     "event": get_event,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botrt.adapter import Event, ScheduleEvent, TextEvent
+from botrt.handle._conversation import MAX_STATE
 from botrt.handle._flow import Flow
 from botrt.handle._node import FlowNode
 from botrt.handle._schedule import ScheduleSpec, parse_schedule
@@ -73,11 +74,12 @@ class Binding:
         command: the command (routed by its words), or None.
         prefixes: the prefixes of `on_start_match`.
         schedule: the schedule of `on_schedule`.
+        state: the conversation state of `on_state` (routed by the sender's state).
         event_types: the event types the flow takes (None: any).
         match: a further test on an event of those types (None: every one).
     """
 
-    __slots__ = ("command", "event_types", "match", "prefixes", "schedule")
+    __slots__ = ("command", "event_types", "match", "prefixes", "schedule", "state")
 
     def __init__(
         self,
@@ -87,8 +89,10 @@ class Binding:
         schedule: ScheduleSpec | None = None,
         event_types: tuple[type[Event], ...] | None = None,
         match: Callable[[Any], bool] | None = None,
+        state: str | None = None,
     ) -> None:
         self.command = command
+        self.state = state
         self.prefixes = prefixes
         self.schedule = schedule
         self.event_types = event_types
@@ -180,6 +184,26 @@ def on_text(
         return _flow_for(fn, priority, Binding(event_types=(TextEvent,), match=match))
 
     return decorate
+
+
+def on_state(state: str, *, priority: int = 0) -> Callable[[Callable[..., Any]], Flow]:
+    """Decorator: a flow that runs on a text message from a user whose `Conversation` is in `state`.
+
+    The conversation is the sender's in that chat, for the flow's plugin. Such
+    a message is the conversation's: it goes to the state's flows only, not to
+    commands or other flows (a cancel word of ``[conversations] cancel``
+    clears the state instead). Flows of several states or plugins that take
+    one message run by `priority`, highest first. The handler may take
+    `CommandArgs` for the whole text, stripped.
+
+    :raises ValueError: if `state` is not a non-empty string of at most 200 characters.
+    """
+    if not isinstance(state, str) or not state or len(state) > MAX_STATE:
+        raise ValueError(
+            f"on_state: the state must be a non-empty string of at most {MAX_STATE} "
+            f"characters, not {state!r}"
+        )
+    return lambda fn: _flow_for(fn, priority, Binding(state=state, event_types=(TextEvent,)))
 
 
 def on_event(*event_types: type[Event], priority: int = 0) -> Callable[[Callable[..., Any]], Flow]:

@@ -13,10 +13,12 @@ from botrt.adapter import TextEvent
 from botrt.handle._admission import Admission, IsAdmin
 from botrt.handle._ask import Dialogues
 from botrt.handle._binders import CommandArgs, command_args_provider
+from botrt.handle._conversation import Conversation
 from botrt.handle._flow import Flow
 from botrt.handle._inject import Services
-from botrt.handle._routes import Gate, Routes, Tier
+from botrt.handle._routes import Gate, Route, Routes, Tier
 from botrt.handle._run import Delivery
+from botrt.handle._states import ConversationStates, conversation_provider
 from botrt.handle._walk import failure_site, run_flow
 
 if TYPE_CHECKING:
@@ -54,6 +56,10 @@ class Dispatcher:
             services = Services()
         if services.find(CommandArgs) is None:
             services.register(CommandArgs, command_args_provider)
+        # The host's durable conversation states (None: no storage, no `Conversation`).
+        self.states: ConversationStates | None = None
+        if services.find(Conversation) is None:
+            services.register(Conversation, conversation_provider(lambda: self.states))
         self.services = services
         # The asks waiting for an answer: `ask()` finds them through the services.
         self.dialogues = dialogues if dialogues is not None else Dialogues()
@@ -164,12 +170,25 @@ class Dispatcher:
             if waiter is not None:
                 return self.dialogues.answer(waiter, event)
         routes = self._routes or self._build_routes()
+        states = self.states
+        # Only when on_state flows exist: one dict lookup, no query, per message.
+        if (
+            routes.states
+            and states is not None
+            and isinstance(event, TextEvent)
+            and states.has((event.bot, event.peer_id, event.user_id))
+        ):
+            return self._deliver_in_state(event, routes, states)
+        return self._take(self._route(routes, event), event)
+
+    def _route(self, routes: Routes, event: Event) -> Route:
         by_word = routes.by_word
         if by_word and isinstance(event, TextEvent):
             parts = event.text.split(None, 1)
-            route = by_word.get(parts[0].lower() if parts else "", routes.default)
-        else:
-            route = routes.default
+            return by_word.get(parts[0].lower() if parts else "", routes.default)
+        return routes.default
+
+    def _take(self, route: Route, event: Event) -> Awaitable[object]:
         flow = route.direct
         if flow is not None:
             return run_flow(flow, event, Delivery(), self.services, self._failed)
@@ -178,6 +197,14 @@ class Dispatcher:
             gate = route.gate
             return _NOTHING if gate is None else self._after(gate, event)
         return self._deliver(event, tiers)
+
+    async def _deliver_in_state(
+        self, event: TextEvent, routes: Routes, states: ConversationStates
+    ) -> None:
+        route = await states.route(event, routes)
+        if route is None:
+            route = self._route(self._routes or self._build_routes(), event)
+        await self._take(route, event)
 
     async def _after(self, gate: Gate, event: Event) -> None:
         await gate.wait()

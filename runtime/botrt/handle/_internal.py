@@ -11,10 +11,12 @@ from botrt.handle._inject import optional_service, uninjectable
 from botrt.handle._lane import LANE, Lane
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
+from botrt.handle._states import ConversationStates
 
 __all__ = [
     "EXTENDER",
     "LANE",
+    "ConversationStates",
     "Dialogues",
     "FlowRun",
     "Gate",

@@ -86,9 +86,14 @@ class Routes:
     first word (lower-cased) it is; ``default`` is the route of every other
     event: the flows that are not commands. An empty ``by_word`` means there
     are no commands, and the word need not be computed.
+
+    ``states`` maps (plugin, state) to the `on_state` flows of that state
+    (plugin ``""`` for flows outside plugins), which no other route reaches;
+    empty when there are none, and then no message asks for its sender's
+    state. ``state_plugins`` are the plugins that have such flows.
     """
 
-    __slots__ = ("by_word", "default")
+    __slots__ = ("by_word", "default", "held", "state_plugins", "states")
 
     def __init__(
         self,
@@ -98,10 +103,16 @@ class Routes:
         gates: Iterable[Gate] = (),
     ) -> None:
         held = {f: g for g in gates for f in g.flows}
+        self.held = held
+        self.states: dict[tuple[str, str], list[Admission]] = {}
         by_priority: dict[int, tuple[dict[str, list[Admission]], list[Admission]]] = {}
         for f in flows:
-            commands, every = by_priority.setdefault(f.priority, ({}, []))
             rule = admission(f, is_admin)
+            state = f.binding.state if f.binding is not None else None
+            if state is not None:
+                self.states.setdefault((f.plugin or "", state), []).append(rule)
+                continue
+            commands, every = by_priority.setdefault(f.priority, ({}, []))
             spec = f.binding.command if f.binding is not None else None
             if spec is None:
                 every.append(rule)
@@ -116,3 +127,11 @@ class Routes:
             word: Route([(*commands.get(word, ()), *every) for commands, every in tiers], held)
             for word in words
         }
+        self.state_plugins = frozenset(plugin for plugin, _ in self.states)
+
+    def state_route(self, rules: Iterable[Admission]) -> Route:
+        """The route of a message taken by the state flows `rules` (from `states`), by priority."""
+        tiers: dict[int, list[Admission]] = {}
+        for rule in rules:
+            tiers.setdefault(rule.flow.priority, []).append(rule)
+        return Route([tuple(tiers[p]) for p in sorted(tiers, reverse=True)], self.held)

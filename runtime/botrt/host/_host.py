@@ -25,7 +25,7 @@ from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
-from botrt.host._services import Service, ServiceTable
+from botrt.host._services import Service, ServiceTable, open_conversations
 from botrt.host._serving import Serving
 from botrt.host._web import WebServer
 from botrt.plugin import (
@@ -268,6 +268,9 @@ class Host:
             await self.scheduler.setup()
         self._service_decls = self._service_table()
         self._service_decls.install(self.services)
+        await open_conversations(
+            self.dispatcher, self.storage, self.info, lambda: self.config.conversations
+        )
         # Adapters first: their hooks register what plugins may use in on_load
         # (sending through a bot, its members).
         self.adapters = [a for group in self.pm.hook.botrt_adapters(host=self) for a in group]

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 from botrt.handle import NoMatch, Services
 
 if TYPE_CHECKING:
-    from botrt.handle._internal import FlowRun
+    from botrt.config import ConversationsSection
+    from botrt.handle import Dispatcher
+    from botrt.handle._internal import ConversationStates, FlowRun
+    from botrt.plugin import BotInfo
+    from botrt.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,36 @@ class ServiceTable:
     def for_plugin(self, plugin: str) -> dict[type, Any]:
         """Every service's value for `plugin`, as its lifecycle functions receive them."""
         return {service.kind: service.make(plugin) for service in self.services}
+
+
+async def open_conversations(
+    dispatcher: Dispatcher,
+    storage: Storage | None,
+    info: BotInfo,
+    settings: Callable[[], ConversationsSection],
+) -> ConversationStates | None:
+    """Give `dispatcher` the durable conversation states kept in `storage`, read from it now.
+
+    Nodes then receive `botrt.handle.Conversation`, and `on_state` flows their
+    messages. Without storage there are none (a `Conversation` parameter is
+    skipped, as any service that does not apply). Time is the host's clock
+    (``info.clock``), so tests move it by hand.
+
+    :raises StorageError: if the states cannot be read.
+    """
+    if storage is None:
+        return None
+    from botrt.handle._internal import ConversationStates
+    from botrt.storage._internal import StateRows
+
+    translator = info.translator()
+    states = ConversationStates(
+        StateRows(storage),
+        clock=lambda: info.clock.now().timestamp(),
+        ttl=lambda: settings().state_ttl,
+        cancel=lambda: settings().cancel,
+        cancelled=lambda: translator.gettext("The conversation was cancelled."),
+    )
+    await states.load()
+    dispatcher.states = states
+    return states

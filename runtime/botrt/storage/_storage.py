@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from botrt.storage._conversations import define_table
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._errors import StorageError
 from botrt.storage._plugin import PluginStorage
@@ -36,14 +37,17 @@ class CoreTables:
     """botrt's own tables, shared by every plugin and keyed by plugin name.
 
     Attributes:
-        metadata: the metadata holding both tables.
+        metadata: the metadata holding the tables.
         schema: ``botrt_schema(plugin, version, updated_at)``, each plugin's schema version.
         kv: ``botrt_kv(plugin, key, value)``, the plugins' key-value pairs (JSON text).
+        conversation: ``botrt_conversation(bot, peer, user_id, plugin, state, data,
+            expires_at)``, the durable conversation states (``botrt.handle.Conversation``).
     """
 
     metadata: MetaData
     schema: Table
     kv: Table
+    conversation: Table
 
     @classmethod
     def define(cls) -> CoreTables:
@@ -64,7 +68,7 @@ class CoreTables:
             Column("value", Text, nullable=False),
             PrimaryKeyConstraint("plugin", "key"),
         )
-        return cls(metadata, schema, kv)
+        return cls(metadata, schema, kv, define_table(metadata))
 
 
 class Storage:

@@ -1,0 +1,287 @@
+"""`ConversationStates`: every durable conversation state of a host, in memory and in storage.
+
+The storage holds the states (so they survive restarts); this object holds
+the same rows in memory, loaded at start and written through on every
+change, so that the dispatcher tells with one dict lookup, and no query,
+whether a message's sender has a state at all. Most senders have none, and
+for them a state costs nothing more.
+
+Several workers on one database (issue 17) would each hold such an index:
+a state one worker sets is then unknown to the others until they load it.
+The two places to refresh it are marked ``CLUSTER:`` below (the lookup of a
+key, and `load`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botrt.handle._conversation import Conversation
+from botrt.handle._inject import NoMatch
+from botrt.handle._routes import Route
+
+if TYPE_CHECKING:
+    from botrt.adapter import TextEvent
+    from botrt.handle._admission import Admission
+    from botrt.handle._routes import Routes
+    from botrt.handle._run import FlowRun
+
+log = logging.getLogger("botrt.conversations")
+
+StateKey = tuple[str, int, int]
+"""(bot, peer, user): whose conversation it is."""
+StoredState = tuple[StateKey, str, str, str, float]
+"""(key, plugin, state, data as JSON text, expires at in seconds since the epoch)."""
+
+
+class StateBackend(Protocol):
+    """Where the states are kept durably (the host gives a storage's ``StateRows``)."""
+
+    async def load(self, now: float) -> list[StoredState]:
+        """Delete the states expired at `now`; return the others."""
+        ...
+
+    async def put(
+        self, key: StateKey, plugin: str, state: str, data: str, expires_at: float
+    ) -> None:
+        """Store one plugin's state for `key`."""
+        ...
+
+    async def touch(self, key: StateKey, plugins: Collection[str], expires_at: float) -> None:
+        """Move the expiry of `plugins`' states for `key`."""
+        ...
+
+    async def delete(self, key: StateKey, plugins: Collection[str]) -> None:
+        """Forget `plugins`' states for `key`."""
+        ...
+
+    async def prune(self, now: float) -> int:
+        """Delete every state expired at `now`."""
+        ...
+
+
+class Entry:
+    """One plugin's state for one key, as held in memory."""
+
+    __slots__ = ("data", "expires_at", "state")
+
+    def __init__(self, state: str, data: str, expires_at: float) -> None:
+        self.state = state
+        self.data = data
+        self.expires_at = expires_at
+
+
+class ConversationStates:
+    """The durable states of one host: (bot, peer, user) -> plugin -> state and data.
+
+    `clock` gives the host's time in seconds since the epoch, `ttl` the
+    ``[conversations] state_ttl``, `cancel` the cancel words, `cancelled`
+    the reply to a cancel word (in the bot's language). Call `load` once
+    before the first event.
+    """
+
+    def __init__(
+        self,
+        backend: StateBackend,
+        *,
+        clock: Callable[[], float],
+        ttl: Callable[[], float],
+        cancel: Callable[[], Iterable[str]],
+        cancelled: Callable[[], str],
+    ) -> None:
+        self._backend = backend
+        self._clock = clock
+        self._ttl = ttl
+        self._cancel = cancel
+        self.cancelled = cancelled
+        self._index: dict[StateKey, dict[str, Entry]] = {}
+        self._next_sweep = 0.0
+        self._unhandled_logged: set[tuple[str, str]] = set()
+
+    async def load(self) -> None:
+        """Read every state that has not expired (and delete those that have) from storage.
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        # CLUSTER: a worker joining late reads here what the others wrote before;
+        # later writes of theirs would need to reach `_index` too.
+        now = self._clock()
+        index: dict[StateKey, dict[str, Entry]] = {}
+        for key, plugin, state, data, expires_at in await self._backend.load(now):
+            index.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
+        self._index = index
+        self._next_sweep = now + self._sweep_every()
+
+    def __len__(self) -> int:
+        """How many (bot, peer, user) keys have a state in memory (expired ones included)."""
+        return len(self._index)
+
+    def has(self, key: StateKey) -> bool:
+        """Whether `key` may have a state: one dict lookup, for every message."""
+        # CLUSTER: a state another worker set is not in `_index`; a cluster would
+        # refresh the index here (or on a notification) before answering no.
+        return key in self._index
+
+    async def live(self, key: StateKey) -> dict[str, Entry]:
+        """`key`'s states that have not expired, by plugin; the expired ones are deleted.
+
+        :raises StorageError: if an expired state cannot be deleted from storage.
+        """
+        entries = self._index.get(key)
+        if not entries:
+            return {}
+        now = self._clock()
+        expired = [p for p, e in entries.items() if e.expires_at <= now]
+        if expired:
+            await self.drop(key, expired)
+        return dict(self._index.get(key, {}))
+
+    async def route(self, event: TextEvent, routes: Routes) -> Route | None:
+        """Where a text message from a sender with a state goes; None: dispatch it as usual.
+
+        The states of plugins with `on_state` flows take it: a cancel word
+        clears them (and is answered), else it goes to the flows of their
+        states, which start their expiry over. A state no flow handles is
+        logged once and cleared. What `routes.states` does not reach (no
+        state, or plugins without state flows) is dispatched as usual.
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        key = (event.bot, event.peer_id, event.user_id)
+        mine = {p: e for p, e in (await self.live(key)).items() if p in routes.state_plugins}
+        if not mine:
+            return None
+        if self.is_cancel(event.text):
+            await self.drop(key, mine)
+            try:
+                await event.reply(self.cancelled())
+            except Exception:
+                log.exception("could not tell %r that its conversation was cancelled", event)
+            return _ANSWERED
+        rules: list[Admission] = []
+        stale = []
+        for plugin, entry in mine.items():
+            found = routes.states.get((plugin, entry.state))
+            if found is None:
+                self.unhandled(plugin, entry.state)
+                stale.append(plugin)
+            else:
+                rules.extend(found)
+        if stale:
+            await self.drop(key, stale)
+        if not rules:
+            return None
+        try:
+            await self.touch(key, [p for p in mine if p not in stale])
+        except Exception:
+            # The state is known from memory: its flows still get the message; only
+            # its expiry did not start over.
+            log.exception("could not renew the conversation state of %r", event)
+        return routes.state_route(rules)
+
+    def conversation(self, key: StateKey, plugin: str) -> Conversation:
+        """The `Conversation` of `key` for `plugin`, as a node receives it (no query)."""
+        entries = self._index.get(key)
+        entry = entries.get(plugin) if entries else None
+        if entry is None or entry.expires_at <= self._clock():
+            return Conversation(self, key, plugin)
+        data: dict[str, Any] = json.loads(entry.data)
+        return Conversation(self, key, plugin, entry.state, data)
+
+    def is_cancel(self, text: str) -> bool:
+        """Whether `text` is one of the cancel words (whole text, case and spaces ignored)."""
+        word = text.strip().casefold()
+        return any(word == w.strip().casefold() for w in self._cancel())
+
+    def unhandled(self, plugin: str, state: str) -> None:
+        """Log, once per plugin and state, that no flow handles a state a user was in."""
+        if (plugin, state) in self._unhandled_logged:
+            return
+        self._unhandled_logged.add((plugin, state))
+        log.warning(
+            "plugin %r has no on_state(%r) flow; users in that state are taken out of it "
+            "and their messages dispatched as usual",
+            plugin or "(no plugin)",
+            state,
+        )
+
+    async def put(self, key: StateKey, plugin: str, state: str, data: str) -> None:
+        """Store `plugin`'s `state` and `data` (JSON text) for `key`, expiring a TTL from now.
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        now = self._clock()
+        expires_at = now + self._ttl()
+        await self._backend.put(key, plugin, state, data, expires_at)
+        self._index.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
+        if now >= self._next_sweep:
+            await self._sweep(now)
+
+    async def touch(self, key: StateKey, plugins: Collection[str]) -> None:
+        """Start `plugins`' states for `key` over (a message came): they expire a TTL from now.
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        expires_at = self._clock() + self._ttl()
+        await self._backend.touch(key, plugins, expires_at)
+        entries = self._index.get(key, {})
+        for plugin in plugins:
+            entry = entries.get(plugin)
+            if entry is not None:
+                entry.expires_at = expires_at
+
+    async def drop(self, key: StateKey, plugins: Collection[str]) -> None:
+        """Forget `plugins`' states for `key` (those it has; no error for the others).
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        entries = self._index.get(key)
+        if not entries or not any(p in entries for p in plugins):
+            return
+        await self._backend.delete(key, plugins)
+        for plugin in plugins:
+            entries.pop(plugin, None)
+        if not entries:
+            self._index.pop(key, None)
+
+    async def _sweep(self, now: float) -> None:
+        # States of users who never wrote again would otherwise stay until a restart.
+        self._next_sweep = now + self._sweep_every()
+        await self._backend.prune(now)
+        for key in list(self._index):
+            entries = self._index[key]
+            for plugin in [p for p, e in entries.items() if e.expires_at <= now]:
+                del entries[plugin]
+            if not entries:
+                del self._index[key]
+
+    def _sweep_every(self) -> float:
+        return min(max(self._ttl(), 1.0), 3600.0)
+
+
+_ANSWERED = Route(())
+"""The route of a message already answered here (a cancel word): no flow."""
+
+
+def conversation_provider(
+    states: Callable[[], ConversationStates | None],
+) -> Callable[[FlowRun], Conversation]:
+    """The service provider of `Conversation`: the run's sender's, for the flow's plugin.
+
+    It raises `NoMatch` (the node is skipped; ``Conversation | None`` gets
+    None) without states (no storage) or for an event with no sender.
+    """
+
+    def provide(run: FlowRun) -> Conversation:
+        current = states()
+        event = run.event
+        user = getattr(event, "user_id", None)
+        if current is None or not isinstance(user, int):
+            raise NoMatch
+        key = (event.bot, getattr(event, "peer_id", user), user)
+        return current.conversation(key, run.flow.plugin or "")
+
+    return provide
