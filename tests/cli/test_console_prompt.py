@@ -29,8 +29,11 @@ def terminal() -> Iterator[tuple[int, io.TextIOWrapper]]:
     try:
         yield master, stdin
     finally:
-        stdin.close()
+        # The master first: a reader still blocked on the slave (a test that failed
+        # before sending end of input) then gets an error instead of holding the
+        # stream's lock, which would hang `stdin.close()`.
         os.close(master)
+        stdin.close()
 
 
 def render(output: str) -> list[str]:
@@ -85,6 +88,11 @@ async def test_replies_and_logs_come_before_the_next_prompt(
 
             done = anyio.Event()
             tg.start_soon(adapter.run, submit)
+            # Type only once the first prompt is drawn, as a person would: a line read
+            # before it (the reader thread is quick) is never followed by a second one.
+            with anyio.fail_after(30):
+                while out.getvalue() != "> ":
+                    await anyio.lowlevel.checkpoint()
             os.write(master, b"/a\n")
             await done.wait()
             # The terminal echoes "/a" and Enter after the first prompt (not part of `out`);
