@@ -15,12 +15,15 @@ import anyio
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -33,17 +36,24 @@ from botrt.storage._url import Target, parse
 
 @dataclass(frozen=True, slots=True)
 class CoreTables:
-    """botrt's own tables, shared by every plugin and keyed by plugin name.
+    """botrt's own tables: the plugins' (keyed by plugin name) and the inbox of updates.
 
     Attributes:
-        metadata: the metadata holding both tables.
+        metadata: the metadata holding the tables.
         schema: ``botrt_schema(plugin, version, updated_at)``, each plugin's schema version.
         kv: ``botrt_kv(plugin, key, value)``, the plugins' key-value pairs (JSON text).
+        inbox: ``botrt_inbox(id, bot, event_id, body, received_at, handled_at)``, the
+            updates a bot accepted (times in seconds since the epoch; `handled_at` is
+            NULL until handled), unique per (bot, event_id).
+        cursor: ``botrt_cursor(bot, position, updated_at)``, where each bot's update
+            stream resumes (the Long Poll `ts`).
     """
 
     metadata: MetaData
     schema: Table
     kv: Table
+    inbox: Table
+    cursor: Table
 
     @classmethod
     def define(cls) -> CoreTables:
@@ -64,7 +74,27 @@ class CoreTables:
             Column("value", Text, nullable=False),
             PrimaryKeyConstraint("plugin", "key"),
         )
-        return cls(metadata, schema, kv)
+        inbox = Table(
+            "botrt_inbox",
+            metadata,
+            # A surrogate key: the order updates were recorded in, replayed in that order.
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("bot", String(200), nullable=False),
+            Column("event_id", String(200), nullable=False),
+            Column("body", Text, nullable=False),
+            Column("received_at", Float, nullable=False),
+            Column("handled_at", Float, nullable=True),
+            UniqueConstraint("bot", "event_id", name="botrt_inbox_event"),
+            Index("botrt_inbox_received", "received_at"),
+        )
+        cursor = Table(
+            "botrt_cursor",
+            metadata,
+            Column("bot", String(200), primary_key=True),
+            Column("position", String(200), nullable=False),
+            Column("updated_at", Float, nullable=False),
+        )
+        return cls(metadata, schema, kv, inbox, cursor)
 
 
 class Storage:
