@@ -54,8 +54,10 @@ Key = tuple[str, str]
 class Inbox:
     """The durable inbox of every bot of one host, on the host's `Storage`.
 
-    `now` gives the host's time in seconds since the epoch (the host's clock, which
-    tests move by hand).
+    Attributes:
+        now: gives the host's time in seconds since the epoch (the host's clock,
+            which tests move by hand).
+        keep, flush_delay, prune_every: as the module docstring says.
     """
 
     def __init__(
@@ -71,7 +73,7 @@ class Inbox:
         self._storage = storage
         self._inbox = storage.core.inbox
         self._cursor = storage.core.cursor
-        self._now = now
+        self.now = now
         self.keep = keep
         self.flush_delay = flush_delay
         self.prune_every = prune_every
@@ -255,7 +257,7 @@ class Inbox:
         # Every write transaction also writes the marks made so far (they ride along
         # for free) and prunes when it is time.
         marks, self._marks = self._marks, []
-        now = self._now()
+        now = self.now()
         try:
             async with self._storage.transaction(write=True) as conn:
                 yield conn, now
