@@ -184,6 +184,10 @@ class BotsLongPoll:
                 try:
                     if self._key is None:
                         await self._get_server()
+                    if self.journal is not None and self._ts != self._stored_ts:
+                        # A `ts` from the server (a first start, `failed: 3`) is stored
+                        # before it is used: a restart from here on misses nothing.
+                        await self._record(self.journal, {"updates": [], "ts": self._ts})
                     body = await self._check()
                     if self.journal is not None:
                         body = await self._record(self.journal, body)
