@@ -8,9 +8,11 @@ One `Inbox` per host serves every bot. What it promises:
   is told it was taken, and a polled batch and its position are one transaction, so
   the stored position never runs ahead of what is recorded.
 - A (bot, event id) already in the inbox is reported as seen and not handed on again.
-- `done` marks an update handled; the marks are written in batches (at most
-  `flush_delay` seconds late), so a crash may leave a handled update unmarked and it
-  is handled again at the next start: at least once, never lost.
+- `done` marks an update handled. Marks are group-committed too: written at once
+  when nothing else is being written, else with the next write (or `flush_delay`
+  seconds later, when that is set). A crash between the end of a handling and its
+  mark's commit leaves it unmarked, and it is handled again at the next start: at
+  least once, never lost.
 - `unhandled` lists what a previous process recorded and never handled, in the
   order it was recorded, skipping what this process is handling itself.
 - Handled rows are deleted once older than `keep` (the window the platform retries
@@ -44,7 +46,7 @@ log = logging.getLogger("botrt.storage.inbox")
 # the last retry comes about 1 h 43 min after the first try, "or later" by VK's own
 # words. Three hours covers that with room; a row costs a few hundred bytes.
 DEFAULT_KEEP = 3 * 3600.0
-DEFAULT_FLUSH_DELAY = 0.5
+DEFAULT_FLUSH_DELAY = 0.0
 DEFAULT_PRUNE_EVERY = 600.0
 
 Key = tuple[str, str]
@@ -163,9 +165,13 @@ class Inbox:
     # -- marking ---------------------------------------------------------------
 
     def done(self, bot: str, event_id: str) -> None:
-        """Mark (bot, event_id) handled; written within `flush_delay` seconds. Raises nothing."""
+        """Mark (bot, event_id) handled: written with the next commit. Raises nothing."""
         self._marks.append((bot, event_id))
-        if self._timer is None and self._writer is None:
+        if self._writer is not None or self._timer is not None:
+            return  # the writer at work takes it next, or the timer is set
+        if self.flush_delay <= 0:
+            self._wake_writer()
+        else:
             self._timer = asyncio.get_running_loop().call_later(self.flush_delay, self._wake_writer)
 
     async def flush(self) -> None:
@@ -225,8 +231,9 @@ class Inbox:
         finally:
             self._writer = None
             if self._marks and self._timer is None:
+                # Only after a failed write: the marks wait for the next one, or a second.
                 self._timer = asyncio.get_running_loop().call_later(
-                    self.flush_delay, self._wake_writer
+                    max(self.flush_delay, 1.0), self._wake_writer
                 )
 
     async def _insert(
