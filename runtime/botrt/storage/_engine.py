@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from botrt.storage._url import Target
+
+_T = TypeVar("_T")
 
 WRITE_OPTION = "botrt_write"
 """Execution option marking a connection whose transactions will write."""
@@ -35,6 +38,17 @@ class _Connection(aiosqlite.Connection):
     _stopping: asyncio.Future[Any] | None = None
     sqlite: sqlite3.Connection | None = None
     """The connection the worker thread uses, once made (kept to interrupt it)."""
+
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(sqlite3_connection)`` on the worker thread: several statements, one hop.
+
+        Inside a transaction SQLAlchemy opened on this connection, `fn` runs in it.
+
+        :raises ValueError: if the connection is closed.
+        """
+        if self.sqlite is None:
+            raise ValueError("Connection closed")
+        return await self._execute(fn, self.sqlite)  # type: ignore[no-any-return]
 
     def stop(self) -> asyncio.Future[Any] | None:
         """Ask the worker thread to close the connection and end; once."""

@@ -8,11 +8,10 @@ One `Inbox` per host serves every bot. What it promises:
   is told it was taken, and a polled batch and its position are one transaction, so
   the stored position never runs ahead of what is recorded.
 - A (bot, event id) already in the inbox is reported as seen and not handed on again.
-- `done` marks an update handled. Marks are group-committed too: written at once
-  when nothing else is being written, else with the next write (or `flush_delay`
-  seconds later, when that is set). A crash between the end of a handling and its
-  mark's commit leaves it unmarked, and it is handled again at the next start: at
-  least once, never lost.
+- `done` marks an update handled. Marks are written with the next write, or on
+  their own `flush_delay` seconds later if none comes. A crash between the end of
+  a handling and its mark's commit leaves it unmarked, and it is handled again at
+  the next start: at least once, never lost.
 - `unhandled` lists what a previous process recorded and never handled, in the
   order it was recorded, skipping what this process is handling itself.
 - Handled rows are deleted once older than `keep` (the window the platform retries
@@ -27,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, bindparam, delete, select, update
@@ -46,7 +46,9 @@ log = logging.getLogger("botrt.storage.inbox")
 # the last retry comes about 1 h 43 min after the first try, "or later" by VK's own
 # words. Three hours covers that with room; a row costs a few hundred bytes.
 DEFAULT_KEEP = 3 * 3600.0
-DEFAULT_FLUSH_DELAY = 0.0
+# Marks alone wait this long for a write to ride with: under load they always find
+# one (a mark-only commit would cost as much as a batch of updates); idle, 50 ms.
+DEFAULT_FLUSH_DELAY = 0.05
 DEFAULT_PRUNE_EVERY = 600.0
 
 Key = tuple[str, str]
@@ -113,10 +115,8 @@ class Inbox:
 
         :raises StorageError: if the database cannot be reached (nothing recorded).
         """
-        async with self._write() as (conn, now):
-            fresh = await self._insert(conn, [(bot, key, body) for key, body in updates], now)
-            if position is not None:
-                await self._store_position(conn, bot, position, now)
+        rows = [(bot, key, body) for key, body in updates]
+        fresh = await self._commit(rows, None if position is None else (bot, position))
         return [(bot, key) in fresh for key, _ in updates]
 
     async def position(self, bot: str) -> tuple[str, float] | None:
@@ -187,8 +187,7 @@ class Inbox:
         while self._writer is not None:
             await asyncio.shield(self._writer)
         if self._marks:
-            async with self._write():
-                pass
+            await self._commit([], None)
 
     @property
     def pending_marks(self) -> int:
@@ -209,9 +208,9 @@ class Inbox:
             while self._waiting or self._marks:
                 batch, self._waiting = self._waiting, []
                 try:
-                    async with self._write() as (conn, now):
-                        rows = [(bot, key, body) for bot, key, body, _ in batch]
-                        fresh = await self._insert(conn, rows, now)
+                    fresh = await self._commit(
+                        [(bot, key, body) for bot, key, body, _ in batch], None
+                    )
                 except Exception as exc:
                     if not batch:
                         log.warning("inbox: handled marks not written, retried later: %s", exc)
@@ -236,6 +235,51 @@ class Inbox:
                     max(self.flush_delay, 1.0), self._wake_writer
                 )
 
+    async def _commit(
+        self, rows: Sequence[tuple[str, str, str]], position: tuple[str, str] | None
+    ) -> set[Key]:
+        # One write transaction: the new rows, a position, and every mark made so far
+        # (they ride along for free), pruning when it is time. Returns the new keys.
+        marks, self._marks = self._marks, []
+        now = self.now()
+        prune = self._next_prune is None or now >= self._next_prune
+        fresh: set[Key] = set()
+        try:
+            async with self._storage.transaction(write=True) as conn:
+                if conn.dialect.name == "sqlite":
+                    # The whole batch in one hop to the connection's thread: the same
+                    # statements through SQLAlchemy cost a hop each, several times the
+                    # write itself (the webhook's group commit runs this per batch).
+                    raw = await conn.get_raw_connection()
+                    work = partial(
+                        _sqlite_commit,
+                        rows=rows,
+                        position=position,
+                        marks=marks,
+                        now=now,
+                        prune_before=now - self.keep if prune else None,
+                    )
+                    fresh = await raw.driver_connection.run(work)
+                else:
+                    fresh = await self._insert(conn, rows, now)
+                    if position is not None:
+                        await self._store_position(conn, *position, now)
+                    if marks:
+                        await self._mark(conn, marks, now)
+                    if prune:
+                        await self._prune(conn, now)
+                # In flight before the commit is visible: `unhandled` must skip them.
+                self._inflight.update(fresh)
+        except BaseException:
+            self._marks[:0] = marks  # not written: the next transaction tries again
+            self._inflight.difference_update(fresh)
+            raise
+        if prune:
+            self._next_prune = now + self.prune_every
+        # Out of flight only once committed: until then `unhandled` must skip them.
+        self._inflight.difference_update(marks)
+        return fresh
+
     async def _insert(
         self, conn: AsyncConnection, rows: Sequence[tuple[str, str, str]], now: float
     ) -> set[Key]:
@@ -248,9 +292,7 @@ class Inbox:
         ]
         statement = build_upsert(conn.dialect.name, t, params, ["bot", "event_id"], ())
         result = await conn.execute(statement.returning(t.c.bot, t.c.event_id), params)
-        fresh = {(str(bot), str(key)) for bot, key in result.all()}
-        self._inflight.update(fresh)
-        return fresh
+        return {(str(bot), str(key)) for bot, key in result.all()}
 
     async def _store_position(
         self, conn: AsyncConnection, bot: str, position: str, now: float
@@ -259,38 +301,61 @@ class Inbox:
         statement = build_upsert(conn.dialect.name, self._cursor, [row], ["bot"], None)
         await conn.execute(statement, [row])
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[tuple[AsyncConnection, float]]:
-        # Every write transaction also writes the marks made so far (they ride along
-        # for free) and prunes when it is time.
-        marks, self._marks = self._marks, []
-        now = self.now()
-        try:
-            async with self._storage.transaction(write=True) as conn:
-                yield conn, now
-                if marks:
-                    t = self._inbox
-                    statement = (
-                        update(t)
-                        .where(
-                            and_(t.c.bot == bindparam("b_bot"), t.c.event_id == bindparam("b_id"))
-                        )
-                        .values(handled_at=now)
-                    )
-                    await conn.execute(statement, [{"b_bot": b, "b_id": k} for b, k in marks])
-                if self._next_prune is None or now >= self._next_prune:
-                    await self._prune(conn, now)
-        except BaseException:
-            self._marks[:0] = marks  # not written: the next transaction tries again
-            raise
-        # Out of flight only once committed: until then `unhandled` must skip them.
-        self._inflight.difference_update(marks)
+    async def _mark(self, conn: AsyncConnection, marks: list[Key], now: float) -> None:
+        t = self._inbox
+        statement = (
+            update(t)
+            .where(and_(t.c.bot == bindparam("b_bot"), t.c.event_id == bindparam("b_id")))
+            .values(handled_at=now)
+        )
+        await conn.execute(statement, [{"b_bot": b, "b_id": k} for b, k in marks])
 
     async def _prune(self, conn: AsyncConnection, now: float) -> None:
         t = self._inbox
         result = await conn.execute(
             delete(t).where(t.c.handled_at.is_not(None), t.c.received_at < now - self.keep)
         )
-        self._next_prune = now + self.prune_every
         if result.rowcount:
             log.debug("inbox: pruned %d handled updates", result.rowcount)
+
+
+# The same statements as the SQLAlchemy path above, in SQLite's SQL, for
+# `_sqlite_commit` (which runs on the connection's own thread). 200 rows of 4
+# parameters stay well under SQLite's limit of 32766 parameters per statement.
+_SQLITE_ROWS = 200
+_SQLITE_INSERT = (
+    "INSERT INTO botrt_inbox (bot, event_id, body, received_at) VALUES {values} "
+    "ON CONFLICT (bot, event_id) DO NOTHING RETURNING bot, event_id"
+)
+_SQLITE_POSITION = (
+    "INSERT INTO botrt_cursor (bot, position, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (bot) DO UPDATE SET position = excluded.position, "
+    "updated_at = excluded.updated_at"
+)
+_SQLITE_MARK = "UPDATE botrt_inbox SET handled_at = ? WHERE bot = ? AND event_id = ?"
+_SQLITE_PRUNE = "DELETE FROM botrt_inbox WHERE handled_at IS NOT NULL AND received_at < ?"
+
+
+def _sqlite_commit(
+    db: sqlite3.Connection,
+    *,
+    rows: Sequence[tuple[str, str, str]],
+    position: tuple[str, str] | None,
+    marks: Sequence[Key],
+    now: float,
+    prune_before: float | None,
+) -> set[Key]:
+    """`Inbox._commit`'s statements, run inside the caller's transaction on `db`'s thread."""
+    fresh: set[Key] = set()
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        sql = _SQLITE_INSERT.format(values=", ".join(["(?, ?, ?, ?)"] * len(chunk)))
+        params = [value for bot, key, body in chunk for value in (bot, key, body, now)]
+        fresh.update((str(bot), str(key)) for bot, key in db.execute(sql, params).fetchall())
+    if position is not None:
+        db.execute(_SQLITE_POSITION, (*position, now))
+    if marks:
+        db.executemany(_SQLITE_MARK, [(now, bot, key) for bot, key in marks])
+    if prune_before is not None:
+        db.execute(_SQLITE_PRUNE, (prune_before,))
+    return fresh
