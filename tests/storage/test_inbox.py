@@ -34,9 +34,11 @@ class Now:
 @asynccontextmanager
 async def opened(url: str, now: Now, **options: float) -> AsyncIterator[Inbox]:
     storage = await Storage.open(url)
+    inbox = Inbox(storage, now=now, **options)
     try:
-        yield Inbox(storage, now=now, **options)
+        yield inbox
     finally:
+        await inbox.close()
         await storage.close()
 
 

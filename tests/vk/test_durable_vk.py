@@ -218,6 +218,7 @@ async def test_what_a_crash_left_unhandled_is_handled_at_the_next_start_once(
         (stored_ts, _) = await inbox.position("poller") or ("", 0.0)
         assert await inbox.record("poller", [(update_key(polled), encode(polled))], stored_ts)
         assert await inbox.accept("hooked", update_key(hooked), encode(hooked))
+        await inbox.close()
     finally:
         await storage.close()
     async with serving(config, vk):

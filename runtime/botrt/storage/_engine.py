@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 from sqlalchemy import event
@@ -15,8 +14,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from botrt.storage._url import Target
-
-_T = TypeVar("_T")
 
 WRITE_OPTION = "botrt_write"
 """Execution option marking a connection whose transactions will write."""
@@ -38,17 +35,6 @@ class _Connection(aiosqlite.Connection):
     _stopping: asyncio.Future[Any] | None = None
     sqlite: sqlite3.Connection | None = None
     """The connection the worker thread uses, once made (kept to interrupt it)."""
-
-    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``fn(sqlite3_connection)`` on the worker thread: several statements, one hop.
-
-        Inside a transaction SQLAlchemy opened on this connection, `fn` runs in it.
-
-        :raises ValueError: if the connection is closed.
-        """
-        if self.sqlite is None:
-            raise ValueError("Connection closed")
-        return await self._execute(fn, self.sqlite)  # type: ignore[no-any-return]
 
     def stop(self) -> asyncio.Future[Any] | None:
         """Ask the worker thread to close the connection and end; once."""
@@ -94,6 +80,28 @@ class SqliteConnections:
                     await future
 
 
+def set_up_sqlite(dbapi_connection: Any, busy_ms: int) -> None:
+    """Give a new SQLite connection botrt's settings (WAL, FULL sync, busy timeout).
+
+    Raises what sqlite3 raises for a file that is not a database.
+    """
+    # Take BEGIN away from the sqlite3 module, which skips it before DDL and
+    # SELECT: migrations must be transactional, and writers must say IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power
+        # loss, and a confirmed attendance mark or broadcast step must survive it.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # For other processes on the same file; inside one Storage writers queue
+        # on a lock instead of polling.
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+    finally:
+        cursor.close()
+
+
 def make_engine(
     target: Target,
     *,
@@ -119,21 +127,7 @@ def make_engine(
     busy_ms = int(busy_timeout * 1000)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take BEGIN away from the sqlite3 module, which skips it before DDL and
-        # SELECT: migrations must be transactional, and writers must say IMMEDIATE.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power
-            # loss, and a confirmed attendance mark or broadcast step must survive it.
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            # For other processes on the same file; inside one Storage writers queue
-            # on a lock instead of polling.
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        finally:
-            cursor.close()
+        set_up_sqlite(dbapi_connection, busy_ms)
 
     def on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so the busy timeout applies; a

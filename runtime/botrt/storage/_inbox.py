@@ -28,11 +28,15 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from sqlalchemy import and_, bindparam, delete, select, update
 
+from botrt.storage._engine import set_up_sqlite
+from botrt.storage._errors import StorageError
 from botrt.storage._upsert import build_upsert
 
 if TYPE_CHECKING:
@@ -89,6 +93,8 @@ class Inbox:
         self._marks: list[Key] = []
         self._writer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+        self._sqlite = _SqliteWriter(storage) if storage.backend == "sqlite" else None
 
     # -- recording -------------------------------------------------------------
 
@@ -150,7 +156,7 @@ class Inbox:
         :raises StorageError: if the database cannot be reached.
         """
         t = self._inbox
-        async with self._storage.transaction(write=False) as conn:
+        async with self._lock, self._storage.transaction(write=False) as conn:
             rows = (
                 await conn.execute(
                     select(t.c.event_id, t.c.body)
@@ -158,8 +164,8 @@ class Inbox:
                     .order_by(t.c.id)
                 )
             ).all()
-        found = [(str(key), str(body)) for key, body in rows if (bot, key) not in self._inflight]
-        self._inflight.update((bot, key) for key, _ in found)
+            found = [(str(k), str(body)) for k, body in rows if (bot, k) not in self._inflight]
+            self._inflight.update((bot, key) for key, _ in found)
         return found
 
     # -- marking ---------------------------------------------------------------
@@ -240,45 +246,51 @@ class Inbox:
     ) -> set[Key]:
         # One write transaction: the new rows, a position, and every mark made so far
         # (they ride along for free), pruning when it is time. Returns the new keys.
-        marks, self._marks = self._marks, []
-        now = self.now()
-        prune = self._next_prune is None or now >= self._next_prune
-        fresh: set[Key] = set()
-        try:
-            async with self._storage.transaction(write=True) as conn:
-                if conn.dialect.name == "sqlite":
-                    # The whole batch in one hop to the connection's thread: the same
-                    # statements through SQLAlchemy cost a hop each, several times the
-                    # write itself (the webhook's group commit runs this per batch).
-                    raw = await conn.get_raw_connection()
-                    work = partial(
-                        _sqlite_commit,
+        async with self._lock:  # `unhandled` sees the rows and `_inflight` agree
+            marks, self._marks = self._marks, []
+            now = self.now()
+            prune = self._next_prune is None or now >= self._next_prune
+            try:
+                if self._sqlite is not None:
+                    fresh = await self._sqlite.commit(
                         rows=rows,
                         position=position,
                         marks=marks,
                         now=now,
                         prune_before=now - self.keep if prune else None,
                     )
-                    fresh = await raw.driver_connection.run(work)
                 else:
-                    fresh = await self._insert(conn, rows, now)
-                    if position is not None:
-                        await self._store_position(conn, *position, now)
-                    if marks:
-                        await self._mark(conn, marks, now)
-                    if prune:
-                        await self._prune(conn, now)
-                # In flight before the commit is visible: `unhandled` must skip them.
-                self._inflight.update(fresh)
-        except BaseException:
-            self._marks[:0] = marks  # not written: the next transaction tries again
-            self._inflight.difference_update(fresh)
-            raise
-        if prune:
-            self._next_prune = now + self.prune_every
-        # Out of flight only once committed: until then `unhandled` must skip them.
-        self._inflight.difference_update(marks)
-        return fresh
+                    async with self._storage.transaction(write=True) as conn:
+                        fresh = await self._insert(conn, rows, now)
+                        if position is not None:
+                            await self._store_position(conn, *position, now)
+                        if marks:
+                            await self._mark(conn, marks, now)
+                        if prune:
+                            await self._prune(conn, now)
+            except BaseException:
+                self._marks[:0] = marks  # not written: the next transaction tries again
+                raise
+            if prune:
+                self._next_prune = now + self.prune_every
+            self._inflight.update(fresh)
+            # Out of flight only once committed: until then `unhandled` must skip them.
+            self._inflight.difference_update(marks)
+            return fresh
+
+    async def close(self) -> None:
+        """Write the marks made so far, then release the SQLite writer's connection.
+
+        Idempotent; the inbox must not be used afterwards.
+
+        :raises StorageError: if the marks cannot be written (the connection is
+            released anyway).
+        """
+        try:
+            await self.flush()
+        finally:
+            if self._sqlite is not None:
+                await self._sqlite.close()
 
     async def _insert(
         self, conn: AsyncConnection, rows: Sequence[tuple[str, str, str]], now: float
@@ -345,7 +357,7 @@ def _sqlite_commit(
     now: float,
     prune_before: float | None,
 ) -> set[Key]:
-    """`Inbox._commit`'s statements, run inside the caller's transaction on `db`'s thread."""
+    """`Inbox._commit`'s statements, inside the transaction `_SqliteWriter` opened on `db`."""
     fresh: set[Key] = set()
     for start in range(0, len(rows), _SQLITE_ROWS):
         chunk = rows[start : start + _SQLITE_ROWS]
@@ -359,3 +371,70 @@ def _sqlite_commit(
     if prune_before is not None:
         db.execute(_SQLITE_PRUNE, (prune_before,))
     return fresh
+
+
+class _SqliteWriter:
+    """The inbox's own SQLite connection, on its own thread: one transaction, one hop.
+
+    Through SQLAlchemy and aiosqlite a transaction costs a thread hop per step
+    (connect, BEGIN, each statement, COMMIT, the pool's reset), several times the
+    write itself; the webhook's group commit runs one per batch of requests. It
+    takes the `Storage`'s write lock, as every writer of that storage does.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        # The storage package's own internals: its file, lock and busy timeout.
+        self._storage = storage
+        self._path = str(storage._target.path)
+        self._busy_ms = int(storage._busy_timeout * 1000)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botrt-inbox")
+        self._db: sqlite3.Connection | None = None  # made and used on the executor's thread
+        self._closed = False
+
+    async def commit(self, **work: Any) -> set[Key]:
+        """Run `_sqlite_commit(**work)` in a transaction of its own; returns the new keys.
+
+        :raises StorageError: if the storage or this writer is closed.
+        :raises sqlite3.Error: if SQLite refuses (nothing is written).
+        """
+        if self._closed or self._storage.closed:
+            raise StorageError(f"storage {self._storage.url} is closed")
+        loop = asyncio.get_running_loop()
+        lock = self._storage._write_lock
+        # Shielded, as the storage's own commits are: once started, a transaction's
+        # outcome must be known to whoever waits for it.
+        with anyio.CancelScope(shield=True):
+            if lock is None:
+                return await loop.run_in_executor(self._executor, partial(self._run, work))
+            async with lock:
+                return await loop.run_in_executor(self._executor, partial(self._run, work))
+
+    def _run(self, work: dict[str, Any]) -> set[Key]:
+        db = self._db
+        if db is None:
+            db = self._db = sqlite3.connect(self._path, check_same_thread=False)
+            set_up_sqlite(db, self._busy_ms)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = _sqlite_commit(db, **work)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return fresh
+
+    async def close(self) -> None:
+        """Close the connection and end the thread; idempotent. Raises nothing."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        with anyio.CancelScope(shield=True):
+            await asyncio.get_running_loop().run_in_executor(self._executor, shut)
+        self._executor.shutdown(wait=False)

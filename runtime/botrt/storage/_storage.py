@@ -114,6 +114,7 @@ class Storage:
     """
 
     __slots__ = (
+        "_busy_timeout",
         "_closed",
         "_connections",
         "_engine",
@@ -133,10 +134,12 @@ class Storage:
         *,
         temp_dir: Path | None,
         connections: SqliteConnections | None = None,
+        busy_timeout: float = 30.0,
     ) -> None:
         # Use `Storage.open`, which also checks the database is reachable.
         self._target = target
         self._connections = connections
+        self._busy_timeout = busy_timeout
         self._engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._write_lock = anyio.Lock() if target.backend == "sqlite" else None
@@ -184,7 +187,13 @@ class Storage:
             busy_timeout=busy_timeout,
             connections=connections,
         )
-        storage = cls(target, engine, temp_dir=temp_dir, connections=connections)
+        storage = cls(
+            target,
+            engine,
+            temp_dir=temp_dir,
+            connections=connections,
+            busy_timeout=busy_timeout,
+        )
         try:
             async with storage.transaction(write=True) as conn:
                 await conn.run_sync(storage.core.metadata.create_all)

@@ -86,12 +86,12 @@ class VkPlatform:
             if event is not None:
                 await submit(event)
 
-    async def flush(self) -> None:
-        """Write the handled marks not yet written (at a stop); logs a failure."""
+    async def close(self) -> None:
+        """Write the handled marks not yet written, release the inbox (a stop); logs a failure."""
         if self.inbox is None:
             return
         try:
-            await self.inbox.flush()
+            await self.inbox.close()
         except Exception as exc:
             log.warning("vk: handled marks not written (handled again at the next start): %s", exc)
 
@@ -132,7 +132,7 @@ class VkLongPollAdapter(Adapter):
 
     async def close(self) -> None:
         """Write the handled marks, close the bot's API session."""
-        await self._platform.flush()
+        await self._platform.close()
         await self._platform.apis[self._bot].close()
 
 
@@ -173,6 +173,6 @@ class VkCallbackAdapter(Adapter):
 
     async def close(self) -> None:
         """Write the handled marks, close the callback bots' API sessions."""
-        await self._platform.flush()
+        await self._platform.close()
         for bot in self._bots:
             await self._platform.apis[bot.name].close()

@@ -90,12 +90,12 @@ class VkInbox:
         """What marks `update` handled: an event's `on_handled`. Raises nothing."""
         return partial(self.inbox.done, bot, update_key(update))
 
-    async def flush(self) -> None:
-        """Write the handled marks made so far (at a stop).
+    async def close(self) -> None:
+        """Write the handled marks made so far and release the inbox (at a stop).
 
         :raises StorageError: if the storage cannot be reached.
         """
-        await self.inbox.flush()
+        await self.inbox.close()
 
 
 class ReplyApi:
