@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botrt._errors import BotrtError
@@ -24,14 +25,19 @@ class Event:
         bot: the name of the bot account that received the event
             (``[[bots]] name`` in ``bot.toml``; ``"console"`` for the console).
         time: when botrt received it (seconds since the epoch).
+        on_handled: None, or what the host calls (with no argument) once the
+            event's handling has ended, whatever its outcome (a middleware
+            that dropped it included; a cancelled run excluded): how an
+            adapter with a durable inbox learns it may mark the event done.
     """
 
-    __slots__ = ("bot", "platform", "time")
+    __slots__ = ("bot", "on_handled", "platform", "time")
 
     def __init__(self, *, platform: str, bot: str, time_: float | None = None) -> None:
         self.platform = platform
         self.bot = bot
         self.time = time.time() if time_ is None else time_
+        self.on_handled: Callable[[], object] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} platform={self.platform!r} bot={self.bot!r}>"

@@ -385,6 +385,8 @@ class Host:
                 if inspect.isawaitable(verdict):
                     verdict = await verdict
                 if verdict is False:
+                    if event.on_handled is not None:
+                        event.on_handled()
                     return
         runtime = self.runtime
         epoch = runtime.event_started()
@@ -406,3 +408,5 @@ class Host:
             latency = source.latency
             latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
             latency.total += elapsed
+        if event.on_handled is not None:  # after `finally`: not for a cancelled run
+            event.on_handled()

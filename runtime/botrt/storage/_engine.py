@@ -80,6 +80,28 @@ class SqliteConnections:
                     await future
 
 
+def set_up_sqlite(dbapi_connection: Any, busy_ms: int) -> None:
+    """Give a new SQLite connection botrt's settings (WAL, FULL sync, busy timeout).
+
+    Raises what sqlite3 raises for a file that is not a database.
+    """
+    # Take BEGIN away from the sqlite3 module, which skips it before DDL and
+    # SELECT: migrations must be transactional, and writers must say IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power
+        # loss, and a confirmed attendance mark or broadcast step must survive it.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # For other processes on the same file; inside one Storage writers queue
+        # on a lock instead of polling.
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+    finally:
+        cursor.close()
+
+
 def make_engine(
     target: Target,
     *,
@@ -105,21 +127,7 @@ def make_engine(
     busy_ms = int(busy_timeout * 1000)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take BEGIN away from the sqlite3 module, which skips it before DDL and
-        # SELECT: migrations must be transactional, and writers must say IMMEDIATE.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power
-            # loss, and a confirmed attendance mark or broadcast step must survive it.
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            # For other processes on the same file; inside one Storage writers queue
-            # on a lock instead of polling.
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-        finally:
-            cursor.close()
+        set_up_sqlite(dbapi_connection, busy_ms)
 
     def on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so the busy timeout applies; a

@@ -15,12 +15,15 @@ import anyio
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,7 +37,7 @@ from botrt.storage._url import Target, parse
 
 @dataclass(frozen=True, slots=True)
 class CoreTables:
-    """botrt's own tables, shared by every plugin and keyed by plugin name.
+    """botrt's own tables: the plugins' (keyed by plugin name) and the inbox of updates.
 
     Attributes:
         metadata: the metadata holding the tables.
@@ -42,12 +45,19 @@ class CoreTables:
         kv: ``botrt_kv(plugin, key, value)``, the plugins' key-value pairs (JSON text).
         conversation: ``botrt_conversation(bot, peer, user_id, plugin, state, data,
             expires_at)``, the durable conversation states (``botrt.handle.Conversation``).
+        inbox: ``botrt_inbox(id, bot, event_id, body, received_at, handled_at)``, the
+            updates a bot accepted (times in seconds since the epoch; `handled_at` is
+            NULL until handled), unique per (bot, event_id).
+        cursor: ``botrt_cursor(bot, position, updated_at)``, where each bot's update
+            stream resumes (the Long Poll `ts`).
     """
 
     metadata: MetaData
     schema: Table
     kv: Table
     conversation: Table
+    inbox: Table
+    cursor: Table
 
     @classmethod
     def define(cls) -> CoreTables:
@@ -68,7 +78,27 @@ class CoreTables:
             Column("value", Text, nullable=False),
             PrimaryKeyConstraint("plugin", "key"),
         )
-        return cls(metadata, schema, kv, define_table(metadata))
+        inbox = Table(
+            "botrt_inbox",
+            metadata,
+            # A surrogate key: the order updates were recorded in, replayed in that order.
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("bot", String(200), nullable=False),
+            Column("event_id", String(200), nullable=False),
+            Column("body", Text, nullable=False),
+            Column("received_at", Float, nullable=False),
+            Column("handled_at", Float, nullable=True),
+            UniqueConstraint("bot", "event_id", name="botrt_inbox_event"),
+            Index("botrt_inbox_received", "received_at"),
+        )
+        cursor = Table(
+            "botrt_cursor",
+            metadata,
+            Column("bot", String(200), primary_key=True),
+            Column("position", String(200), nullable=False),
+            Column("updated_at", Float, nullable=False),
+        )
+        return cls(metadata, schema, kv, define_table(metadata), inbox, cursor)
 
 
 class Storage:
@@ -88,6 +118,7 @@ class Storage:
     """
 
     __slots__ = (
+        "_busy_timeout",
         "_closed",
         "_connections",
         "_engine",
@@ -107,10 +138,12 @@ class Storage:
         *,
         temp_dir: Path | None,
         connections: SqliteConnections | None = None,
+        busy_timeout: float = 30.0,
     ) -> None:
         # Use `Storage.open`, which also checks the database is reachable.
         self._target = target
         self._connections = connections
+        self._busy_timeout = busy_timeout
         self._engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._write_lock = anyio.Lock() if target.backend == "sqlite" else None
@@ -158,7 +191,13 @@ class Storage:
             busy_timeout=busy_timeout,
             connections=connections,
         )
-        storage = cls(target, engine, temp_dir=temp_dir, connections=connections)
+        storage = cls(
+            target,
+            engine,
+            temp_dir=temp_dir,
+            connections=connections,
+            busy_timeout=busy_timeout,
+        )
         try:
             async with storage.transaction(write=True) as conn:
                 await conn.run_sync(storage.core.metadata.create_all)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botrt.adapter import Adapter, Event, Submit
 from botrt.protocols.vk._api import VkApi
+from botrt.protocols.vk._durable import ReplyApi, update_key
 from botrt.protocols.vk._errors import VkPayloadError
 from botrt.protocols.vk._longpoll import BotsLongPoll
 from botrt.protocols.vk._parse import parse_update
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from botrt.protocols.vk._callback import CallbackBot
+    from botrt.protocols.vk._durable import VkInbox
 
 log = logging.getLogger("botrt.vk")
 
@@ -25,10 +27,13 @@ class VkPlatform:
 
     Attributes:
         apis: one `VkApi` per bot name (each with its own session and rate limit).
+        inbox: the storage's inbox, when the host has a storage: updates are
+            recorded there before they are handled (durable delivery).
     """
 
-    def __init__(self, apis: Mapping[str, VkApi]) -> None:
+    def __init__(self, apis: Mapping[str, VkApi], inbox: VkInbox | None = None) -> None:
         self.apis = dict(apis)
+        self.inbox = inbox
         self.connected: dict[str, bool] = dict.fromkeys(self.apis, False)
 
     def api_for(self, event: Event) -> VkApi | None:
@@ -36,12 +41,59 @@ class VkPlatform:
         return self.apis.get(event.bot) if event.platform == "vk" else None
 
     def event_of(self, bot: str, update: dict[str, Any]) -> Event | None:
-        """Parse an update of `bot`; None (logged) when VK sent something unexpected."""
+        """Parse an update of `bot`; None (logged) when VK sent something unexpected.
+
+        With an inbox, the event marks its update handled when the host is done
+        with it (an update that cannot be parsed is marked at once), and its
+        replies get `random_id`s derived from the update (`ReplyApi`).
+        """
+        api = self.apis.get(bot)
+        inbox = self.inbox
+        if inbox is None:
+            try:
+                return parse_update(update, bot=bot, api=api)
+            except VkPayloadError as exc:
+                log.warning("vk %s: dropped an update botrt cannot read: %s", bot, exc)
+                return None
+        key = update_key(update)
+        if api is not None:
+            api = cast("VkApi", ReplyApi(api, bot, key))
         try:
-            return parse_update(update, bot=bot, api=self.apis.get(bot))
+            event = parse_update(update, bot=bot, api=api)
         except VkPayloadError as exc:
             log.warning("vk %s: dropped an update botrt cannot read: %s", bot, exc)
+            inbox.inbox.done(bot, key)
             return None
+        event.on_handled = inbox.marker(bot, update)
+        return event
+
+    async def replay(self, bot: str, submit: Submit) -> None:
+        """Submit what a previous process recorded for `bot` and never handled (a crash).
+
+        :raises StorageError: if the storage cannot be reached.
+        """
+        if self.inbox is None:
+            return
+        updates = await self.inbox.unhandled(bot)
+        if updates:
+            log.warning(
+                "vk %s: handling %d update(s) a previous run accepted and did not finish",
+                bot,
+                len(updates),
+            )
+        for update in updates:
+            event = self.event_of(bot, update)
+            if event is not None:
+                await submit(event)
+
+    async def close(self) -> None:
+        """Write the handled marks not yet written, release the inbox (a stop); logs a failure."""
+        if self.inbox is None:
+            return
+        try:
+            await self.inbox.close()
+        except Exception as exc:
+            log.warning("vk: handled marks not written (handled again at the next start): %s", exc)
 
     def health(self) -> dict[str, bool]:
         """Whether each bot is connected."""
@@ -55,7 +107,7 @@ class VkLongPollAdapter(Adapter):
         self.name = f"vk:{bot}"
         self._platform = platform
         self._bot = bot
-        self._poll = BotsLongPoll(platform.apis[bot], group_id, bot=bot)
+        self._poll = BotsLongPoll(platform.apis[bot], group_id, bot=bot, journal=platform.inbox)
 
     async def run(self, submit: Submit) -> None:
         """Poll until cancelled, submitting every event in order."""
@@ -68,6 +120,8 @@ class VkLongPollAdapter(Adapter):
 
         self._platform.connected[self._bot] = False
         try:
+            # What a crash left unhandled goes first, before anything newer.
+            await self._platform.replay(self._bot, submit)
             await self._poll.run(sink)
         finally:
             self._platform.connected[self._bot] = False
@@ -77,7 +131,8 @@ class VkLongPollAdapter(Adapter):
         return self._poll.connected
 
     async def close(self) -> None:
-        """Close the bot's API session."""
+        """Write the handled marks, close the bot's API session."""
+        await self._platform.close()
         await self._platform.apis[self._bot].close()
 
 
@@ -106,15 +161,18 @@ class VkCallbackAdapter(Adapter):
             if event is not None:
                 await submit(event)
 
-        self.receiver = add_callback_routes(app, self._bots, sink)
+        self.receiver = add_callback_routes(app, self._bots, sink, journal=self._platform.inbox)
 
     async def run(self, submit: Submit) -> None:
-        """Wait until cancelled: the HTTP server delivers the updates."""
+        """Handle what a crash left unhandled, then wait: the HTTP server delivers the updates."""
         import anyio
 
+        for bot in self._bots:
+            await self._platform.replay(bot.name, submit)
         await anyio.sleep_forever()
 
     async def close(self) -> None:
-        """Close the callback bots' API sessions."""
+        """Write the handled marks, close the callback bots' API sessions."""
+        await self._platform.close()
         for bot in self._bots:
             await self._platform.apis[bot.name].close()

@@ -23,7 +23,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -82,6 +82,14 @@ class CallbackBot:
             raise VkConfigError(f"bot {self.name!r}: the confirmation string is empty")
 
 
+class CallbackJournal(Protocol):
+    """Where accepted updates are recorded before `ok` (the storage's inbox)."""
+
+    async def accept(self, bot: str, update: dict[str, Any]) -> bool:
+        """Record `update` durably; True if new, False if it was recorded before."""
+        ...
+
+
 class _Receiver:
     """What the routes share: the sink, the duplicate memory, the hand-overs.
 
@@ -93,10 +101,16 @@ class _Receiver:
     """
 
     def __init__(
-        self, sink: UpdateSink, recent: RecentKeys, max_body: int, max_handovers: int
+        self,
+        sink: UpdateSink,
+        recent: RecentKeys,
+        max_body: int,
+        max_handovers: int,
+        journal: CallbackJournal | None = None,
     ) -> None:
         self.sink = sink
         self.recent = recent
+        self.journal = journal
         self.max_body = max_body
         self.max_handovers = max_handovers
         self.backlog: deque[tuple[str, dict[str, Any]]] = deque()
@@ -155,8 +169,24 @@ class _Receiver:
             return _text(200, bot.confirmation)
         if not isinstance(update.get("object"), dict):
             return _text(400, "missing 'object'")
+        # The secret has done its job; handlers, logs and the inbox never see it.
+        update.pop("secret", None)
         event_id = update.get("event_id")
-        if event_id is not None and self.recent.check_and_add((bot.group_id, str(event_id))):
+        journal = self.journal
+        if journal is None:
+            duplicate = event_id is not None and self.recent.check_and_add(
+                (bot.group_id, str(event_id))
+            )
+        else:
+            try:
+                # Durable before `ok`: a crash from here on loses nothing.
+                duplicate = not await journal.accept(bot.name, update)
+            except Exception:
+                logger.exception(
+                    "bot %s: the update could not be recorded; VK will retry", bot.name
+                )
+                return _text(503, "storage unavailable")
+        if duplicate:
             logger.info(
                 "bot %s: duplicate %s %s (X-Retry-Counter %s) ignored",
                 bot.name,
@@ -165,8 +195,6 @@ class _Receiver:
                 request.headers.get("X-Retry-Counter", "-"),
             )
             return _text(200, "ok")
-        # The secret has done its job; handlers and logs downstream never see it.
-        update.pop("secret", None)
         # This request runs while every other task waits: a worker counted in
         # `busy` is waiting in the sink, any other one will still take the backlog.
         if self.busy < len(self.tasks):
@@ -230,6 +258,7 @@ def create_callback_app(
     dedup_size: int = DEFAULT_DEDUP_SIZE,
     shutdown_timeout: float = 5.0,
     max_handovers: int = MAX_HANDOVERS,
+    journal: CallbackJournal | None = None,
 ) -> web.Application:
     """Build the Callback API application for `bots`.
 
@@ -242,6 +271,10 @@ def create_callback_app(
     after, so waiting hand-overs stay bounded and VK is slowed to the bot's pace.
     An update whose `(group_id, event_id)` was accepted within `dedup_ttl`
     seconds is answered `ok` and dropped, so VK's retries are handled once.
+    With a `journal` (the storage's inbox), each update is recorded there
+    before `ok` instead (a 503 when it cannot be, so VK retries), and the
+    journal tells retries apart, across restarts; concurrent requests share
+    the journal's commits.
     Refusals: malformed JSON, a non-object, a missing `type`, `group_id` or
     `object` → 400; a wrong `group_id` or secret → 403; a body over
     `max_body_size` → 413; never a 500.
@@ -263,6 +296,7 @@ def create_callback_app(
         dedup_size=dedup_size,
         shutdown_timeout=shutdown_timeout,
         max_handovers=max_handovers,
+        journal=journal,
     )
 
     async def healthz(request: web.Request) -> web.Response:
@@ -291,6 +325,7 @@ def add_callback_routes(
     dedup_size: int = DEFAULT_DEDUP_SIZE,
     shutdown_timeout: float = 5.0,
     max_handovers: int = MAX_HANDOVERS,
+    journal: CallbackJournal | None = None,
 ) -> _Receiver:
     """Add one POST route per bot `path` to an existing application (the host's server).
 
@@ -302,7 +337,9 @@ def add_callback_routes(
     paths = [bot.path for bot in bots]
     if len(set(paths)) != len(paths) or HEALTH_PATH in paths:
         raise VkConfigError(f"callback paths must be distinct and not {HEALTH_PATH}: {paths}")
-    receiver = _Receiver(sink, RecentKeys(dedup_ttl, dedup_size), max_body_size, max_handovers)
+    receiver = _Receiver(
+        sink, RecentKeys(dedup_ttl, dedup_size), max_body_size, max_handovers, journal
+    )
     for bot in bots:
         app.router.add_post(bot.path, _route(receiver, bot))
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from botrt.handle._internal import FlowRun
     from botrt.host import Host
     from botrt.protocols.vk._api import VkApi
+    from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._typing import Typing
 
 
@@ -53,7 +54,8 @@ def botrt_adapters(host: Host) -> list[Adapter]:
                 b.token, api_url=b.api_url, version=b.api_version, rate_limit=b.rate_limit
             )
             for b in bots
-        }
+        },
+        _inbox(host),
     )
 
     def provide(run: FlowRun) -> VkApi:
@@ -89,6 +91,18 @@ def botrt_adapters(host: Host) -> list[Adapter]:
 
         host.metrics.registry.register(VkApiCollector(platform))
     return adapters
+
+
+def _inbox(host: Host) -> VkInbox | None:
+    # Durable delivery needs the storage: updates are recorded there before they
+    # are handled, and the Long Poll position is kept there (docs/operations.md).
+    if host.storage is None:
+        return None
+    from botrt.protocols.vk._durable import VkInbox
+    from botrt.storage._internal import Inbox
+
+    clock = host.info.clock
+    return VkInbox(Inbox(host.storage, now=lambda: clock.now().timestamp()))
 
 
 class MemberTracker:

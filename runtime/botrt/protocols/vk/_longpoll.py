@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
@@ -19,6 +19,21 @@ logger = logging.getLogger("botrt.vk.longpoll")
 
 UpdateSink = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Where VK updates go: `await sink(bot_name, update)`, for Long Poll and Callback alike."""
+
+
+class LongPollJournal(Protocol):
+    """Where a `BotsLongPoll` keeps its position and records batches (the storage's inbox)."""
+
+    async def resume(self, bot: str) -> tuple[str, float] | None:
+        """The stored `ts` and how many seconds ago it was stored, or None."""
+        ...
+
+    async def record(
+        self, bot: str, updates: Sequence[dict[str, Any]], ts: str | None
+    ) -> list[dict[str, Any]]:
+        """Record a batch and the `ts` after it in one transaction; return the new updates."""
+        ...
+
 
 # VK errors that mean "VK is busy", not "this will never work": getting a new
 # Long Poll server keeps trying through them.
@@ -68,6 +83,14 @@ class BotsLongPoll:
 
     The waits are on the `VkApi`'s timer (`VkApi.timer`).
 
+    With a `journal`, the position survives the process: a start resumes from
+    the stored `ts` (not the server's current one), and each batch is recorded
+    with its new `ts` in one transaction before any of it reaches the sink, so
+    the stored `ts` never runs ahead of what is recorded; updates the journal
+    has seen (a batch VK sends again after a crash) are not handed on. A
+    `failed: 1` right after a resume means VK no longer holds the updates
+    since the stored `ts`: it is logged with how long the bot was away.
+
     `run` can be cancelled at any point; a later `run` on the same object
     resumes where it stopped, the rest of an interrupted batch first.
     """
@@ -81,6 +104,7 @@ class BotsLongPoll:
         wait: int = 25,
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
+        journal: LongPollJournal | None = None,
     ) -> None:
         """Prepare a poller; nothing is requested until `run`.
 
@@ -109,6 +133,11 @@ class BotsLongPoll:
         self._updates = 0
         self._errors = 0
         self._failed: Counter[int] = Counter()
+        self.journal = journal
+        self._resumed = False
+        self._away: float | None = None  # seconds the stored `ts` had aged at a resume
+        self._stored_ts: str | None = None
+        self._stored_at = 0.0  # `api.timer` time of the last write of the `ts`
 
     @property
     def connected(self) -> bool:
@@ -148,12 +177,20 @@ class BotsLongPoll:
         self._running = True
         failures = 0
         try:
+            if self.journal is not None and not self._resumed:
+                await self._resume(self.journal)
             while True:
                 await self._drain(sink)
                 try:
                     if self._key is None:
                         await self._get_server()
+                    if self.journal is not None and self._ts != self._stored_ts:
+                        # A `ts` from the server (a first start, `failed: 3`) is stored
+                        # before it is used: a restart from here on misses nothing.
+                        await self._record(self.journal, {"updates": [], "ts": self._ts})
                     body = await self._check()
+                    if self.journal is not None:
+                        body = await self._record(self.journal, body)
                 except (_PollError, VkTransportError) as exc:
                     failures += 1
                     await self._pause(failures, exc)
@@ -165,10 +202,47 @@ class BotsLongPoll:
                     await self._pause(failures, exc)
                     continue
                 failures = 0
+                self._away = None if body.get("failed") is None else self._away
                 self._accept(body)
         finally:
             self._running = False
             self._connected = False
+
+    async def _resume(self, journal: LongPollJournal) -> None:
+        stored = await journal.resume(self.bot)
+        self._resumed = True
+        if stored is None or self._ts is not None:
+            return
+        self._ts, self._away = stored
+        self._stored_ts = self._ts
+        logger.info(
+            "bot %s: resuming Long Poll from the stored ts %s (stored %s ago)",
+            self.bot,
+            self._ts,
+            _duration(self._away),
+        )
+
+    async def _record(self, journal: LongPollJournal, body: dict[str, Any]) -> dict[str, Any]:
+        # The batch and its `ts` go to the journal before anything reaches the sink;
+        # what the journal has seen before is left out of the body.
+        updates, new_ts = body.get("updates"), body.get("ts")
+        if body.get("failed") is not None or not isinstance(updates, list) or new_ts is None:
+            return body
+        batch = [u for u in updates if isinstance(u, dict)]
+        ts = str(new_ts)
+        now = self.api.timer.now()
+        if not batch and ts == self._stored_ts and now - self._stored_at < _TOUCH_EVERY:
+            return body  # nothing new: no write
+        try:
+            fresh = await journal.record(self.bot, batch, ts)
+        except Exception as exc:
+            # Not recorded, so not handed on: the same `ts` is asked again.
+            reason = f"{type(exc).__name__}: {exc}"
+            raise _PollError(f"the batch could not be stored ({reason})") from exc
+        self._stored_ts, self._stored_at = ts, now
+        if len(batch) != len(updates):
+            logger.warning("bot %s: skipped Long Poll updates that are not objects", self.bot)
+        return {**body, "updates": fresh}
 
     def _accept(self, body: dict[str, Any]) -> None:
         failed = body.get("failed")
@@ -193,8 +267,21 @@ class BotsLongPoll:
         except (TypeError, ValueError):
             code = 0
         self._failed[code] += 1
+        away, self._away = self._away, None
         if code == 1 and body.get("ts") is not None:
-            logger.warning("bot %s: Long Poll history lost (failed 1); skipping ahead", self.bot)
+            if away is not None:
+                logger.warning(
+                    "bot %s: VK no longer has the updates since the stored ts %s (failed 1): "
+                    "the bot was away about %s, longer than VK keeps them; the updates "
+                    "sent meanwhile are lost, continuing from VK's current position",
+                    self.bot,
+                    self._ts,
+                    _duration(away),
+                )
+            else:
+                logger.warning(
+                    "bot %s: Long Poll history lost (failed 1); skipping ahead", self.bot
+                )
             self._ts = str(body["ts"])
         elif code == 3 or code == 1:
             logger.info("bot %s: Long Poll data lost (failed %d); new key and ts", self.bot, code)
@@ -279,3 +366,17 @@ class BotsLongPoll:
             delay,
         )
         await self.api.timer.sleep(delay)
+
+
+# An idle bot's `ts` does not move; it is still written this often, so that the
+# time it was stored says when the bot was last seen running.
+_TOUCH_EVERY = 60.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
