@@ -32,6 +32,7 @@ class ApiEndpoint:
         """Answer one API request (GET or a POSTed form) with VK's JSON body."""
         method = request.match_info["method"]
         self._state.calls[method] += 1
+        self._state.note_change()  # a test may wait for a request to arrive (and be held)
         try:
             early = await self._faults.intercept(request, method)
             if early is not None:
