@@ -36,15 +36,8 @@ def texts_to(vk: FakeVK, peer: int) -> list[str]:
     return [m.text for m in vk.sent if m.peer_id == peer]
 
 
-async def one_second_later(timer: ManualTimer) -> None:
-    """Let the limiter's slot come free: its waiter sleeps until then."""
-    await timer.wait_sleeping(1)
-    timer.advance(1.0)
-    await timer.wait_sleeping(0)  # the waiter woke up
-
-
 async def run_all(
-    calls: list[Callable[[], Awaitable[Any]]], step: Callable[[], Awaitable[None]]
+    calls: list[Callable[[], Awaitable[Any]]], step: Callable[[], Awaitable[Any]]
 ) -> list[Any]:
     """Start `calls` in order, then `step` until every one has ended; their results or errors."""
     results: list[Any] = [None] * len(calls)
@@ -92,8 +85,8 @@ async def test_replies_waiting_together_go_out_in_executes_of_25(
     ]
 
     async def two_slots() -> None:
-        await one_second_later(timer)  # 25 go in one execute
-        await one_second_later(timer)  # the last 5 in the next
+        await timer.wake_next()  # 25 go in one execute
+        await timer.wake_next()  # the last 5 in the next
 
     results = await run_all(calls, two_slots)
     assert dict(vk.calls) == {"messages.send": 1, "execute": 2}
@@ -118,7 +111,7 @@ async def test_each_reply_gets_its_own_error(
         lambda: slow_api.messages.send(peer_id=22, message="x" * 5000),
         lambda: slow_api.messages.send(peer_id=23, message="ok 2"),
     ]
-    results = await run_all(calls, lambda: one_second_later(timer))
+    results = await run_all(calls, timer.wake_next)
     assert vk.calls["execute"] == 1
     assert isinstance(results[0], int)
     assert isinstance(results[3], int)
@@ -138,7 +131,7 @@ async def test_a_failed_request_fails_each_of_its_replies(
     await slow_api.messages.send(peer_id=1, message="first")
     vk.fail_next("execute", vk_error=15)  # not retried: every call of it hears of it
     calls = [lambda p=p: slow_api.messages.send(peer_id=p, message="hi") for p in (30, 31, 32)]
-    results = await run_all(calls, lambda: one_second_later(timer))
+    results = await run_all(calls, timer.wake_next)
     for peer, result in zip((30, 31, 32), results, strict=True):
         assert isinstance(result, VkApiError)
         assert (result.code, result.method, result.params["peer_id"]) == (
@@ -157,7 +150,7 @@ async def test_a_reply_failing_with_10_inside_execute_is_retried(
     calls = [lambda p=p: slow_api.messages.send(peer_id=p, message=f"to {p}") for p in (40, 41)]
 
     async def slots_then_retry() -> None:
-        await one_second_later(timer)
+        await timer.wake_next()
         with anyio.fail_after(5):
             await vk.wait_for(lambda: vk.calls["execute"] == 1)
         await timer.wait_sleeping(1)  # the failed call's backoff
@@ -176,8 +169,7 @@ async def test_a_conversation_waits_while_its_earlier_reply_is_in_flight(
     # Two slots: the second request must not carry peer 50's later reply while the
     # first, with its earlier one, is still on its way (it could arrive first).
     async with VkApi(TOKEN, api_url=vk.api_url, rate_limit=2, timer=timer) as api:
-        await api.messages.send(peer_id=1, message="a")
-        await api.messages.send(peer_id=1, message="b")
+        await api.messages.send(peer_id=1, message="a")  # one slot left: replies queue
         log: list[str] = []
 
         async def send(peer: int, text: str) -> None:
@@ -189,20 +181,37 @@ async def test_a_conversation_waits_while_its_earlier_reply_is_in_flight(
             tg.start_soon(send, 51, "51-1")
             await wait_all_tasks_blocked()
             vk.hold("execute")
-            await one_second_later(timer)  # both slots: the first execute takes 50-1, 51-1
+            await timer.wake_next()  # the last slot: one execute with 50-1 and 51-1
             with anyio.fail_after(5):
                 await vk.wait_for(lambda: vk.calls["execute"] == 1)  # held at VK
             tg.start_soon(send, 50, "50-2")
             tg.start_soon(send, 52, "52-1")
-            # The second slot is free: 52-1 may go now, 50-2 must wait for 50-1's answer.
+            await wait_all_tasks_blocked()
+            await timer.wake_next()  # a's slot is free again: 52-1 goes, 50-2 may not
             with anyio.fail_after(5):
                 await vk.wait_for(lambda: texts_to(vk, 52) == ["52-1"])
             assert texts_to(vk, 50) == []
             assert "50-2" not in log
             vk.release("execute")
-            await one_second_later(timer)
+            await timer.wake_next()  # the spacing between requests
+            await timer.wake_next()  # a slot comes free
     assert texts_to(vk, 50) == ["50-1", "50-2"]
     assert log.index("50-1") < log.index("50-2")
+    assert dict(vk.calls) == {"messages.send": 3, "execute": 1}
+
+
+async def test_once_half_the_slots_are_spent_requests_are_spaced(
+    vk: FakeVK, timer: ManualTimer
+) -> None:
+    async with VkApi(TOKEN, api_url=vk.api_url, rate_limit=4, timer=timer) as api:
+        await api.messages.send(peer_id=1, message="a")
+        await api.messages.send(peer_id=1, message="b")  # 2 of 4 slots spent
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: api.messages.send(peer_id=1, message="c"))
+            assert await timer.wake_next() == pytest.approx(0.25)  # 1/rate_limit
+    assert timer.sleeps == [pytest.approx(0.25)]
+    assert [m.text for m in vk.sent] == ["a", "b", "c"]
+    assert dict(vk.calls) == {"messages.send": 3}  # alone, it went as itself
 
 
 async def test_a_cancelled_reply_is_not_sent(
@@ -221,7 +230,7 @@ async def test_a_cancelled_reply_is_not_sent(
         await wait_all_tasks_blocked()
         doomed.cancel()
         await wait_all_tasks_blocked()
-        await one_second_later(timer)
+        await timer.wake_next()
     assert [m.text for m in vk.sent] == ["first", "keep"]
     assert dict(vk.calls) == {"messages.send": 2}  # the one left went on its own
 
@@ -252,8 +261,8 @@ async def test_coalesce_off_sends_each_reply_on_its_own(vk: FakeVK, timer: Manua
         calls = [lambda p=p: api.messages.send(peer_id=p, message="hi") for p in (80, 81)]
 
         async def slots() -> None:
-            await one_second_later(timer)
-            await one_second_later(timer)
+            await timer.wake_next()
+            await timer.wake_next()
 
         await run_all(calls, slots)
     assert dict(vk.calls) == {"messages.send": 3}

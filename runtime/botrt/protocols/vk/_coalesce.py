@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter, deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -37,10 +38,15 @@ class SendCoalescer:
     """Sends one `VkApi`'s `messages.send` calls, many in one `execute` when they must wait.
 
     A call to one conversation goes out at once, on its own, when the rate
-    limiter has a slot free and no call waits ahead of it: a lone reply pays
-    nothing. Otherwise it joins a queue, and each time a slot comes free the
-    queue's first calls (up to 25) go out in one `execute`: 20 requests a
-    second then carry up to 500 replies instead of 20.
+    limiter has a slot free and no call waits ahead of it: a lone reply, or a
+    few in a row, pay nothing. Otherwise it joins a queue, and the queue's
+    first calls (up to 25) go out in one `execute` as soon as a slot is free:
+    20 requests a second then carry up to 500 replies instead of 20.
+
+    Once half the slots are spent, requests (single or coalesced) go out at
+    most one per 1/`rate_limit` second, each carrying what came meanwhile:
+    spending every free slot at once would spend the limit on requests of one
+    or two replies as replies trickle in, and leave the rest waiting a second.
 
     - Order: calls to one conversation reach VK in the order they were made:
       they keep their order in the queue, `execute` runs its calls in order,
@@ -69,6 +75,10 @@ class SendCoalescer:
         self._changed: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
+        # Requests go out at most one per `_spacing` while replies keep coming,
+        # each carrying what came meanwhile; see the class docstring.
+        self._spacing = limiter.period / limiter.burst
+        self._last = -math.inf
         self.coalesced = 0
 
     async def send(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -80,13 +90,19 @@ class SendCoalescer:
         peer = params.get("peer_id")
         if peer is None or "peer_ids" in params:
             return await api._exchange(_SEND, params)
-        if not self._queue and peer not in self._busy and self._limiter.try_acquire():
+        timer = api.timer
+        if (
+            not self._queue
+            and peer not in self._busy
+            and not self._scarce()
+            and self._limiter.try_acquire()
+        ):
+            self._last = timer.now()
             self._busy[peer] += 1
             try:
                 return await api._exchange(_SEND, params, held=True)
             finally:
                 self._done(peer)
-        timer = api.timer
         started = timer.now()
         attempt = 0
         while True:
@@ -134,7 +150,11 @@ class SendCoalescer:
                     self._changed = changed = asyncio.Event()
                     await changed.wait()
                     continue
+                timer = self._api.timer
+                if self._scarce():
+                    await timer.sleep(self._last + self._spacing - timer.now())
                 await self._limiter.acquire()
+                self._last = timer.now()
                 batch = self._take()
                 if not batch:  # every call it was for was cancelled meanwhile
                     self._limiter.release(used=False)
@@ -146,6 +166,15 @@ class SendCoalescer:
                 task.add_done_callback(self._requests.discard)
         finally:
             self._flusher = None
+
+    def _scarce(self) -> bool:
+        # Half the slots or more are spent and a request went out within the
+        # spacing: the next one waits for the spacing to pass.
+        limiter = self._limiter
+        return (
+            limiter.free() * 2 <= limiter.burst
+            and self._api.timer.now() < self._last + self._spacing
+        )
 
     def _sendable(self) -> bool:
         busy = self._busy

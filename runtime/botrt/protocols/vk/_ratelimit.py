@@ -106,6 +106,14 @@ class RateLimiter:
                 self._delayed += 1
                 self._waited += now - started
 
+    def free(self) -> int:
+        """How many slots are free now (none is taken by this)."""
+        cooling = self._cooling
+        now = self.timer.now()
+        while cooling and cooling[0] <= now:
+            cooling.popleft()
+        return self.burst - self._in_flight - len(cooling)
+
     def try_acquire(self) -> bool:
         """Take a slot if one is free now and nobody waits for one; never waits.
 
