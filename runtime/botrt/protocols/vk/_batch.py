@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botrt import _json
 from botrt.protocols.vk._errors import (
     UNREACHABLE_CODES,
     VkApiError,
@@ -71,7 +71,7 @@ def build_execute_code(calls: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         if not _METHOD_NAME.match(method):
             raise VkConfigError(f"{method!r} is not a VK method name like 'messages.send'")
         args = {k: script_value(v) for k, v in params.items() if v is not None}
-        parts.append(f"API.{method}({json.dumps(args, ensure_ascii=False)})")
+        parts.append(f"API.{method}({_json.dumps(args)})")
     return "return [" + ",".join(parts) + "];"
 
 
