@@ -38,6 +38,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _speed import loop_options
 from _vk import StubSession, check_replies, update
 from _workload import CATCH_ALL, command, drive, parse_args, report, text, tier
 
@@ -165,12 +166,19 @@ def _seen() -> int:
 
 
 def main() -> None:
+    options = loop_options()  # uvloop and orjson when installed, unless --pure
     args = parse_args(("queue", "handle"))
     if args.workload == "a":
         raise SystemExit("the VK workload has (b) and (c) only: the peers have no flow DAGs")
     logging.disable(logging.WARNING)
     done, wall, replies = anyio.run(
-        run, args.workload, args.variant, args.commands, args.seconds, args.events
+        run,
+        args.workload,
+        args.variant,
+        args.commands,
+        args.seconds,
+        args.events,
+        backend_options=options,
     )
     report(done, wall, replies, replies)
 

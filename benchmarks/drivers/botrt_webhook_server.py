@@ -30,7 +30,9 @@ from typing import Any
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _speed import loop_options
 from botrt_dispatch import plugin_source
 
 from botrt.config import load_config
@@ -126,4 +128,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    anyio.run(main, backend_options=loop_options())  # uvloop and orjson unless --pure

@@ -54,9 +54,7 @@ async def test_execute_code_is_vkscript_with_json_arguments() -> None:
     code = build_execute_code(
         [("messages.send", {"peer_ids": [1, 2], "message": 'he said "hi"', "x": None})]
     )
-    assert code == (
-        'return [API.messages.send({"peer_ids": "1,2", "message": "he said \\"hi\\""})];'
-    )
+    assert code == ('return [API.messages.send({"peer_ids":"1,2","message":"he said \\"hi\\""})];')
     with pytest.raises(VkConfigError, match="method name"):
         build_execute_code([("return 1;//", {})])
 

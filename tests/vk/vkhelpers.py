@@ -78,6 +78,17 @@ class ManualTimer:
             while len(self._sleepers) != count:
                 await self._changed.wait()
 
+    async def wake_next(self) -> float:
+        """Wait for one task to sleep, move the time to its wake-up, and wait until it woke.
+
+        Returns how far the time moved.
+        """
+        await self.wait_sleeping(1)
+        step = max(0.0, self._sleepers[0][0] - self._now)
+        self.advance(step)
+        await self.wait_sleeping(0)
+        return step
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()

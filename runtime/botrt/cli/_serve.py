@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botrt.cli._common import read_config, setup_logging
 from botrt.cli._logging import secrets_of
@@ -66,10 +66,20 @@ def run(args: argparse.Namespace) -> int:
         import anyio
 
         return anyio.run(
-            partial(serve, config, not args.no_reload, started=_resume_gc, grace=args.grace)
+            partial(serve, config, not args.no_reload, started=_resume_gc, grace=args.grace),
+            backend_options=loop_options(),
         )
     finally:
         gc.enable()
+
+
+def loop_options() -> dict[str, Any]:
+    """anyio's asyncio options for `serve`: uvloop when it is installed (``botrt[speed]``)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 def _setup_is_sound(config: BotConfig, given: str | None) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botrt import _json
 from botrt.protocols.vk._errors import (
     UNREACHABLE_CODES,
     VkApiError,
@@ -71,7 +71,7 @@ def build_execute_code(calls: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         if not _METHOD_NAME.match(method):
             raise VkConfigError(f"{method!r} is not a VK method name like 'messages.send'")
         args = {k: script_value(v) for k, v in params.items() if v is not None}
-        parts.append(f"API.{method}({json.dumps(args, ensure_ascii=False)})")
+        parts.append(f"API.{method}({_json.dumps(args)})")
     return "return [" + ",".join(parts) + "];"
 
 
@@ -95,20 +95,36 @@ async def execute(api: VkApi, calls: Sequence[tuple[str, Mapping[str, Any]]]) ->
     for start in range(0, len(prepared), EXECUTE_MAX_CALLS):
         chunk = prepared[start : start + EXECUTE_MAX_CALLS]
         body = await api.request("execute", {"code": build_execute_code(chunk)})
-        response = body.get("response")
-        if not isinstance(response, list) or len(response) != len(chunk):
-            raise VkPayloadError(
-                f"execute answered {type(response).__name__} for {len(chunk)} calls, "
-                "expected one result per call"
-            )
-        errors = [e for e in body.get("execute_errors") or [] if isinstance(e, Mapping)]
-        for (method, params), value in zip(chunk, response, strict=True):
-            # `false` is also a legal result of some methods: only take an
-            # error when the next reported one names this call's method.
-            if value is False and errors and _same_method(errors[0], method):
-                results.append(api_error_from_object(errors.pop(0), method=method, params=params))
-            else:
-                results.append(value)
+        results.extend(execute_results(chunk, body))
+    return results
+
+
+def execute_results(
+    calls: Sequence[tuple[str, Mapping[str, Any]]], body: Mapping[str, Any]
+) -> list[Any]:
+    """Split VK's answer `body` to one `execute` of `calls` into one result per call.
+
+    Each result is the call's `response`, or a `VkApiError` for a call that
+    failed inside `execute` (VK puts `false` at its position and the error in
+    `execute_errors`, in order).
+
+    :raises VkPayloadError: if VK's answer does not have one result per call.
+    """
+    response = body.get("response")
+    if not isinstance(response, list) or len(response) != len(calls):
+        raise VkPayloadError(
+            f"execute answered {type(response).__name__} for {len(calls)} calls, "
+            "expected one result per call"
+        )
+    errors = [e for e in body.get("execute_errors") or [] if isinstance(e, Mapping)]
+    results: list[Any] = []
+    for (method, params), value in zip(calls, response, strict=True):
+        # `false` is also a legal result of some methods: only take an
+        # error when the next reported one names this call's method.
+        if value is False and errors and _same_method(errors[0], method):
+            results.append(api_error_from_object(errors.pop(0), method=method, params=params))
+        else:
+            results.append(value)
     return results
 
 

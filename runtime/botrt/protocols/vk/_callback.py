@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from botrt import _json
 from botrt.protocols.vk._dedup import RecentKeys
 from botrt.protocols.vk._errors import VkConfigError
 from botrt.protocols.vk._longpoll import UpdateSink
@@ -148,7 +148,7 @@ class _Receiver:
                 return await _refuse_oversized(request)
             body = chunked
         try:
-            update = json.loads(body)
+            update = _json.loads(body)
         except ValueError:
             return _text(400, "malformed JSON")
         if not isinstance(update, dict):

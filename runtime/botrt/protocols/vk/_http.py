@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from botrt import _json
 from botrt.protocols.vk._errors import VkTransportError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ async def post_form(
             attempts=1,
         )
     try:
-        body = json.loads(payload)
+        body = _json.loads(payload)
     except ValueError:
         raise TransientHttpError("bad_json") from None
     if not isinstance(body, dict):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botrt import _json
 from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
 
@@ -346,7 +346,7 @@ class BotsLongPoll:
         if status != 200:
             raise _PollError(f"HTTP {status}")
         try:
-            body = json.loads(payload)
+            body = _json.loads(payload)
         except ValueError:
             raise _PollError("bad JSON") from None
         if not isinstance(body, dict):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from botrt import _json
 from botrt.adapter import Keyboard
 
 
@@ -30,11 +30,11 @@ def encode_value(value: Any) -> str:
     if isinstance(value, Keyboard):
         return value.to_json()
     if isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _json.dumps(value)
     if isinstance(value, list | tuple | set | frozenset):
         items = list(value)
         if any(isinstance(item, Mapping | list | tuple) for item in items):
-            return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+            return _json.dumps(items)
         return ",".join(encode_value(item) for item in items)
     return str(value)
 

@@ -106,15 +106,35 @@ class RateLimiter:
                 self._delayed += 1
                 self._waited += now - started
 
-    def release(self) -> None:
+    def free(self) -> int:
+        """How many slots are free now (none is taken by this)."""
+        cooling = self._cooling
+        now = self.timer.now()
+        while cooling and cooling[0] <= now:
+            cooling.popleft()
+        return self.burst - self._in_flight - len(cooling)
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free now and nobody waits for one; never waits.
+
+        Returns whether a slot was taken (then `release` it as after `acquire`).
+        """
+        return not self._lock.locked() and self._take(self.timer.now())
+
+    def release(self, *, used: bool = True) -> None:
         """Give back a slot taken by `acquire`: it is free again one period from now.
+
+        With `used=False` (no request was sent in it) it is free at once.
 
         :raises VkError: if no slot is taken.
         """
         if self._in_flight == 0:
             raise VkError("RateLimiter.release() without a matching acquire()")
         self._in_flight -= 1
-        self._cooling.append(self.timer.now() + self.period)
+        if used:
+            self._cooling.append(self.timer.now() + self.period)
+        else:
+            self._acquired -= 1
         self._released.set()
 
     def _take(self, now: float) -> bool:

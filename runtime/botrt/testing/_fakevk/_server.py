@@ -133,6 +133,10 @@ class FakeVK:
 
     # -- faults ------------------------------------------------------------
 
+    def unblock(self, user_id: int) -> None:
+        """Let `messages.send` reach `user_id` again after `block`."""
+        self._state.blocked.pop(user_id, None)
+
     def fail_next(
         self,
         method: str,
@@ -413,7 +417,7 @@ class FakeVK:
         return [m for m in self._state.sent if m.peer_id == peer_id]
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until `predicate()` is true; it is checked after each request.
+        """Wait until `predicate()` is true; checked as each request arrives and is answered.
 
         Bound the wait with `anyio.fail_after`.
         """
