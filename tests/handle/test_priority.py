@@ -30,13 +30,13 @@ async def test_flows_of_one_tier_run_concurrently() -> None:
     @node
     async def a() -> None:
         a_started.set()
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             await b_started.wait()
 
     @node
     async def b() -> None:
         b_started.set()
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             await a_started.wait()
 
     done: list[str] = []

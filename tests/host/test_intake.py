@@ -94,7 +94,7 @@ async def test_a_cancelled_sender_withdraws_its_event() -> None:
 
 
 async def until_handled(g: Gated, count: int) -> None:
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         while len(g.handled) < count:
             await wait_all_tasks_blocked()
 
@@ -125,7 +125,7 @@ async def test_a_failing_event_leaves_its_lane_and_the_host_running(
             await wait_all_tasks_blocked()
             for text in ("a", "boom", "b"):
                 await host.submit(MemoryEvent(text))
-            with anyio.fail_after(5):
+            with anyio.fail_after(30):
                 while len(seen) < 2:
                     await wait_all_tasks_blocked()
             host.request_stop()

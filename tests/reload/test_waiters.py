@@ -51,7 +51,7 @@ async def test_two_tasks_waiting_for_old_events_both_wake() -> None:
         await runtime.wait_events_before(epoch + 1)
         woke.append(name)
 
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             tg.start_soon(waiter, "first")
             await wait_all_tasks_blocked()

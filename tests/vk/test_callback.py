@@ -290,7 +290,7 @@ async def test_cleanup_waits_for_hand_overs_then_cancels(vk: FakeVK) -> None:
 
     app = create_callback_app([BOT], slow, shutdown_timeout=5)
     update = vk.build_message(GROUP_ID, 5, "x")
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             async with serve(app) as base:
                 await vk.deliver_callback(base + BOT.path, update, secret=SECRET)
@@ -309,7 +309,7 @@ async def test_cleanup_waits_for_hand_overs_then_cancels(vk: FakeVK) -> None:
             cancelled.append(True)
 
     app = create_callback_app([BOT], stuck, shutdown_timeout=0.05)
-    with anyio.fail_after(5):
+    with anyio.fail_after(30):
         async with serve(app) as base:
             await vk.deliver_callback(base + BOT.path, update, secret=SECRET)
             await stuck_started.wait()
@@ -337,6 +337,6 @@ async def test_callback_to_reply_end_to_end(vk: FakeVK, api: VkApi) -> None:
     async with serve(create_callback_app([BOT], handle)) as base:
         update = vk.build_message(GROUP_ID, 5, f"[club{GROUP_ID}|@bot] /ping", peer_id=2_000_000_1)
         await vk.deliver_callback(base + BOT.path, update, secret=SECRET)
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             await vk.wait_for(lambda: bool(vk.sent))
     assert [(m.peer_id, m.text) for m in vk.sent] == [(2_000_000_1, "pong")]

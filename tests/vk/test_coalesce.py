@@ -151,7 +151,7 @@ async def test_a_reply_failing_with_10_inside_execute_is_retried(
 
     async def slots_then_retry() -> None:
         await timer.wake_next()
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             await vk.wait_for(lambda: vk.calls["execute"] == 1)
         await timer.wait_sleeping(1)  # the failed call's backoff
         vk.unblock(41)  # VK recovered
@@ -182,13 +182,13 @@ async def test_a_conversation_waits_while_its_earlier_reply_is_in_flight(
             await wait_all_tasks_blocked()
             vk.hold("execute")
             await timer.wake_next()  # the last slot: one execute with 50-1 and 51-1
-            with anyio.fail_after(5):
+            with anyio.fail_after(30):
                 await vk.wait_for(lambda: vk.calls["execute"] == 1)  # held at VK
             tg.start_soon(send, 50, "50-2")
             tg.start_soon(send, 52, "52-1")
             await wait_all_tasks_blocked()
             await timer.wake_next()  # a's slot is free again: 52-1 goes, 50-2 may not
-            with anyio.fail_after(5):
+            with anyio.fail_after(30):
                 await vk.wait_for(lambda: texts_to(vk, 52) == ["52-1"])
             assert texts_to(vk, 50) == []
             assert "50-2" not in log

@@ -74,7 +74,7 @@ class ManualTimer:
 
     async def wait_sleeping(self, count: int) -> None:
         """Wait until exactly `count` tasks sleep on this timer."""
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             while len(self._sleepers) != count:
                 await self._changed.wait()
 
@@ -127,7 +127,8 @@ async def polling(poll: BotsLongPoll, sink: Any, vk: FakeVK | None = None) -> As
         before = vk.longpoll_requests if vk is not None else 0
         tg.start_soon(poll.run, sink)
         if vk is not None:
-            with anyio.fail_after(5):
+            # A hang bound, not a speed check: a busy CI machine may take seconds.
+            with anyio.fail_after(120):
                 await vk.wait_for(lambda: vk.longpoll_requests > before)
         yield
         tg.cancel_scope.cancel()
@@ -151,7 +152,7 @@ class ScriptedVK:
         self.queues.setdefault(path, deque()).append((status, raw))
 
     async def wait_requests(self, path: str, count: int) -> None:
-        with anyio.fail_after(5):
+        with anyio.fail_after(30):
             while sum(1 for p, _ in self.requests if p == path) < count:
                 await self._changed.wait()
 
