@@ -14,6 +14,11 @@ separated by spaces):
 - ``attendance``: a member's own absences; for admins, a table of the current
   month. Admins may add a range (``2026-09-01..2026-12-31``, one day, or a
   month ``2026-09``) and a student: ``attendance Ivanov 2026-09``.
+- ``rollcall [--lesson NAME] [--date YYYY-MM-DD]`` (admins): the roster as a
+  keyboard (16 names a page, with paging buttons); tap who is absent (a tap
+  again takes it back), then "Done": every mark is written in one
+  transaction and a summary answers. A timeout, a cancel word, "Cancel" or a
+  restart before "Done" records nothing (see ``rollcall.py``).
 - ``attendance export [RANGE]`` (admins): the marks as CSV (every mark when no
   range): on VK an uploaded document, elsewhere a file whose path is replied.
 

@@ -17,4 +17,5 @@ def command_names() -> dict[str, str]:
         "absent": ATTENDANCE.pgettext("command", "absent"),
         "present": ATTENDANCE.pgettext("command", "present"),
         "attendance": ATTENDANCE.pgettext("command", "attendance"),
+        "rollcall": ATTENDANCE.pgettext("command", "rollcall"),
     }

@@ -54,7 +54,11 @@ Settings, ``[plugins.settings.broadcast]``: ``batch_size`` (recipients per
 send, and so per recorded step; default: what the platform takes in one go,
 2,500 on VK), ``report`` (``true`` by default) and ``retry_delay`` (seconds
 before a refused batch, or recipients VK failed transiently, are tried
-again; 1 by default, doubled each time up to a minute).
+again; 1 by default, doubled each time up to a minute) and ``confirm``
+(``false`` by default). With ``confirm = true``, a broadcast sent now (not
+one scheduled with ``--at``, which ``cancel N`` can still stop) first asks the
+admin: the number of recipients, a preview, and Send / Cancel buttons; only
+Send starts it (see ``confirm.py``).
 
 On the console, members are whatever is stored for the bot ``console``
 (usually nobody: the command says so); the console shows each batch with its
@@ -72,7 +76,8 @@ from .sender import Broadcaster
 from .settings import Options
 from .store import BroadcastStore
 
-BROADCAST = PluginPlanner(version="1.1.0", auto_import=True)
+# settings=Options: `botrt check` and `botrt serve` check the table against it.
+BROADCAST = PluginPlanner(version="1.1.0", auto_import=True, settings=Options)
 
 _LIVE: list[Broadcaster] = []
 

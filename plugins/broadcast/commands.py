@@ -14,6 +14,7 @@ from botrt.i18n import N_
 from botrt.plugin import CommandCatalog, Members, Messenger, PluginSettings
 from botrt.protocols.vk import MessageNew
 
+from .confirm import confirmed
 from .model import ADMINS, MEMBERS, SCHEDULED
 from .report import audience_label, local_time, render_report, render_status, state_label
 from .sender import recipients
@@ -146,6 +147,14 @@ async def handle(
     peers = await recipients(members, event.bot, audience, event.user_id)
     if not peers:
         await event.reply(_("No members are stored for this bot yet."))
+        return
+    if options.confirm and not await confirmed(
+        event,
+        recipients=len(peers),
+        text=text,
+        attachments=len(event.attachment_ids) if isinstance(event, MessageNew) else 0,
+        forwarded=forwarded,
+    ):
         return
     job = await broadcaster.launch(peer_ids=peers, **job_args)
     started = BROADCAST.ngettext(

@@ -136,3 +136,32 @@ async def test_a_failed_upload_is_reported(tmp_path: Path) -> None:
             )
             assert vk.sent_to(HEAD)[1].attachment is None
             assert vk.docs == []
+
+
+async def test_rollcall_by_buttons_through_vk(tmp_path: Path) -> None:
+    async with FakeVK() as vk:
+        vk.add_group(GROUP, token="token-a", members=[HEAD, ANNA, IVAN], managers={HEAD: "creator"})
+        vk.add_user(HEAD, "Head", "Man")
+        vk.add_user(ANNA, "Anna", "Petrova")
+        vk.add_user(IVAN, "Ivan", "Ivanov")
+        async with serving(config(vk, tmp_path)) as host:
+            await host.sync_members()
+            with anyio.fail_after(10):
+                await vk.wait_for(lambda: vk.calls["groups.getLongPollServer"] >= 1)
+            vk.push_message(GROUP, HEAD, "/rollcall --lesson physics --date 2026-09-02")
+            assert (await replies(vk, HEAD, 1))[0].startswith("Roll call on 2026-09-02, physics")
+            # VK accepted the keyboard (FakeVK validates it as VK does) and shows it.
+            assert vk.buttons(HEAD) == ["Ivan Ivanov", "Head Man", "Anna Petrova", "Done", "Cancel"]
+            vk.press(HEAD, "Anna Petrova")
+            assert (await replies(vk, HEAD, 2))[1] == "1 absent: Anna Petrova. Tap more, or Done."
+            assert "❌ Anna Petrova" in vk.buttons(HEAD)
+            vk.press(HEAD, "Done")
+            assert (await replies(vk, HEAD, 3))[2] == (
+                "Roll call on 2026-09-02, physics: 1 of 3 absent.\n"
+                "Marked absent on 2026-09-02, physics: Anna Petrova"
+            )
+            assert vk.buttons(HEAD) == []  # the empty keyboard removed the names
+            vk.push_message(GROUP, ANNA, "/attendance")
+            assert await replies(vk, ANNA, 1) == [
+                "Your absences: 1 (physics 1)\n2026-09-02: physics"
+            ]
