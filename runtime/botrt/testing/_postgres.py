@@ -217,74 +217,14 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
         `initdb` or `pg_ctl start` fails (the message quotes the server log).
     """
     bin_dir = find_postgres_bin()
-    run_as: tuple[str, ...] = ()
-    owner: pwd.struct_passwd | None = None
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam(_SERVER_USER)
-        except KeyError:
-            raise PostgresError(
-                f"running as root, PostgreSQL must run as another user, and there is no "
-                f"{_SERVER_USER!r} OS user (the Debian postgresql package creates it)"
-            ) from None
-        run_as = ("runuser", "-u", _SERVER_USER, "--")
-
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    owned_dir: Path | None = None
-    if owner is not None and not _reachable_by(tmp_dir, owner):
-        owned_dir = Path(tempfile.mkdtemp(prefix="botrt-pg-"))
-        base = owned_dir
-    else:
-        base = Path(tempfile.mkdtemp(prefix="pg-", dir=tmp_dir))
-    socket_dir = base / "s"
-    if len(str(socket_dir)) > _MAX_SOCKET_DIR:
-        owned_dir = owned_dir or Path(tempfile.mkdtemp(prefix="botrt-pg-"))
-        base = owned_dir
-        socket_dir = base / "s"
+    run_as, owner = _server_user()
+    base, owned_dir = _cluster_dir(tmp_dir, owner)
     data_dir = base / "data"
     log_file = base / "server.log"
     try:
-        socket_dir.mkdir()
-        data_dir.mkdir(mode=0o700)
-        log_file.touch()
-        if owner is not None:
-            for path in (base, socket_dir, data_dir, log_file):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        _run(
-            [
-                *run_as,
-                str(bin_dir / "initdb"),
-                *("-D", str(data_dir), "-U", _SUPERUSER, "-A", "trust"),
-                *("-E", "UTF8", "--locale=C", "--no-sync"),
-            ],
-            what="initdb",
-            cwd=base,
-        )
-        # Throwaway cluster: trade crash safety for speed. Commits still go through the
-        # same code paths, so durability *semantics* (commit, close, reopen) are tested;
-        # only survival of an OS crash is not, and nothing here needs it.
-        with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(
-                "\n# botrt.testing: throwaway test server\n"
-                "listen_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{socket_dir}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                "max_connections = 200\n"
-            )
+        _init_cluster(bin_dir, run_as, owner, base)
         port = _start(bin_dir, run_as, data_dir, log_file, timeout)
-        # A new session, so that Ctrl-C in the terminal does not stop the watchdog
-        # before it stops the server.
-        watchdog = subprocess.Popen(
-            [
-                sys.executable,
-                *("-c", _WATCHDOG, str(owned_dir or "")),
-                *_stop_command(bin_dir, run_as, data_dir),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        watchdog = _start_watchdog(bin_dir, run_as, data_dir, owned_dir)
     except BaseException:
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
@@ -299,6 +239,96 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
         _run_as=run_as,
         _owned_dir=owned_dir,
         _watchdog=watchdog,
+    )
+
+
+def _server_user() -> tuple[tuple[str, ...], pwd.struct_passwd | None]:
+    """The command prefix that runs the server's tools, and the OS user they run as.
+
+    Both empty unless running as root, which PostgreSQL refuses.
+    """
+    if os.geteuid() != 0:
+        return (), None
+    try:
+        owner = pwd.getpwnam(_SERVER_USER)
+    except KeyError:
+        raise PostgresError(
+            f"running as root, PostgreSQL must run as another user, and there is no "
+            f"{_SERVER_USER!r} OS user (the Debian postgresql package creates it)"
+        ) from None
+    return ("runuser", "-u", _SERVER_USER, "--"), owner
+
+
+def _cluster_dir(tmp_dir: Path, owner: pwd.struct_passwd | None) -> tuple[Path, Path | None]:
+    """The folder the cluster goes in, and that folder again if it is outside `tmp_dir`.
+
+    Outside `tmp_dir` (in the system temporary directory, deleted at the stop)
+    when `owner` cannot reach `tmp_dir` or when the socket path would be too long.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    if owner is not None and not _reachable_by(tmp_dir, owner):
+        owned_dir = Path(tempfile.mkdtemp(prefix="botrt-pg-"))
+        return owned_dir, owned_dir
+    base = Path(tempfile.mkdtemp(prefix="pg-", dir=tmp_dir))
+    if len(str(base / "s")) > _MAX_SOCKET_DIR:
+        owned_dir = Path(tempfile.mkdtemp(prefix="botrt-pg-"))
+        return owned_dir, owned_dir
+    return base, None
+
+
+def _init_cluster(
+    bin_dir: Path, run_as: tuple[str, ...], owner: pwd.struct_passwd | None, base: Path
+) -> None:
+    """Make the cluster's folders under `base` (socket ``s``, ``data``, ``server.log``), run
+    `initdb` and configure the server for tests."""
+    socket_dir = base / "s"
+    data_dir = base / "data"
+    log_file = base / "server.log"
+    socket_dir.mkdir()
+    data_dir.mkdir(mode=0o700)
+    log_file.touch()
+    if owner is not None:
+        for path in (base, socket_dir, data_dir, log_file):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    _run(
+        [
+            *run_as,
+            str(bin_dir / "initdb"),
+            *("-D", str(data_dir), "-U", _SUPERUSER, "-A", "trust"),
+            *("-E", "UTF8", "--locale=C", "--no-sync"),
+        ],
+        what="initdb",
+        cwd=base,
+    )
+    # Throwaway cluster: trade crash safety for speed. Commits still go through the
+    # same code paths, so durability *semantics* (commit, close, reopen) are tested;
+    # only survival of an OS crash is not, and nothing here needs it.
+    with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write(
+            "\n# botrt.testing: throwaway test server\n"
+            "listen_addresses = '127.0.0.1'\n"
+            f"unix_socket_directories = '{socket_dir}'\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            "max_connections = 200\n"
+        )
+
+
+def _start_watchdog(
+    bin_dir: Path, run_as: tuple[str, ...], data_dir: Path, owned_dir: Path | None
+) -> subprocess.Popen[bytes]:
+    """A process that stops the server (and deletes `owned_dir`) if this one dies first."""
+    # A new session, so that Ctrl-C in the terminal does not stop the watchdog
+    # before it stops the server.
+    return subprocess.Popen(
+        [
+            sys.executable,
+            *("-c", _WATCHDOG, str(owned_dir or "")),
+            *_stop_command(bin_dir, run_as, data_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
