@@ -15,7 +15,7 @@ import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 import anyio
 
@@ -46,7 +46,7 @@ class IntakeStatistics:
 class IntakeState:
     """What the handles of one intake share. Not used directly: see `open_intake`."""
 
-    handle: Callable[[Event], Awaitable[None]]
+    handle: InitVar[Callable[[Event], Awaitable[None]]]  # what the lanes run per event
     max_queue: int
     max_pending: int
     queue: deque[Event] = field(default_factory=deque)
@@ -59,8 +59,8 @@ class IntakeState:
     drained: anyio.Event = field(default_factory=anyio.Event)
     lanes: Lanes = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.lanes = Lanes(self.handle, self.release)
+    def __post_init__(self, handle: Callable[[Event], Awaitable[None]]) -> None:
+        self.lanes = Lanes(handle, self.release)
 
     def wake_getter(self) -> None:
         """Wake the worker if it waits for an event."""

@@ -33,6 +33,8 @@ class Lanes:
     """The lanes of one intake: which conversations are busy, their backlogs, their tasks.
 
     Attributes:
+        handle: what a lane runs for each event.
+        release: gives an event's slot back to the intake once the event is done.
         backlogs: a lane per busy conversation: its backlog (None while it has none).
         tasks: the lane tasks running (a detached run's included).
         context: what lane tasks run in a copy of (the worker sets the serving context).
@@ -46,7 +48,7 @@ class Lanes:
         self, handle: Callable[[Event], Awaitable[None]], release: Callable[[], None]
     ) -> None:
         self.handle = handle
-        self.release = release  # an event is done with its slot: the intake's `release`
+        self.release = release
         self.backlogs: dict[Hashable, deque[Event] | None] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.context = contextvars.Context()
