@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from botrt.testing import _postgres, _pytest_storage
+from botrt.testing import _pgcluster, _pytest_storage
 from botrt.testing._postgres import PostgresError, PostgresNotInstalled, PostgresServer
 
 
@@ -57,9 +57,9 @@ def test_broken_postgres_fails(
 
 def test_binaries_not_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(_postgres, "_DEBIAN_BIN_ROOT", tmp_path / "none")
+    monkeypatch.setattr(_pgcluster, "_DEBIAN_BIN_ROOT", tmp_path / "none")
     with pytest.raises(PostgresNotInstalled, match="apt-get install postgresql"):
-        _postgres.find_postgres_bin()
+        _pgcluster.find_postgres_bin()
 
 
 def test_databases_are_separate_and_emptied(postgres_server: PostgresServer) -> None:

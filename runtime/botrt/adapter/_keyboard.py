@@ -160,42 +160,13 @@ class Keyboard:
             JSON, an unknown colour, a sixth button in a row, or more buttons
             than the keyboard may hold (40, inline 10); `limit` says which.
         """
-        if not isinstance(label, str) or not label.strip():
-            raise KeyboardError(
-                f"a button needs a non-empty label, got {label!r}", limit="label", value=label
-            )
-        if len(label) > MAX_LABEL_LENGTH:
-            raise KeyboardError(
-                f"button label {label[:20]!r}... is {len(label)} characters; "
-                f"VK allows at most {MAX_LABEL_LENGTH}",
-                limit="label_length",
-                maximum=MAX_LABEL_LENGTH,
-                value=len(label),
-            )
-        if color is not None and color not in COLORS:
-            raise KeyboardError(
-                f"button {label!r}: unknown color {color!r}; "
-                f"use one of {', '.join(sorted(COLORS))}",
-                limit="color",
-                value=color,
-            )
-        if payload is not None:
-            try:
-                encoded = _dump(payload)
-            except (TypeError, ValueError) as exc:
-                raise KeyboardError(
-                    f"button {label!r}: the payload is not JSON-serialisable ({exc})",
-                    limit="payload",
-                    value=payload,
-                ) from None
-            if len(encoded) > MAX_PAYLOAD_LENGTH:
-                raise KeyboardError(
-                    f"button {label!r}: the payload is {len(encoded)} characters as JSON; "
-                    f"VK allows at most {MAX_PAYLOAD_LENGTH} (keep an id in it, not the data)",
-                    limit="payload_length",
-                    maximum=MAX_PAYLOAD_LENGTH,
-                    value=len(encoded),
-                )
+        _check_button(label, payload, color)
+        row = self._check_room(label)
+        row.append(Button(label, payload, color, callback))
+        return self
+
+    def _check_room(self, label: str) -> list[Button]:
+        """The current row, if it and the keyboard have room for button `label`."""
         row = self._rows[-1]
         if len(row) >= MAX_BUTTONS_PER_ROW:
             raise KeyboardError(
@@ -215,8 +186,7 @@ class Keyboard:
                 maximum=self.max_buttons,
                 value=count + 1,
             )
-        row.append(Button(label, payload, color, callback))
-        return self
+        return row
 
     def row(self) -> Self:
         """Start a new row (nothing happens while the current row is empty); return the keyboard.
@@ -283,3 +253,42 @@ class Keyboard:
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _check_button(label: str, payload: Any, color: str | None) -> None:
+    """Check one button's own rules: its label, colour and payload (as `Keyboard.button` says)."""
+    if not isinstance(label, str) or not label.strip():
+        raise KeyboardError(
+            f"a button needs a non-empty label, got {label!r}", limit="label", value=label
+        )
+    if len(label) > MAX_LABEL_LENGTH:
+        raise KeyboardError(
+            f"button label {label[:20]!r}... is {len(label)} characters; "
+            f"VK allows at most {MAX_LABEL_LENGTH}",
+            limit="label_length",
+            maximum=MAX_LABEL_LENGTH,
+            value=len(label),
+        )
+    if color is not None and color not in COLORS:
+        raise KeyboardError(
+            f"button {label!r}: unknown color {color!r}; use one of {', '.join(sorted(COLORS))}",
+            limit="color",
+            value=color,
+        )
+    if payload is not None:
+        try:
+            encoded = _dump(payload)
+        except (TypeError, ValueError) as exc:
+            raise KeyboardError(
+                f"button {label!r}: the payload is not JSON-serialisable ({exc})",
+                limit="payload",
+                value=payload,
+            ) from None
+        if len(encoded) > MAX_PAYLOAD_LENGTH:
+            raise KeyboardError(
+                f"button {label!r}: the payload is {len(encoded)} characters as JSON; "
+                f"VK allows at most {MAX_PAYLOAD_LENGTH} (keep an id in it, not the data)",
+                limit="payload_length",
+                maximum=MAX_PAYLOAD_LENGTH,
+                value=len(encoded),
+            )

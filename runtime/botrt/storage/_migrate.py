@@ -88,40 +88,62 @@ async def run_migration(
         )
     await conn.run_sync(plan.metadata.create_all)
     if found:
-        for step_version in sorted(steps):
-            if step_version <= found:
-                continue
-            step = steps[step_version]
-            try:
-                if inspect.iscoroutinefunction(step):
-                    await step(conn)
-                else:
-                    await conn.run_sync(step)
-            except Exception as exc:
-                hint = ""
-                if recorded is None:
-                    hint = (
-                        " (its tables existed with no recorded version and were taken to be "
-                        "at version 1; if create_all() made them just now, call migrate() "
-                        "alone: it creates missing tables itself)"
-                    )
-                raise MigrationError(
-                    f"plugin {plan.plugin!r}: the step to schema version {step_version} failed "
-                    f"({type(exc).__name__}: {exc}); nothing was changed, the schema stays at "
-                    f"version {found}{hint}"
-                ) from exc
+        await _run_steps(conn, plan, steps, found, guessed=recorded is None)
+    await _record_version(conn, plan, version, recorded)
+    return found
+
+
+async def _run_steps(
+    conn: AsyncConnection,
+    plan: Plan,
+    steps: Mapping[int, MigrationStep],
+    found: int,
+    *,
+    guessed: bool,
+) -> None:
+    """Run the steps above version `found` in order (`guessed`: no version was recorded).
+
+    :raises MigrationError: if a step raises (chained as the cause).
+    """
+    for step_version in sorted(steps):
+        if step_version <= found:
+            continue
+        step = steps[step_version]
+        try:
+            if inspect.iscoroutinefunction(step):
+                await step(conn)
+            else:
+                await conn.run_sync(step)
+        except Exception as exc:
+            hint = ""
+            if guessed:
+                hint = (
+                    " (its tables existed with no recorded version and were taken to be "
+                    "at version 1; if create_all() made them just now, call migrate() "
+                    "alone: it creates missing tables itself)"
+                )
+            raise MigrationError(
+                f"plugin {plan.plugin!r}: the step to schema version {step_version} failed "
+                f"({type(exc).__name__}: {exc}); nothing was changed, the schema stays at "
+                f"version {found}{hint}"
+            ) from exc
+
+
+async def _record_version(
+    conn: AsyncConnection, plan: Plan, version: int, recorded: int | None
+) -> None:
+    """Record `version` in ``botrt_schema``, where `recorded` was found before."""
     now = datetime.now(UTC)
     if recorded is None:
         await conn.execute(
             insert(plan.schema).values(plugin=plan.plugin, version=version, updated_at=now)
         )
-    elif found != version:
+    elif recorded != version:
         await conn.execute(
             update(plan.schema)
             .where(plan.schema.c.plugin == plan.plugin)
             .values(version=version, updated_at=now)
         )
-    return found
 
 
 async def recorded_version(conn: AsyncConnection, schema: Table, plugin: str) -> int | None:

@@ -3,39 +3,34 @@
 The server listens on a free loopback port (and a unix socket in its own folder),
 trusts every local connection, and is stopped and deleted by `PostgresServer.stop`.
 It is built for speed, not safety: it runs with ``fsync=off``, so it must never
-hold data anyone wants to keep.
+hold data anyone wants to keep. The cluster's own tools are run by `_pgcluster.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
 import re
 import shutil
-import socket
-import stat
 import subprocess
 import sys
-import tempfile
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from botrt._errors import BotrtError
+from botrt.testing._pgcluster import (
+    SUPERUSER,
+    PostgresError,
+    PostgresNotInstalled,
+    cluster_dir,
+    find_postgres_bin,
+    init_cluster,
+    run_tool,
+    server_user,
+    start_server,
+    stop_command,
+)
 
-_SERVER_USER = "postgres"
-"""The OS user the server runs as when we are root (`initdb` refuses to run as root)."""
-
-_SUPERUSER = "postgres"
-"""The database superuser `initdb` creates; trusted, so it has no password."""
-
-_MAX_SOCKET_DIR = 90
-"""A unix socket path is limited to 107 bytes, and PostgreSQL appends ``/.s.PGSQL.<port>``."""
-
-_PORT_ATTEMPTS = 5
+__all__ = ["PostgresError", "PostgresNotInstalled", "PostgresServer", "start_postgres"]
 
 _WATCHDOG = """
 import shutil, subprocess, sys
@@ -48,20 +43,6 @@ if sys.argv[1]:
 
 `PostgresServer.stop` kills it first and stops the server itself, reporting errors.
 """
-
-_DEBIAN_BIN_ROOT = Path("/usr/lib/postgresql")
-"""Where Debian installs each PostgreSQL version's binaries (``<version>/bin``)."""
-
-
-class PostgresError(BotrtError):
-    """Raised when the throwaway PostgreSQL server cannot be set up or used.
-
-    The message quotes the failing command and the tail of its output or of the server log.
-    """
-
-
-class PostgresNotInstalled(PostgresError):
-    """Raised when no PostgreSQL server binaries (`pg_ctl`, `initdb`) are on this machine."""
 
 
 @dataclass
@@ -140,8 +121,8 @@ class PostgresServer:
             self._watchdog.kill()
             self._watchdog.wait()
         try:
-            _run(
-                _stop_command(self._bin_dir, self._run_as, self.data_dir),
+            run_tool(
+                stop_command(self._bin_dir, self._run_as, self.data_dir),
                 what="pg_ctl stop",
                 cwd=self.data_dir.parent,
             )
@@ -166,7 +147,7 @@ class PostgresServer:
         psql = self._bin_dir / "psql"
         if not psql.exists():
             psql = Path(shutil.which("psql") or "psql")
-        _run(
+        run_tool(
             [
                 str(psql),
                 *("-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port)),
@@ -175,33 +156,6 @@ class PostgresServer:
             what=f"psql -c {sql!r}",
             cwd=self.data_dir.parent,
         )
-
-
-def find_postgres_bin() -> Path:
-    """The folder holding `pg_ctl`, `initdb` and `postgres`.
-
-    Looks on ``PATH`` first, then under ``/usr/lib/postgresql/<version>/bin`` (newest
-    version first), where Debian puts them without linking them onto ``PATH``.
-
-    :raises PostgresNotInstalled: if neither place has them.
-    """
-    candidates: list[Path] = []
-    on_path = shutil.which("pg_ctl")
-    if on_path is not None:
-        candidates.append(Path(on_path).resolve().parent)
-    versions = sorted(
-        _DEBIAN_BIN_ROOT.glob("*/bin"),
-        key=lambda p: _version_key(p.parent.name),
-        reverse=True,
-    )
-    candidates.extend(versions)
-    for folder in candidates:
-        if all((folder / tool).exists() for tool in ("pg_ctl", "initdb", "postgres")):
-            return folder
-    raise PostgresNotInstalled(
-        "PostgreSQL is not installed: no pg_ctl/initdb/postgres on PATH or under "
-        "/usr/lib/postgresql/*/bin (on Debian: apt-get install postgresql, or run .ci/postgres.sh)"
-    )
 
 
 def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
@@ -217,74 +171,14 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
         `initdb` or `pg_ctl start` fails (the message quotes the server log).
     """
     bin_dir = find_postgres_bin()
-    run_as: tuple[str, ...] = ()
-    owner: pwd.struct_passwd | None = None
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam(_SERVER_USER)
-        except KeyError:
-            raise PostgresError(
-                f"running as root, PostgreSQL must run as another user, and there is no "
-                f"{_SERVER_USER!r} OS user (the Debian postgresql package creates it)"
-            ) from None
-        run_as = ("runuser", "-u", _SERVER_USER, "--")
-
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    owned_dir: Path | None = None
-    if owner is not None and not _reachable_by(tmp_dir, owner):
-        owned_dir = Path(tempfile.mkdtemp(prefix="botrt-pg-"))
-        base = owned_dir
-    else:
-        base = Path(tempfile.mkdtemp(prefix="pg-", dir=tmp_dir))
-    socket_dir = base / "s"
-    if len(str(socket_dir)) > _MAX_SOCKET_DIR:
-        owned_dir = owned_dir or Path(tempfile.mkdtemp(prefix="botrt-pg-"))
-        base = owned_dir
-        socket_dir = base / "s"
+    run_as, owner = server_user()
+    base, owned_dir = cluster_dir(tmp_dir, owner)
     data_dir = base / "data"
     log_file = base / "server.log"
     try:
-        socket_dir.mkdir()
-        data_dir.mkdir(mode=0o700)
-        log_file.touch()
-        if owner is not None:
-            for path in (base, socket_dir, data_dir, log_file):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        _run(
-            [
-                *run_as,
-                str(bin_dir / "initdb"),
-                *("-D", str(data_dir), "-U", _SUPERUSER, "-A", "trust"),
-                *("-E", "UTF8", "--locale=C", "--no-sync"),
-            ],
-            what="initdb",
-            cwd=base,
-        )
-        # Throwaway cluster: trade crash safety for speed. Commits still go through the
-        # same code paths, so durability *semantics* (commit, close, reopen) are tested;
-        # only survival of an OS crash is not, and nothing here needs it.
-        with (data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(
-                "\n# botrt.testing: throwaway test server\n"
-                "listen_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{socket_dir}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                "max_connections = 200\n"
-            )
-        port = _start(bin_dir, run_as, data_dir, log_file, timeout)
-        # A new session, so that Ctrl-C in the terminal does not stop the watchdog
-        # before it stops the server.
-        watchdog = subprocess.Popen(
-            [
-                sys.executable,
-                *("-c", _WATCHDOG, str(owned_dir or "")),
-                *_stop_command(bin_dir, run_as, data_dir),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        init_cluster(bin_dir, run_as, owner, base)
+        port = start_server(bin_dir, run_as, data_dir, log_file, timeout)
+        watchdog = _start_watchdog(bin_dir, run_as, data_dir, owned_dir)
     except BaseException:
         if owned_dir is not None:
             shutil.rmtree(owned_dir, ignore_errors=True)
@@ -292,7 +186,7 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
     return PostgresServer(
         host="127.0.0.1",
         port=port,
-        user=_SUPERUSER,
+        user=SUPERUSER,
         data_dir=data_dir,
         log_file=log_file,
         _bin_dir=bin_dir,
@@ -302,98 +196,26 @@ def start_postgres(tmp_dir: Path, *, timeout: float = 30.0) -> PostgresServer:
     )
 
 
-def _start(
-    bin_dir: Path, run_as: tuple[str, ...], data_dir: Path, log_file: Path, timeout: float
-) -> int:
-    last: PostgresError | None = None
-    for _ in range(_PORT_ATTEMPTS):
-        # Another process may take the port between our probe and the server's bind;
-        # the server then fails with "Address already in use" and we try another port.
-        port = _free_port()
-        try:
-            _run(
-                [
-                    *run_as,
-                    str(bin_dir / "pg_ctl"),
-                    *("start", "-D", str(data_dir), "-l", str(log_file)),
-                    *("-w", "-t", str(int(timeout)), "-o", f"-p {port}"),
-                ],
-                what="pg_ctl start",
-                cwd=data_dir.parent,
-                log_file=log_file,
-            )
-        except PostgresError as exc:
-            if "already in use" not in str(exc):
-                raise
-            last = exc
-            continue
-        return port
-    assert last is not None
-    raise last
+def _start_watchdog(
+    bin_dir: Path, run_as: tuple[str, ...], data_dir: Path, owned_dir: Path | None
+) -> subprocess.Popen[bytes]:
+    """A process that stops the server (and deletes `owned_dir`) if this one dies first."""
+    # A new session, so that Ctrl-C in the terminal does not stop the watchdog
+    # before it stops the server.
+    return subprocess.Popen(
+        [
+            sys.executable,
+            *("-c", _WATCHDOG, str(owned_dir or "")),
+            *stop_command(bin_dir, run_as, data_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _check_name(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise PostgresError(f"database name {name!r} must be a lowercase identifier")
     return name
-
-
-def _stop_command(bin_dir: Path, run_as: tuple[str, ...], data_dir: Path) -> list[str]:
-    # "immediate" skips the shutdown checkpoint: nothing here is worth keeping.
-    return [
-        *run_as,
-        str(bin_dir / "pg_ctl"),
-        *("stop", "-D", str(data_dir), "-m", "immediate", "-w", "-t", "30"),
-    ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
-    """Whether `user` may traverse every folder from ``/`` down to `path`."""
-    for folder in [path.resolve(), *path.resolve().parents]:
-        info = folder.stat()
-        if info.st_uid == user.pw_uid:
-            bit = stat.S_IXUSR
-        elif info.st_gid == user.pw_gid or info.st_gid in os.getgrouplist(
-            user.pw_name, user.pw_gid
-        ):
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not info.st_mode & bit:
-            return False
-    return True
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)
-
-
-def _run(command: Sequence[str], *, what: str, cwd: Path, log_file: Path | None = None) -> None:
-    env = {**os.environ, "LC_ALL": "C"}
-    try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PostgresError(f"{what} could not run: {exc}") from exc
-    if done.returncode != 0:
-        output = (done.stderr + done.stdout).strip()
-        if log_file is not None:
-            with contextlib.suppress(OSError):
-                output += "\n--- server log ---\n" + log_file.read_text(errors="replace")
-        tail = "\n".join(output.splitlines()[-20:])
-        raise PostgresError(f"{what} failed (exit {done.returncode}):\n{tail}")
