@@ -390,7 +390,7 @@ class Host:
                     return
         runtime = self.runtime
         epoch = runtime.event_started()
-        lane = _current_lane(None)  # an ask() that waits detaches from it (`_intake`)
+        lane = _current_lane(None)  # an ask() that waits detaches from it (`_lanes`)
         if lane is not None:
             lane.epoch = epoch
         started = perf_counter()
