@@ -25,18 +25,15 @@ from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
 from botrt.host._scheduler import Scheduler
-from botrt.host._services import Service, ServiceTable, open_conversations
+from botrt.host._services import ServiceTable, open_conversations, service_table
 from botrt.host._serving import Serving
 from botrt.host._web import WebServer
 from botrt.plugin import (
-    Background,
     BotInfo,
     CommandCatalog,
     Members,
     Messenger,
-    Metrics,
     PluginIssue,
-    PluginSettings,
     Roles,
 )
 from botrt.plugin._internal import (
@@ -114,7 +111,7 @@ class Host:
     def _wire_bots(self) -> None:
         # What the platforms register per bot, and the services built on it.
         self.services = Services()
-        self._service_decls = ServiceTable(())  # declared at start: see `_service_table`
+        self._service_decls = ServiceTable(())  # declared at start: see `service_table`
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
         self.members: Members | None = None
@@ -205,30 +202,6 @@ class Host:
         """Fetch every bot's member list from its platform and store it."""
         await self._member_sync.sync()
 
-    def _service_table(self) -> ServiceTable:
-        # Built at start, not in __init__: storage, members and `metrics.registry`
-        # are only known then.
-        self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
-        services = [
-            Service(PluginSettings, self._settings_for),
-            Service.one(CommandCatalog, self.catalog),
-            Service.one(Roles, self.roles),
-            Service.one(Messenger, self.messenger),
-            Service.one(BotInfo, self.info),
-            Service(Background, self.background.for_plugin, per_plugin=True),
-            Service(Metrics, self.plugin_metrics.for_plugin, per_plugin=True),
-        ]
-        if self.members is not None:
-            services.append(Service.one(Members, self.members))
-        if self.storage is not None:
-            from botrt.storage import PluginStorage
-
-            services.append(Service(PluginStorage, self.storage.for_plugin, per_plugin=True))
-        return ServiceTable(services)
-
-    def _settings_for(self, plugin: str) -> PluginSettings:
-        return PluginSettings(plugin, self.config.plugins.settings_for(plugin))
-
     def _plugin_gauges(self) -> list[PluginGauge]:
         return [
             PluginGauge(name, plugin.version, self.background.running(name))
@@ -266,7 +239,20 @@ class Host:
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
             await self.scheduler.setup()
-        self._service_decls = self._service_table()
+        # Built at start, not in __init__: storage, members and `metrics.registry`
+        # are only known then.
+        self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
+        self._service_decls = service_table(
+            settings=lambda: self.config.plugins,
+            catalog=self.catalog,
+            roles=self.roles,
+            messenger=self.messenger,
+            info=self.info,
+            background=self.background,
+            metrics=self.plugin_metrics,
+            members=self.members,
+            storage=self.storage,
+        )
         self._service_decls.install(self.services)
         await open_conversations(
             self.dispatcher, self.storage, self.info, lambda: self.config.conversations
