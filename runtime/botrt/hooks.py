@@ -34,6 +34,24 @@ class HostSpec:
     def botrt_event_received(self, host: Host, event: Event) -> bool | None:
         """Middleware: called for every event before dispatch; return False to drop it."""
 
+    @hookspec
+    def botrt_flow_error(
+        self,
+        host: Host,
+        plugin: str | None,
+        flow: str,
+        node: str,
+        event: Event,
+        exception: Exception,
+    ) -> None:
+        """A flow failed on `event`: report it (to Sentry, say); called for every failure.
+
+        `plugin` is None for a flow outside plugins; `node` is ``"(guard)"`` when
+        the flow's guard raised, ``"(middleware)"`` for a flow middleware. Runs
+        in the event's task, after the log line and before the user is told:
+        keep it quick. What it raises is logged and does not reach the user.
+        """
+
     @hookspec(firstresult=True)
     def botrt_is_admin(self, host: Host, event: Event) -> Any:
         """Return True/False (or an awaitable of it) if this package knows the sender's role."""

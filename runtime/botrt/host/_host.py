@@ -24,6 +24,7 @@ from botrt.host._intake import open_intake
 from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
 from botrt.host._plugins import PluginRuntime
+from botrt.host._replies import wire_replies
 from botrt.host._scheduler import Scheduler
 from botrt.host._services import ServiceTable, open_conversations, service_table
 from botrt.host._serving import Serving
@@ -157,6 +158,7 @@ class Host:
             dialogues=dialogues_for(self),
         )
         self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_error(flow.plugin)
+        wire_replies(self.dispatcher, lambda: self.config, self.info, self._report_error)
         self.background = BackgroundTasks()
         self.runtime = PluginRuntime(
             self.dispatcher,
@@ -201,6 +203,18 @@ class Host:
     async def sync_members(self) -> None:
         """Fetch every bot's member list from its platform and store it."""
         await self._member_sync.sync()
+
+    def _report_error(
+        self, plugin: str | None, flow: str, node: str, event: Event, exc: Exception
+    ) -> None:
+        # Each reporter on its own: one that fails must not silence the others.
+        given = {"host": self, "plugin": plugin, "flow": flow, "node": node}
+        given |= {"event": event, "exception": exc}
+        for impl in self.pm.hook.botrt_flow_error.get_hookimpls():
+            try:
+                impl.function(*(given[name] for name in impl.argnames))
+            except Exception:
+                log.exception("the error reporter %s failed", impl.plugin_name)
 
     def _plugin_gauges(self) -> list[PluginGauge]:
         return [
