@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 from bisect import bisect_left
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
@@ -20,9 +20,11 @@ from botrt.handle import Dispatcher, Services
 from botrt.handle._internal import LANE
 from botrt.hooks import make_plugin_manager
 from botrt.host._conversations import dialogues_for
+from botrt.host._flood import FloodControl
 from botrt.host._intake import open_intake
 from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
+from botrt.host._middleware import EventMiddleware, outer_chain, received_middleware
 from botrt.host._plugins import PluginRuntime
 from botrt.host._replies import wire_replies
 from botrt.host._scheduler import Scheduler
@@ -101,7 +103,7 @@ class Host:
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []
         self._lifetime = AsyncExitStack()
-        self._middleware = False
+        self._outer: Callable[[Event], Awaitable[None]] | None = None  # see `_wire_middleware`
         self._started = False
         self._wire_bots()
         # Only the server's /metrics can scrape the registry: on by default when it runs.
@@ -281,9 +283,31 @@ class Host:
         for name, plugin in self.runtime.plugins.items():
             log.info("plugin %s %s loaded", name, plugin.version)
             self.pm.hook.botrt_plugin_loaded(host=self, plugin=plugin)
-        self._middleware = bool(self.pm.hook.botrt_event_received.get_hookimpls())
+        self._wire_middleware()
         self._started = True
         return self.load_issues
+
+    def _wire_middleware(self) -> None:
+        # Decided once: with no middleware and no flood limit, `handle` calls nothing more.
+        chain: list[EventMiddleware] = []
+        self.flood: FloodControl | None = None
+        limit = self.config.bot.flood
+        if limit is not None:
+            texts = self.dispatcher.texts
+            self.flood = FloodControl(
+                limit,
+                clock=lambda: self.info.clock.now().timestamp(),
+                is_admin=self.roles.is_admin,
+                notice=texts.flood,
+                dropped=lambda event: self.metrics.flooded(event.bot),
+            )
+            chain.append(self.flood)
+        hook = self.pm.hook
+        if hook.botrt_event_received.get_hookimpls():
+            chain.append(received_middleware(hook.botrt_event_received, self))
+        chain.extend(hook.botrt_event_middleware(host=self))
+        self._outer = outer_chain(chain, partial(self.handle, past_middleware=True))
+        self.dispatcher.middleware = hook.botrt_flow_middleware(host=self)
 
     async def stop(self) -> None:
         """Unload plugins (running `on_unload`), close adapters and storage.
@@ -378,16 +402,15 @@ class Host:
         """How many events wait in the queue."""
         return self._intake.statistics().queued
 
-    async def handle(self, event: Event) -> None:
-        """Dispatch one event now (middleware first), counting it in flight."""
-        if self._middleware:
-            for verdict in self.pm.hook.botrt_event_received(host=self, event=event):
-                if inspect.isawaitable(verdict):
-                    verdict = await verdict
-                if verdict is False:
-                    if event.on_handled is not None:
-                        event.on_handled()
-                    return
+    async def handle(self, event: Event, *, past_middleware: bool = False) -> None:
+        """Dispatch one event now (event middleware first), counting it in flight.
+
+        `past_middleware` is the middleware chain's own call, at its end.
+        """
+        outer = self._outer
+        if outer is not None and not past_middleware:
+            await outer(event)
+            return
         runtime = self.runtime
         epoch = runtime.event_started()
         lane = _current_lane(None)  # an ask() that waits detaches from it (`_intake`)
