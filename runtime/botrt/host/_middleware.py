@@ -10,7 +10,6 @@ start (`outer_chain`); with none, the host's path has no call of this module.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,18 +56,3 @@ def outer_chain(
             event.on_handled()
 
     return run
-
-
-def received_middleware(hook: Callable[..., list[Any]], host: Any) -> EventMiddleware:
-    """The ``botrt_event_received`` hooks as one middleware: any of them returning
-    False (or an awaitable of False) drops the event."""
-
-    async def received(event: Event, call_next: Callable[[], Awaitable[None]]) -> None:
-        for verdict in hook(host=host, event=event):
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if verdict is False:
-                return
-        await call_next()
-
-    return received
