@@ -32,7 +32,49 @@ class HostSpec:
 
     @hookspec
     def botrt_event_received(self, host: Host, event: Event) -> bool | None:
-        """Middleware: called for every event before dispatch; return False to drop it."""
+        """Called for every event before dispatch; return False (or an awaitable of it) to drop it.
+
+        The simple form of `botrt_event_middleware`, which can also act after.
+        """
+
+    @hookspec
+    def botrt_event_middleware(self, host: Host) -> Any:
+        """Return an event middleware ``async def mw(event, call_next)``, or None.
+
+        Asked once, when the host starts. The middleware runs around the
+        handling of every event (see the plugin guide for the order):
+        ``await call_next()`` hands the event on and returns when every flow
+        has finished with it; not calling it drops the event. Context
+        variables it sets are seen by the flows.
+        """
+
+    @hookspec
+    def botrt_flow_middleware(self, host: Host) -> Any:
+        """Return a flow middleware ``async def mw(event, flow, call_next)``, or None.
+
+        Asked once, when the host starts. It runs around each run of every
+        flow; ``await call_next()`` runs the flow and returns its
+        `botrt.handle.Outcome` (``"ok"``, ``"error"``, ``"blocked"``,
+        ``"stopped"``); not calling it skips the flow for that event.
+        """
+
+    @hookspec
+    def botrt_flow_error(
+        self,
+        host: Host,
+        plugin: str | None,
+        flow: str,
+        node: str,
+        event: Event,
+        exception: Exception,
+    ) -> None:
+        """A flow failed on `event`: report it (to Sentry, say); called for every failure.
+
+        `plugin` is None for a flow outside plugins; `node` is ``"(guard)"`` when
+        the flow's guard raised, ``"(middleware)"`` for a flow middleware. Runs
+        in the event's task, after the log line and before the user is told:
+        keep it quick. What it raises is logged and does not reach the user.
+        """
 
     @hookspec(firstresult=True)
     def botrt_is_admin(self, host: Host, event: Event) -> Any:

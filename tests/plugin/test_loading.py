@@ -134,7 +134,7 @@ async def test_disabled_plugins_do_not_load(tmp_path: Path) -> None:
     config = {"plugins": {"dirs": [str(tmp_path)], "enabled": ["*"], "disabled": ["two"]}}
     async with TestHost(config=config) as host:
         assert await host.send("/one") == ["1"]
-        assert await host.send("/two") == []
+        assert await host.send("/two") == ["Unknown command. Send /help to see the commands."]
         assert [p for p, _ in host.host.catalog.plugins()] == ["one"]
 
 

@@ -78,7 +78,8 @@ async def test_folders_come_and_go(tmp_path: Path) -> None:
             path.unlink() if path.is_file() else path.rmdir()
         (bot.plugins / "ver").rmdir()
         assert await bot.observer.next("unloaded") == ("unloaded", "ver", "1")
-        assert await bot.send("/ver") == []
+        # Gone: an unknown command now, which a private chat gets a hint for.
+        assert await bot.send("/ver") == ["Unknown command. Send /help to see the commands."]
         assert [c.name for c in bot.host.catalog.all()] == ["new"]
 
         (bot.plugins / "newcomer").rename(bot.plugins / "renamed")
@@ -265,7 +266,8 @@ async def test_bot_toml_edits_apply_live_and_restart_keys_are_only_logged(
         await bot.reloader.wait_batches(batches + 1)
         assert await bot.send("!greet") == ["salut"]
         assert await bot.send("/greet") == []
-        assert await bot.send("!ver") == []  # disabled: unloaded
+        # Disabled: unloaded, an unknown command (the hint names the new prefix).
+        assert await bot.send("!ver") == ["Unknown command. Send !help to see the commands."]
         assert bot.host.config.server.port == 8080  # needs a restart: not applied
         assert any(
             "server" in r.getMessage() and "restart" in r.getMessage() for r in caplog.records

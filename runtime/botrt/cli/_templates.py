@@ -22,6 +22,11 @@ BOT_TOML = Template(
 $name_line
 prefixes = ["/", "."]        # a command is a prefix + its name: "/hello", ".hello"
 admins = []                  # user ids that are admins wherever they write
+# error_reply = "..."        # to a user whose message failed; default: an apology
+                             # in [bot] language; "" sends nothing
+# unknown_command_reply = "..." # to "/nosuch" in a private chat; default: a hint to
+                             # send /help; "" sends nothing
+# flood = { messages = 10, seconds = 10 }  # per user; default: no limit
 
 [plugins]
 dirs = ["plugins"]           # plugin folders, searched in order, relative to this file
@@ -107,7 +112,10 @@ async def test_hello_greets_a_name() -> None:
 async def test_other_text_gets_no_reply() -> None:
     async with TestHost(plugins=[PLUGIN]) as host:
         assert await host.send("hello") == []
-        assert await host.send("/hellothere") == []
+        # An unknown command: a private chat gets a hint ([bot] unknown_command_reply).
+        assert await host.send("/hellothere") == [
+            "Unknown command. Send /help to see the commands."
+        ]
 '''
 )
 

@@ -32,6 +32,7 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
     """The settings that differ between `old` and `new` and take effect only on restart.
 
     Returns key paths in file order, among ``bot.name``, ``bot.timezone``, ``bot.language``,
+    ``bot.error_reply``, ``bot.unknown_command_reply``, ``bot.flood``,
     ``plugins.dirs``, ``plugins.reload``, ``plugins.builtin``, ``storage``,
     ``console``, ``server``, ``bots`` and ``conversations``; an empty list means every change (if
     any) is one of `LIVE_KEYS` and can be applied to the running bot. Raises nothing.
@@ -40,6 +41,9 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
         "bot.name": (old.bot.name, new.bot.name),
         "bot.timezone": (old.bot.timezone, new.bot.timezone),
         "bot.language": (old.bot.language, new.bot.language),
+        "bot.error_reply": (old.bot.error_reply, new.bot.error_reply),
+        "bot.unknown_command_reply": (old.bot.unknown_command_reply, new.bot.unknown_command_reply),
+        "bot.flood": (old.bot.flood, new.bot.flood),
         "plugins.dirs": (old.plugins.dirs, new.plugins.dirs),
         "plugins.reload": (old.plugins.reload, new.plugins.reload),
         "plugins.builtin": (old.plugins.builtin, new.plugins.builtin),

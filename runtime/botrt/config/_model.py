@@ -33,11 +33,24 @@ def _repr_with(obj: object, masked: dict[str, str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FloodLimit:
+    """``[bot] flood``: at most `messages` messages per user within `seconds` seconds."""
+
+    messages: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class BotSection:
-    """``[bot]``: the bot's name, command prefixes, global admins, time zone and language.
+    """``[bot]``: the bot's name, command prefixes, global admins, time zone and language,
+    and what the runtime itself says to users.
 
     `language` is ``"en"`` or ``"ru"``: the language the built-in plugins and
-    the runtime's own texts speak (see `botrt.i18n`).
+    the runtime's own texts speak (see `botrt.i18n`). `error_reply` is sent to
+    a user whose message a flow failed on, `unknown_command_reply` to a user who
+    sent an unknown command in a private chat: None means the runtime's own
+    text in `language`, ``""`` sends nothing. `flood` limits the messages of
+    one user (None: no limit).
     """
 
     name: str
@@ -45,6 +58,9 @@ class BotSection:
     admins: tuple[int, ...]
     timezone: str
     language: str = "en"
+    error_reply: str | None = None
+    unknown_command_reply: str | None = None
+    flood: FloodLimit | None = None
 
     @property
     def tzinfo(self) -> datetime.tzinfo:

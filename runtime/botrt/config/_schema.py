@@ -16,6 +16,7 @@ from botrt.config._model import (
     BotSection,
     ConsoleSection,
     ConversationsSection,
+    FloodLimit,
     PluginsSection,
     ServerSection,
     StorageSection,
@@ -81,6 +82,9 @@ def _bot(t: Table, environ: Mapping[str, str]) -> BotSection:
     admins = t.get("admins", c.array(c.integer(), "integers"), ())
     timezone = t.get("timezone", _zone, None)
     language = t.get("language", c.choice(*LANGUAGES), DEFAULT_LANGUAGE)
+    error_reply = t.get("error_reply", c.string(), None)
+    unknown_command_reply = t.get("unknown_command_reply", c.string(), None)
+    flood = _flood(t.table("flood")) if "flood" in t.data else None
     t.finish()
     return BotSection(
         name=name,
@@ -88,7 +92,19 @@ def _bot(t: Table, environ: Mapping[str, str]) -> BotSection:
         admins=admins,
         timezone=timezone if timezone is not None else local_zone_name(environ),
         language=language,
+        error_reply=error_reply,
+        unknown_command_reply=unknown_command_reply,
+        flood=flood,
     )
+
+
+def _flood(t: Table) -> FloodLimit | None:
+    messages = t.get("messages", c.integer(1, wording="a positive integer"))
+    seconds = t.get("seconds", c.positive_number)
+    t.finish()
+    if messages is None or seconds is None:
+        return None
+    return FloodLimit(messages=messages, seconds=seconds)
 
 
 def _zone(value: Any, path: str, report: c.Report) -> Any:

@@ -31,6 +31,7 @@ from botrt.handle._dispatch import Dispatcher
 from botrt.handle._flow import Flow
 from botrt.handle._graph import FlowCycleError
 from botrt.handle._inject import InjectionError, NoMatch, Services
+from botrt.handle._middleware import CallNext, FlowMiddleware, Outcome
 from botrt.handle._node import FlowNode, node
 from botrt.handle._run import (
     FlowContextError,
@@ -84,6 +85,8 @@ __all__ = [
 ]
 # Durable conversations (SPEC §8), apart so that other additions merge cleanly.
 __all__ += ["Conversation", "ConversationDataError", "on_state"]
+# Errors, middleware and floods (SPEC §11).
+__all__ += ["CallNext", "FlowMiddleware", "Outcome"]
 
 _DYNAMIC = {
     "event": get_event,

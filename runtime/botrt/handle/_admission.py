@@ -19,11 +19,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botrt.adapter import TextEvent
+from botrt.handle._walk import run_flow
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
     from botrt.handle._binders import Binding
+    from botrt.handle._cooldown import Cooldowns
     from botrt.handle._flow import Flow
+    from botrt.handle._middleware import Runner
 
 log = logging.getLogger("botrt.dispatch")
 
@@ -54,14 +57,19 @@ class Selector(NamedTuple):
 
 
 class Admission:
-    """How a dispatcher admits an event to `flow`: `now` (sync), then `later` (async)."""
+    """How a dispatcher admits an event to `flow`: `now` (sync), then `later` (async).
 
-    __slots__ = ("flow", "later", "now")
+    `run` is how the admitted flow runs: `run_flow`, or it inside the flow's
+    middleware chain (set by the routes).
+    """
+
+    __slots__ = ("flow", "later", "now", "run")
 
     def __init__(self, flow: Flow, now: Check | None, later: Wait | None) -> None:
         self.flow = flow
         self.now = now
         self.later = later
+        self.run: Runner = run_flow
 
     @property
     def free(self) -> bool:
@@ -86,20 +94,35 @@ def selector(binding: Binding | None, guard: Callable[[Event], Any] | None) -> S
     return Selector(_all(checks), later)
 
 
-def admission(flow: Flow, is_admin: IsAdmin) -> Admission:
-    """Everything that decides whether `flow` takes an event, for a dispatcher."""
+def admission(flow: Flow, is_admin: IsAdmin, cooldowns: Cooldowns | None = None) -> Admission:
+    """Everything that decides whether `flow` takes an event, for a dispatcher.
+
+    After its own selection: the privilege of a privileged command, then the
+    cooldown of a command that has one (a refused user starts no cooldown).
+    """
     own = flow.selector
     binding = flow.binding
     spec = binding.command if binding is not None and binding.command is not None else None
-    if spec is None or not spec.privileged:
-        return Admission(flow, own.now, own.later)
-    guard = own.later
+    later = own.later
+    if spec is not None and spec.privileged:
+        guard = later
 
-    async def later(event: Event) -> bool:
-        if guard is not None and not await guard(event):
-            return False
-        return await _allowed(spec.name, event, is_admin, getattr(flow, "refusal", None))
+        async def privileged(event: Event) -> bool:
+            if guard is not None and not await guard(event):
+                return False
+            return await _allowed(spec.name, event, is_admin, getattr(flow, "refusal", None))
 
+        later = privileged
+    if spec is not None and spec.cooldown is not None and cooldowns is not None:
+        before = later
+        admit = cooldowns.admit
+
+        async def cooled(event: Event) -> bool:
+            if before is not None and not await before(event):
+                return False
+            return await admit(flow, spec, event)
+
+        later = cooled
     return Admission(flow, own.now, later)
 
 

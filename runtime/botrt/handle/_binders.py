@@ -53,6 +53,7 @@ class CommandSpec:
         description: one line for the command list.
         usage: how to call it, for ``help NAME``.
         privileged: only admins may run it.
+        cooldown: seconds one user must wait between two runs of it (None: no limit).
     """
 
     name: str
@@ -60,6 +61,7 @@ class CommandSpec:
     description: str = ""
     usage: str = ""
     privileged: bool = False
+    cooldown: float | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -136,14 +138,19 @@ def on_command(
     usage: str = "",
     privileged: bool = False,
     priority: int = 0,
+    cooldown: float | None = None,
 ) -> Callable[[Callable[..., Any]], Flow]:
     """Decorator: a flow that runs on ``<prefix><name or alias>`` followed by a space or the end.
 
     Prefixes come from ``[bot] prefixes``. The handler may take `CommandArgs`
     for the rest of the text. A privileged command runs only for admins;
-    others get a short refusal. Attach the flow with ``planner.use``.
+    others get a short refusal. With `cooldown`, one user may run the command
+    once per that many seconds (by the host's clock); sooner, they are told
+    when they may again, in the bot's language, and the handler does not run.
+    Attach the flow with ``planner.use``.
 
-    :raises ValueError: if a name is empty, has spaces, or starts with a prefix-like character.
+    :raises ValueError: if a name is empty, has spaces, or starts with a
+        prefix-like character, or `cooldown` is not a positive number.
     """
     names = (name, *aliases)
     for n in names:
@@ -152,8 +159,12 @@ def on_command(
                 f"on_command: {n!r} is not a valid command name (one word, no prefix: "
                 "write 'help', not '/help')"
             )
+    if cooldown is not None and (
+        isinstance(cooldown, bool) or not isinstance(cooldown, int | float) or not cooldown > 0
+    ):
+        raise ValueError(f"on_command({name!r}): cooldown is seconds > 0, got {cooldown!r}")
     spec = CommandSpec(
-        name.lower(), tuple(a.lower() for a in aliases), description, usage, privileged
+        name.lower(), tuple(a.lower() for a in aliases), description, usage, privileged, cooldown
     )
     return lambda fn: _flow_for(fn, priority, Binding(command=spec))
 

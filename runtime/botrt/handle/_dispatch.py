@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from botrt.adapter import TextEvent
+from botrt.adapter import ButtonEvent, TextEvent
 from botrt.handle._admission import Admission, IsAdmin
 from botrt.handle._ask import Dialogues
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._conversation import Conversation
+from botrt.handle._cooldown import Cooldowns
 from botrt.handle._flow import Flow
 from botrt.handle._inject import Services
+from botrt.handle._middleware import FlowMiddleware
 from botrt.handle._routes import Gate, Route, Routes, Tier
 from botrt.handle._run import Delivery
 from botrt.handle._states import ConversationStates, conversation_provider
-from botrt.handle._walk import failure_site, run_flow
+from botrt.handle._texts import Texts
+from botrt.handle._walk import failure_site
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
@@ -32,7 +36,19 @@ class Dispatcher:
 
     Flows of one tier run concurrently; when any of them calls `block()`,
     lower tiers do not see the event. A flow that raises is logged with its
-    flow and node name; the other flows and later events carry on.
+    flow and node name; the other flows and later events carry on. Then
+    (`_failed`): `on_error` and `reporter` hear of it, the flow's own
+    `error_handlers` may answer it, and otherwise the sender gets
+    `error_reply`, once per event however many flows fail.
+
+    Attributes set by the host (a bare dispatcher says nothing on its own):
+        error_reply: the text for a failed event (``""``: none), or None.
+        unknown_reply: the hint for an unknown command in a private chat
+            (``""``: none), or None.
+        reporter: told ``(plugin, flow name, node name, event, error)`` of
+            every failure (the host's ``botrt_flow_error`` hook).
+        texts: the runtime's own texts (cooldowns), in the bot's language.
+        cooldowns: the commands' cooldowns, on the host's clock.
 
     The routes (`_routes`) are built when the set of flows, a flow's
     priority, guard or binding, a gate (`hold`, `release`) or the prefixes
@@ -68,6 +84,12 @@ class Dispatcher:
         self.is_admin = is_admin
         # Called with the flow and the exception when a flow run raises (metrics).
         self.on_error: Callable[[Flow, BaseException], None] | None = None
+        self.reporter: Reporter | None = None
+        self.error_reply: Callable[[], str] | None = None
+        self.unknown_reply: Callable[[], str] | None = None
+        self.texts = Texts()
+        self.cooldowns = Cooldowns(time.monotonic, lambda: self.texts)
+        self._middleware: tuple[FlowMiddleware, ...] = ()
         self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
         self._routes: Routes | None = None
@@ -78,6 +100,20 @@ class Dispatcher:
     def flows(self) -> tuple[Flow, ...]:
         """Every flow, in the order it was added."""
         return tuple(self._flows)
+
+    @property
+    def middleware(self) -> tuple[FlowMiddleware, ...]:
+        """The middleware around every flow's run, outermost first; each flow's own is inside.
+
+        Set by the host from the ``botrt_flow_middleware`` hook; it takes effect
+        from the next event (the chains are composed with the routes).
+        """
+        return self._middleware
+
+    @middleware.setter
+    def middleware(self, value: Iterable[FlowMiddleware]) -> None:
+        self._middleware = tuple(value)
+        self._routes = None
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -144,7 +180,14 @@ class Dispatcher:
         self._routes = None
 
     def _build_routes(self) -> Routes:
-        routes = Routes(self._flows, self._prefixes, self._is_admin, self._gates)
+        routes = Routes(
+            self._flows,
+            self._prefixes,
+            self._is_admin,
+            self._gates,
+            inner=self._middleware,
+            cooldowns=self.cooldowns,
+        )
         self._routes = routes
         return routes
 
@@ -185,18 +228,39 @@ class Dispatcher:
         by_word = routes.by_word
         if by_word and isinstance(event, TextEvent):
             parts = event.text.split(None, 1)
-            return by_word.get(parts[0].lower() if parts else "", routes.default)
+            word = parts[0].lower() if parts else ""
+            route = by_word.get(word)
+            if route is not None:
+                return route
+            if self.unknown_reply is not None and not routes.text_default:
+                return self._unknown(word, event, routes)
+        return routes.default
+
+    def _unknown(self, word: str, event: TextEvent, routes: Routes) -> Route:
+        """`_HINT` for a prefix and a word no command has, in a private chat."""
+        if event.peer_id != event.user_id:
+            return routes.default  # group chats stay quiet
+        for prefix in self._prefixes:
+            if word.startswith(prefix) and word[len(prefix) : len(prefix) + 1].isalnum():
+                return _HINT
         return routes.default
 
     def _take(self, route: Route, event: Event) -> Awaitable[object]:
         flow = route.direct
         if flow is not None:
-            return run_flow(flow, event, Delivery(), self.services, self._failed)
+            return route.run(flow, event, Delivery(), self.services, self._failed)
         tiers = route.tiers
         if not tiers:
             gate = route.gate
-            return _NOTHING if gate is None else self._after(gate, event)
+            if gate is not None:
+                return self._after(gate, event)
+            return self._hint(event) if route is _HINT else _NOTHING
         return self._deliver(event, tiers)
+
+    async def _hint(self, event: Event) -> None:
+        text = self.unknown_reply() if self.unknown_reply is not None else ""
+        if text and isinstance(event, TextEvent):
+            await _tell(event, text, "the unknown-command hint")
 
     async def _deliver_in_state(
         self, event: TextEvent, routes: Routes, states: ConversationStates
@@ -233,7 +297,8 @@ class Dispatcher:
                 try:
                     ok = now(event)
                 except Exception as exc:
-                    self._failed(rule.flow, event, exc)
+                    pending = _raise(exc)  # the failure is handled in the flow's own task
+                    admitted.append((rule, pending))
                     continue
                 if not ok:
                     continue
@@ -247,7 +312,7 @@ class Dispatcher:
     ) -> None:
         flow = rule.flow
         if pending is None and rule.later is None:
-            await run_flow(flow, event, delivery, self.services, self._failed)
+            await rule.run(flow, event, delivery, self.services, self._failed)
             return
         try:
             if pending is not None and not await pending:
@@ -255,14 +320,16 @@ class Dispatcher:
             if rule.later is not None and not await rule.later(event):
                 return
         except Exception as exc:
-            self._failed(flow, event, exc)
+            await self._failed(flow, event, exc, delivery)
             return
-        await run_flow(flow, event, delivery, self.services, self._failed)
+        await rule.run(flow, event, delivery, self.services, self._failed)
 
-    def _failed(self, flow: Flow, event: Event, exc: Exception) -> None:
+    async def _failed(self, flow: Flow, event: Event, exc: Exception, delivery: Delivery) -> None:
+        """Log, count and report a failure; then the flow's handlers, or the sender is told."""
         flow_name, node_name = failure_site(exc) or (flow.name, "(guard)")
         log.error(
-            "flow %r, node %r failed on %r: %s: %s",
+            "plugin %r, flow %r, node %r failed on %r: %s: %s",
+            flow.plugin or "-",
             flow_name,
             node_name,
             event,
@@ -272,6 +339,46 @@ class Dispatcher:
         )
         if self.on_error is not None:
             self.on_error(flow, exc)
+        if self.reporter is not None:
+            try:
+                self.reporter(flow.plugin, flow_name, node_name, event, exc)
+            except Exception:
+                log.exception("an error reporter failed on the error of flow %r", flow_name)
+        for handler in flow.error_handlers:
+            try:
+                result = handler(event, exc)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as again:
+                if again is not exc:  # re-raising the error passes it on; anything else is news
+                    log.exception(
+                        "the error handler %r of plugin %r failed",
+                        getattr(handler, "__qualname__", handler),
+                        flow.plugin,
+                    )
+                continue
+            return  # handled: the plugin answered (or chose silence)
+        if delivery.told or self.error_reply is None:
+            return
+        delivery.told = True
+        text = self.error_reply()
+        if text and isinstance(event, TextEvent | ButtonEvent):
+            await _tell(event, text, "the error reply")
+
+
+async def _tell(event: TextEvent | ButtonEvent, text: str, what: str) -> None:
+    try:
+        await event.reply(text)
+    except Exception:
+        log.exception("could not send %s to user %s", what, event.user_id)
+
+
+async def _raise(exc: Exception) -> bool:
+    raise exc
+
+
+Reporter = Callable[[str | None, str, str, "Event", Exception], None]
+"""Told of every failure: plugin (None outside plugins), flow name, node name, event, error."""
 
 
 class _Nothing:
@@ -284,3 +391,4 @@ class _Nothing:
 
 
 _NOTHING = _Nothing()
+_HINT = Route(())  # the route of an unknown command in a private chat: `_hint`

@@ -14,8 +14,11 @@ from botrt.handle._node import FlowNode, as_node
 if TYPE_CHECKING:
     from botrt.adapter import Event
     from botrt.handle._binders import Binding
+    from botrt.handle._middleware import FlowMiddleware
 
 Guard = Callable[["Event"], bool | Awaitable[bool | None] | None]
+ErrorHandler = Callable[["Event", Exception], Any]
+"""A plugin's handler of its flows' failures: ``(event, error)``, sync or async."""
 
 _EMPTY = Graph((), ())
 
@@ -57,6 +60,10 @@ class Flow:
         """What the flow selects by itself (binder, guard), compiled on change."""
         # Set by the plugin planner: the name of the plugin that owns the flow.
         self.plugin: str | None = None
+        self.error_handlers: tuple[ErrorHandler, ...] = ()
+        """Called with ``(event, error)`` when a run fails, in order, until one returns
+        without raising (set by the plugin planner from ``@planner.on_error``)."""
+        self._middleware: tuple[FlowMiddleware, ...] = ()
 
     # -- structure -----------------------------------------------------------
 
@@ -190,6 +197,19 @@ class Flow:
     @binding.setter
     def binding(self, value: Binding | None) -> None:
         self._binding = value
+        self._changed()
+
+    @property
+    def middleware(self) -> tuple[FlowMiddleware, ...]:
+        """The flow's own middleware around each run, outermost first (``@planner.middleware``).
+
+        Set by the plugin planner; it takes effect from the next event.
+        """
+        return self._middleware
+
+    @middleware.setter
+    def middleware(self, value: Iterable[FlowMiddleware]) -> None:
+        self._middleware = tuple(value)
         self._changed()
 
     @property

@@ -5,6 +5,7 @@ package adds the name here instead of importing a private module of it.
 """
 
 from botrt.handle._ask import Dialogues
+from botrt.handle._dispatch import Reporter
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
 from botrt.handle._inject import optional_service, uninjectable
@@ -12,6 +13,7 @@ from botrt.handle._lane import LANE, Lane
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
 from botrt.handle._states import ConversationStates
+from botrt.handle._texts import Texts
 
 __all__ = [
     "EXTENDER",
@@ -22,6 +24,8 @@ __all__ = [
     "Gate",
     "Graph",
     "Lane",
+    "Reporter",
+    "Texts",
     "optional_service",
     "uninjectable",
 ]

@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from botrt.adapter import TextEvent
 from botrt.handle._admission import Admission, IsAdmin, admission
+from botrt.handle._middleware import FlowMiddleware, Runner, runner
+from botrt.handle._walk import run_flow
 
 if TYPE_CHECKING:
+    from botrt.handle._cooldown import Cooldowns
     from botrt.handle._flow import Flow
 
 Tier = tuple[Admission, ...]
@@ -64,10 +68,11 @@ class Route:
     there, then take their route again.
     """
 
-    __slots__ = ("direct", "gate", "tiers")
+    __slots__ = ("direct", "gate", "run", "tiers")
 
     def __init__(self, tiers: Sequence[Tier], held: dict[Flow, Gate] | None = None) -> None:
         self.gate: Gate | None = None
+        self.run: Runner = run_flow  # how `direct` runs (inside its middleware, if any)
         if held:
             self.gate = next((held[r.flow] for t in tiers for r in t if r.flow in held), None)
         if self.gate is not None:
@@ -77,6 +82,8 @@ class Route:
         self.tiers = tuple(t for t in tiers if t)
         only = self.tiers[0] if len(self.tiers) == 1 and len(self.tiers[0]) == 1 else ()
         self.direct = only[0].flow if only and only[0].free else None
+        if self.direct is not None:
+            self.run = only[0].run
 
 
 class Routes:
@@ -91,9 +98,14 @@ class Routes:
     (plugin ``""`` for flows outside plugins), which no other route reaches;
     empty when there are none, and then no message asks for its sender's
     state. ``state_plugins`` are the plugins that have such flows.
+
+    ``text_default`` says whether a flow of the default route may take a text
+    message (a catch-all `on_text`, say): then an unknown command is theirs,
+    and gets no hint. Each flow runs inside the middleware `inner` (the
+    dispatcher's), then its own (``flow.middleware``).
     """
 
-    __slots__ = ("by_word", "default", "held", "state_plugins", "states")
+    __slots__ = ("by_word", "default", "held", "state_plugins", "states", "text_default")
 
     def __init__(
         self,
@@ -101,13 +113,18 @@ class Routes:
         prefixes: Sequence[str],
         is_admin: IsAdmin,
         gates: Iterable[Gate] = (),
+        *,
+        inner: Sequence[FlowMiddleware] = (),
+        cooldowns: Cooldowns | None = None,
     ) -> None:
         held = {f: g for g in gates for f in g.flows}
         self.held = held
         self.states: dict[tuple[str, str], list[Admission]] = {}
         by_priority: dict[int, tuple[dict[str, list[Admission]], list[Admission]]] = {}
         for f in flows:
-            rule = admission(f, is_admin)
+            rule = admission(f, is_admin, cooldowns)
+            if inner or f.middleware:
+                rule.run = runner((*inner, *f.middleware))
             state = f.binding.state if f.binding is not None else None
             if state is not None:
                 self.states.setdefault((f.plugin or "", state), []).append(rule)
@@ -122,6 +139,7 @@ class Routes:
                     commands.setdefault(prefix + name, []).append(rule)
         tiers = [by_priority[p] for p in sorted(by_priority, reverse=True)]
         self.default = Route([tuple(every) for _, every in tiers], held)
+        self.text_default = any(_takes_text(r.flow) for _, every in tiers for r in every)
         words = {word: None for commands, _ in tiers for word in commands}
         self.by_word = {
             word: Route([(*commands.get(word, ()), *every) for commands, every in tiers], held)
@@ -135,3 +153,11 @@ class Routes:
         for rule in rules:
             tiers.setdefault(rule.flow.priority, []).append(rule)
         return Route([tuple(tiers[p]) for p in sorted(tiers, reverse=True)], self.held)
+
+
+def _takes_text(flow: Flow) -> bool:
+    """Whether `flow` may take a text message (by its binder's event types)."""
+    types = flow.binding.event_types if flow.binding is not None else None
+    if not types:
+        return True
+    return any(issubclass(t, TextEvent) or issubclass(TextEvent, t) for t in types)

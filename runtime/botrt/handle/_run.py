@@ -8,7 +8,7 @@ How a run walks its graph is `_walk`; how a node steers it, `_control`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -78,16 +78,23 @@ Record = tuple[RecordStage, "FlowNode | None", "str | None"]
 
 
 class Delivery:
-    """The state shared by every flow run of one event: whether `block()` was called."""
+    """The state shared by every flow run of one event.
 
-    __slots__ = ("blocked",)
+    Attributes:
+        blocked: `block()` was called: lower priorities do not see the event.
+        told: the sender was told that handling failed (once per event,
+            however many flows fail).
+    """
+
+    __slots__ = ("blocked", "told")
 
     def __init__(self) -> None:
         self.blocked = False
+        self.told = False
 
 
-Failed = Callable[["Flow", "Event", Exception], None]
-"""Told about an exception that ended a run: the flow, the event, the exception."""
+Failed = Callable[["Flow", "Event", Exception, Delivery], Awaitable[None]]
+"""Told about an exception that ended a run: the flow, the event, the exception, the delivery."""
 
 
 class FlowRun:

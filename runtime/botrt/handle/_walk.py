@@ -34,8 +34,8 @@ def run_flow(
 ) -> Coroutine[Any, Any, bool]:
     """Run `flow` over `event` (already admitted): ``await run_flow(...)``.
 
-    With `failed`, an exception from a node is passed to
-    ``failed(flow, event, exc)`` instead of raised. A plain function returning
+    With `failed`, an exception from a node is passed to (and awaited)
+    ``failed(flow, event, exc, delivery)`` instead of raised. A plain function returning
     the walk's coroutine, so a run is one coroutine, not two.
     """
     graph = flow._graph  # not the `graph` property: this runs for every event
@@ -94,7 +94,7 @@ async def walk(
             # An ask's end nobody caught: the user is told; not a failure of the flow.
             await dialogues_of(run, "ask()").tell_ended(exc, event)
         else:
-            failed(run.flow, event, exc)
+            await failed(run.flow, event, exc, run.delivery)
     finally:
         _restore_current(token)
     return False

@@ -6,6 +6,7 @@ import inspect
 import logging
 import sys
 from bisect import bisect_left
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
@@ -20,23 +21,23 @@ from botrt.handle import Dispatcher, Services
 from botrt.handle._internal import LANE
 from botrt.hooks import make_plugin_manager
 from botrt.host._conversations import dialogues_for
+from botrt.host._flood import FloodControl
 from botrt.host._intake import open_intake
 from botrt.host._members import MemberSync
 from botrt.host._metrics import EVENT_BUCKETS, HostMetrics, PluginGauge
+from botrt.host._middleware import EventMiddleware, outer_chain
 from botrt.host._plugins import PluginRuntime
+from botrt.host._replies import wire_replies
 from botrt.host._scheduler import Scheduler
-from botrt.host._services import Service, ServiceTable, open_conversations
+from botrt.host._services import ServiceTable, open_conversations, service_table
 from botrt.host._serving import Serving
 from botrt.host._web import WebServer
 from botrt.plugin import (
-    Background,
     BotInfo,
     CommandCatalog,
     Members,
     Messenger,
-    Metrics,
     PluginIssue,
-    PluginSettings,
     Roles,
 )
 from botrt.plugin._internal import (
@@ -103,7 +104,8 @@ class Host:
         self.adapters: list[Adapter] = []
         self.load_issues: list[PluginIssue] = []
         self._lifetime = AsyncExitStack()
-        self._middleware = False
+        self._outer: Callable[[Event], Awaitable[None]] | None = None  # see `_wire_middleware`
+        self._received = False
         self._started = False
         self._wire_bots()
         # Only the server's /metrics can scrape the registry: on by default when it runs.
@@ -114,7 +116,7 @@ class Host:
     def _wire_bots(self) -> None:
         # What the platforms register per bot, and the services built on it.
         self.services = Services()
-        self._service_decls = ServiceTable(())  # declared at start: see `_service_table`
+        self._service_decls = ServiceTable(())  # declared at start: see `service_table`
         self.outbound: dict[str, Outbound] = {}
         self.member_sources: dict[str, MemberSource] = {}
         self.members: Members | None = None
@@ -160,6 +162,7 @@ class Host:
             dialogues=dialogues_for(self),
         )
         self.dispatcher.on_error = lambda flow, exc: self.metrics.flow_error(flow.plugin)
+        wire_replies(self.dispatcher, lambda: self.config, self.info, self._report_error)
         self.background = BackgroundTasks()
         self.runtime = PluginRuntime(
             self.dispatcher,
@@ -205,29 +208,17 @@ class Host:
         """Fetch every bot's member list from its platform and store it."""
         await self._member_sync.sync()
 
-    def _service_table(self) -> ServiceTable:
-        # Built at start, not in __init__: storage, members and `metrics.registry`
-        # are only known then.
-        self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
-        services = [
-            Service(PluginSettings, self._settings_for),
-            Service.one(CommandCatalog, self.catalog),
-            Service.one(Roles, self.roles),
-            Service.one(Messenger, self.messenger),
-            Service.one(BotInfo, self.info),
-            Service(Background, self.background.for_plugin, per_plugin=True),
-            Service(Metrics, self.plugin_metrics.for_plugin, per_plugin=True),
-        ]
-        if self.members is not None:
-            services.append(Service.one(Members, self.members))
-        if self.storage is not None:
-            from botrt.storage import PluginStorage
-
-            services.append(Service(PluginStorage, self.storage.for_plugin, per_plugin=True))
-        return ServiceTable(services)
-
-    def _settings_for(self, plugin: str) -> PluginSettings:
-        return PluginSettings(plugin, self.config.plugins.settings_for(plugin))
+    def _report_error(
+        self, plugin: str | None, flow: str, node: str, event: Event, exc: Exception
+    ) -> None:
+        # Each reporter on its own: one that fails must not silence the others.
+        given = {"host": self, "plugin": plugin, "flow": flow, "node": node}
+        given |= {"event": event, "exception": exc}
+        for impl in self.pm.hook.botrt_flow_error.get_hookimpls():
+            try:
+                impl.function(*(given[name] for name in impl.argnames))
+            except Exception:
+                log.exception("the error reporter %s failed", impl.plugin_name)
 
     def _plugin_gauges(self) -> list[PluginGauge]:
         return [
@@ -266,7 +257,20 @@ class Host:
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
             await self.scheduler.setup()
-        self._service_decls = self._service_table()
+        # Built at start, not in __init__: storage, members and `metrics.registry`
+        # are only known then.
+        self.plugin_metrics = PluginMetricsHub(lambda: self.metrics.registry)
+        self._service_decls = service_table(
+            settings=lambda: self.config.plugins,
+            catalog=self.catalog,
+            roles=self.roles,
+            messenger=self.messenger,
+            info=self.info,
+            background=self.background,
+            metrics=self.plugin_metrics,
+            members=self.members,
+            storage=self.storage,
+        )
         self._service_decls.install(self.services)
         await open_conversations(
             self.dispatcher, self.storage, self.info, lambda: self.config.conversations
@@ -281,9 +285,31 @@ class Host:
         for name, plugin in self.runtime.plugins.items():
             log.info("plugin %s %s loaded", name, plugin.version)
             self.pm.hook.botrt_plugin_loaded(host=self, plugin=plugin)
-        self._middleware = bool(self.pm.hook.botrt_event_received.get_hookimpls())
+        self._wire_middleware()
         self._started = True
         return self.load_issues
+
+    def _wire_middleware(self) -> None:
+        # Decided once: with no middleware and no flood limit, `handle` calls nothing more.
+        chain: list[EventMiddleware] = []
+        self.flood: FloodControl | None = None
+        limit = self.config.bot.flood
+        if limit is not None:
+            texts = self.dispatcher.texts
+            self.flood = FloodControl(
+                limit,
+                clock=lambda: self.info.clock.now().timestamp(),
+                is_admin=self.roles.is_admin,
+                notice=texts.flood,
+                dropped=lambda event: self.metrics.flooded(event.bot),
+            )
+            chain.append(self.flood)
+        hook = self.pm.hook
+        # The filters run inline in `handle`, first: as cheap as before for VK's tracker.
+        self._received = bool(hook.botrt_event_received.get_hookimpls())
+        chain.extend(hook.botrt_event_middleware(host=self))
+        self._outer = outer_chain(chain, partial(self.handle, past_middleware=True))
+        self.dispatcher.middleware = hook.botrt_flow_middleware(host=self)
 
     async def stop(self) -> None:
         """Unload plugins (running `on_unload`), close adapters and storage.
@@ -378,16 +404,24 @@ class Host:
         """How many events wait in the queue."""
         return self._intake.statistics().queued
 
-    async def handle(self, event: Event) -> None:
-        """Dispatch one event now (middleware first), counting it in flight."""
-        if self._middleware:
-            for verdict in self.pm.hook.botrt_event_received(host=self, event=event):
-                if inspect.isawaitable(verdict):
-                    verdict = await verdict
-                if verdict is False:
-                    if event.on_handled is not None:
-                        event.on_handled()
-                    return
+    async def handle(self, event: Event, *, past_middleware: bool = False) -> None:
+        """Dispatch one event now (event middleware first), counting it in flight.
+
+        `past_middleware` is the middleware chain's own call, at its end.
+        """
+        if not past_middleware:
+            if self._received:
+                for verdict in self.pm.hook.botrt_event_received(host=self, event=event):
+                    if inspect.isawaitable(verdict):
+                        verdict = await verdict
+                    if verdict is False:
+                        if event.on_handled is not None:
+                            event.on_handled()
+                        return
+            outer = self._outer
+            if outer is not None:
+                await outer(event)
+                return
         runtime = self.runtime
         epoch = runtime.event_started()
         lane = _current_lane(None)  # an ask() that waits detaches from it (`_lanes`)

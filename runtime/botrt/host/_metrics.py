@@ -92,6 +92,7 @@ class HostMetrics:
         registry: the host's Prometheus registry, or None when metrics are off.
         sources: the counts per (bot, platform).
         flow_errors: flow runs that raised, by plugin (``-`` outside plugins).
+        flood_dropped: messages ignored under ``[bot] flood``, by bot.
         reloads: plugin reloads by result (``ok`` or ``refused``).
         reload_seconds: how long the successful reloads took.
     """
@@ -108,6 +109,7 @@ class HostMetrics:
         self.sources: dict[tuple[str, str], Source] = {}
         self.latency: dict[str, Histogram] = {}
         self.flow_errors: dict[str, int] = {}
+        self.flood_dropped: dict[str, int] = {}
         self.reloads: dict[str, int] = {}
         self._created: dict[tuple[str, str], float] = {}  # (metric, label) -> first count
         self.reload_seconds = Histogram(RELOAD_BUCKETS)
@@ -137,6 +139,11 @@ class HostMetrics:
         name = plugin or "-"
         self.flow_errors[name] = self.flow_errors.get(name, 0) + 1
         self._created.setdefault(("flow_errors", name), time.time())
+
+    def flooded(self, bot: str) -> None:
+        """Count a message ignored because its sender was over ``[bot] flood``."""
+        self.flood_dropped[bot] = self.flood_dropped.get(bot, 0) + 1
+        self._created.setdefault(("flood_dropped", bot), time.time())
 
     def render(self) -> bytes:
         """The metrics in the Prometheus text format (metrics off: the host's own counts)."""
@@ -215,6 +222,13 @@ class _HostCollector:
         )
         for plugin, count in list((m.flow_errors if values else empty).items()):
             errors.add_metric([plugin], count, created=m._created.get(("flow_errors", plugin)))
+        flood = CounterMetricFamily(
+            "botrt_flood_dropped",
+            "Messages ignored because their sender was over [bot] flood, by bot",
+            labels=["bot"],
+        )
+        for bot, count in list((m.flood_dropped if values else empty).items()):
+            flood.add_metric([bot], count, created=m._created.get(("flood_dropped", bot)))
         reloads = CounterMetricFamily(
             "botrt_reloads", "Plugin reloads, by result (ok or refused)", labels=["result"]
         )
@@ -227,7 +241,7 @@ class _HostCollector:
         if values:
             reload_seconds.add_metric([], _buckets(m.reload_seconds), m.reload_seconds.total)
             queue.add_metric([], m._queue_depth())
-        yield from (received, handled, latency, errors, reloads, reload_seconds, queue)
+        yield from (received, handled, latency, errors, flood, reloads, reload_seconds, queue)
 
 
 class _PluginCollector:

@@ -12,12 +12,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botrt.handle import NoMatch, Services
+from botrt.plugin import (
+    Background,
+    BotInfo,
+    CommandCatalog,
+    Members,
+    Messenger,
+    Metrics,
+    PluginSettings,
+    Roles,
+)
 
 if TYPE_CHECKING:
-    from botrt.config import ConversationsSection
+    from botrt.config import ConversationsSection, PluginsSection
     from botrt.handle import Dispatcher
     from botrt.handle._internal import ConversationStates, FlowRun
-    from botrt.plugin import BotInfo
+    from botrt.plugin._internal import BackgroundTasks, PluginMetricsHub
     from botrt.storage import Storage
 
 
@@ -76,6 +86,45 @@ class ServiceTable:
     def for_plugin(self, plugin: str) -> dict[type, Any]:
         """Every service's value for `plugin`, as its lifecycle functions receive them."""
         return {service.kind: service.make(plugin) for service in self.services}
+
+
+def service_table(
+    *,
+    settings: Callable[[], PluginsSection],
+    catalog: CommandCatalog,
+    roles: Roles,
+    messenger: Messenger,
+    info: BotInfo,
+    background: BackgroundTasks,
+    metrics: PluginMetricsHub,
+    members: Members | None,
+    storage: Storage | None,
+) -> ServiceTable:
+    """The host's services: one declaration each, for flow runs and lifecycle functions.
+
+    `settings` is read when a plugin's value is made, so a changed ``bot.toml``
+    reaches the next run. Members and storage are offered only when the host has them.
+    """
+
+    def settings_for(plugin: str) -> PluginSettings:
+        return PluginSettings(plugin, settings().settings_for(plugin))
+
+    services = [
+        Service(PluginSettings, settings_for),
+        Service.one(CommandCatalog, catalog),
+        Service.one(Roles, roles),
+        Service.one(Messenger, messenger),
+        Service.one(BotInfo, info),
+        Service(Background, background.for_plugin, per_plugin=True),
+        Service(Metrics, metrics.for_plugin, per_plugin=True),
+    ]
+    if members is not None:
+        services.append(Service.one(Members, members))
+    if storage is not None:
+        from botrt.storage import PluginStorage
+
+        services.append(Service(PluginStorage, storage.for_plugin, per_plugin=True))
+    return ServiceTable(services)
 
 
 async def open_conversations(

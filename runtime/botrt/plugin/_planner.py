@@ -82,6 +82,8 @@ class PluginPlanner:
         self._flows: list[Flow] = []
         self._on_load: list[Callable[..., Any]] = []
         self._on_unload: list[Callable[..., Any]] = []
+        self._on_error: list[Callable[..., Any]] = []
+        self._middleware: list[Callable[..., Any]] = []
         for f in flows:
             self.use(f)
         collecting = COLLECTING.get()
@@ -129,6 +131,32 @@ class PluginPlanner:
         self._on_unload.append(fn)
         return fn
 
+    def on_error(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register a sync or async ``fn(event, error)`` for failures of this plugin's flows.
+
+        It runs after the failure is logged and reported, and may answer the
+        user (``await event.reply(...)``); then the runtime sends nothing. If
+        it raises (re-raising `error` included), the next handler is tried,
+        and after the last the user gets ``[bot] error_reply``. What a handler
+        raises is logged; it is never handled again. Takes effect when the
+        plugin loads.
+        """
+        self._on_error.append(fn)
+        return fn
+
+    def middleware(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register ``async fn(event, flow, call_next)`` around each run of this plugin's flows.
+
+        ``outcome = await call_next()`` runs the flow and returns how it ended
+        (`botrt.handle.Outcome`: ``"ok"``, ``"error"``, ``"blocked"``,
+        ``"stopped"``); not calling it skips the flow for that event. Several
+        wrap in the order registered (the first outermost), inside the
+        middleware of packages (``botrt_flow_middleware``). What it raises is
+        a failure of the flow. Takes effect when the plugin loads.
+        """
+        self._middleware.append(fn)
+        return fn
+
     def gettext(self, message: str) -> str:
         """`message` in the bot's language, from the plugin's catalogs (as written if missing)."""
         return self.translator.gettext(message)
@@ -148,6 +176,8 @@ class PluginPlanner:
     async def run_on_load(self, previous: Any, services: Mapping[type, Any]) -> None:
         """Bind the translator to the bot's language, then run the `on_load` functions in order.
 
+        First the plugin's flows get its error handlers and middleware.
+
         Binding also names the plugin's commands in that language (the
         catalog's ``msgctxt "command"`` translations become aliases, see
         `localize_commands`) and gives its flows the refusal of a privileged
@@ -155,6 +185,9 @@ class PluginPlanner:
 
         :raises LifecycleError: if a parameter cannot be filled in.
         """
+        for flow in self._flows:
+            flow.error_handlers = tuple(self._on_error)
+            flow.middleware = self._middleware
         info = services.get(BotInfo)
         if isinstance(info, BotInfo):
             self.translator.follow(lambda: info.language)
