@@ -220,12 +220,16 @@ async def crash_loop(tmp_path: Path, storage_url: str, kills: int) -> None:
                         await anyio.sleep(rng.uniform(0.0, 3.0))
                     proc.kill()
             tg.cancel_scope.cancel()
+        polls = vk.calls["groups.getLongPollServer"]
         async with serve(config) as proc:
             with anyio.fail_after(START_LIMIT):
                 while traffic.unanswered:
                     await traffic.retry_unanswered()
                     await anyio.sleep(0.05)  # the restart is not listening yet
                 await vk.wait_for(lambda: set(replies(vk)) >= set(traffic.sent))
+                # Every reply may predate this process: stop it only once it serves
+                # (it polls), or the signal could come before its handler is set.
+                await vk.wait_for(lambda: vk.calls["groups.getLongPollServer"] > polls)
             proc.terminate()
             assert await proc.wait() == 0
     got = replies(vk)
