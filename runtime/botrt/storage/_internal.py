@@ -2,5 +2,6 @@
 
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Inbox
+from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases
 
-__all__ = ["MAX_STATE", "Inbox", "StateRows"]
+__all__ = ["MAX_STATE", "Inbox", "Lease", "LeaseBusy", "LeaseLost", "Leases", "StateRows"]
