@@ -65,6 +65,16 @@ class Bot:
         return [t for t in self.outbound.to(peer) if t.startswith("Broadcast #")]
 
 
+async def reported(b: Bot, job_id: int) -> None:
+    """Wait until job `job_id` has ended and its report went out, whichever process sent it."""
+    assert b.host.storage is not None
+    ps = b.host.storage.for_plugin("broadcast")
+    query = text("SELECT reported FROM broadcast__jobs WHERE id = :id").bindparams(id=job_id)
+    with anyio.fail_after(10):
+        while not await ps.scalar(query):
+            await anyio.wait_all_tasks_blocked()
+
+
 @asynccontextmanager
 async def bot(storage_url: str, clock: ManualClock, tmp_path: Path) -> AsyncIterator[Bot]:
     """A host on `storage_url` whose clock is `clock`; stopped (as for a restart) on exit."""
@@ -379,6 +389,10 @@ async def test_two_hosts_on_one_database_start_it_once(storage_url: str, tmp_pat
         async with bot(storage_url, clock, tmp_path) as b:  # a second process, started later
             await clock.wait_sleeping(2)  # both wait for it
             clock.advance(at(24, 8, 0))
+            await reported(a, 1)
+            # The one that lost the start waits to take the job over if the other
+            # dies; at the lease's expiry it finds the job done, and ends.
+            clock.advance(at(24, 8, 1))
             await a.idle()
             await b.idle()
     everyone = {peer: 1 for peer in [ADMIN, *range(100, 120)]}
@@ -398,12 +412,13 @@ async def test_jobs_stored_by_version_1_of_the_tables_are_kept(
         # Back to the first shape of the tables, as the plugin's 1.0 left them.
         assert old.host.storage is not None
         ps = old.host.storage.for_plugin("broadcast")
-        for column in ("scheduled_at", "started_at", "forward", "forwarded"):
+        await ps.execute(text("DROP INDEX broadcast__jobs_origin"))
+        for column in ("scheduled_at", "started_at", "forward", "forwarded", "origin"):
             await ps.execute(text(f"ALTER TABLE broadcast__jobs DROP COLUMN {column}"))
         await ps.execute(text("UPDATE botrt_schema SET version = 1 WHERE plugin = 'broadcast'"))
     async with bot(storage_url, clock, tmp_path) as new:
         assert new.host.storage is not None
-        assert await new.host.storage.for_plugin("broadcast").schema_version() == 3
+        assert await new.host.storage.for_plugin("broadcast").schema_version() == 4
         (status,) = await new.send("/mb status")
         assert status.splitlines()[1].startswith("#1 finished, all members: 3 planned, 3 sent")
         assert (await new.send('/mb --at "2026-11-24 08:00" hi'))[0].startswith(

@@ -7,13 +7,15 @@ Each test runs on SQLite and on a real PostgreSQL; a second process is a second
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
 from botrt.storage import Storage
-from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases
+from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases, process_gone, worker_id
 from botrt.testing import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -175,3 +177,21 @@ async def test_hold_cancels_the_block_when_the_lease_is_lost(
     held = await b.holder("job")
     assert held is not None
     assert held.owner == "b"
+
+
+async def test_a_lease_of_an_exited_process_on_this_host_is_taken_over_at_once(
+    storage: Storage, other: Storage, clock: ManualClock
+) -> None:
+    exited = await anyio.run_process([sys.executable, "-c", "import os; print(os.getpid())"])
+    pid = int(exited.stdout)
+    dead_owner = f"{socket.gethostname()}:{pid}:0badc0de"
+    assert process_gone(dead_owner)
+    assert not process_gone(worker_id())  # this very process
+    assert not process_gone(f"elsewhere:{pid}")  # another host: cannot tell
+    dead = await Leases(storage, clock).acquire("job", owner=dead_owner, ttl=30)
+    assert dead is not None
+    taken = await Leases(other, clock).acquire("job", owner=worker_id(), ttl=30)
+    assert taken is not None
+    assert taken.epoch == dead.epoch + 1
+    alive = await Leases(storage, clock).acquire("job", owner="elsewhere:1:x", ttl=30)
+    assert alive is None  # the new owner's process runs: nothing to take over

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import time
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -34,7 +31,7 @@ from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
 from botrt.plugin import Clock
 from botrt.storage import StorageError
-from botrt.storage._internal import Lease, LeaseLost, Leases
+from botrt.storage._internal import Lease, LeaseLost, Leases, worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -91,7 +88,7 @@ class Scheduler:
         self.grace = grace if grace is not None else dt.timedelta(minutes=10)
         self._wake = anyio.Event()
         self._table = None
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = worker_id()
         self._runs: dict[str, _Run] = {}
         self._retry_at: float | None = None
         self._claiming = anyio.Lock()

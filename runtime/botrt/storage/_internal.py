@@ -2,6 +2,15 @@
 
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Inbox
-from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases
+from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases, worker_id
 
-__all__ = ["MAX_STATE", "Inbox", "Lease", "LeaseBusy", "LeaseLost", "Leases", "StateRows"]
+__all__ = [
+    "MAX_STATE",
+    "Inbox",
+    "Lease",
+    "LeaseBusy",
+    "LeaseLost",
+    "Leases",
+    "StateRows",
+    "worker_id",
+]
