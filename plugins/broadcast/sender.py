@@ -7,6 +7,14 @@ is still pending on the next start and goes out again with the same key,
 which VK absorbs for recipients who already got it (a repeated `random_id`
 to the same peer within the hour).
 
+Each job is sent by one process at a time: the one holding its lease
+(``broadcast:job:<id>`` in ``botrt_lease``), renewed while it sends. Another
+process that finds the job alive elsewhere (at its start, or having lost the
+scheduled start) waits on the host's clock until that lease expires, then
+takes the job over where the recorded outcomes stop; a process of this
+machine that has exited is taken over at once. A command handled again
+after a crash finds the job it made by the update's id (`origin`).
+
 A scheduled job waits in a background task of its own, on the host's clock
 (`BotInfo.sleep_until`), until its time; the same task then chooses its
 recipients, stores them and sends, exactly as for a job the command

@@ -5,8 +5,9 @@ run by the process that holds its schedule's lease (``schedule:<plugin>:<flow>``
 in `botrt.storage._lease`), so several `botrt serve` on one PostgreSQL run it
 once; the lease is renewed while the run goes on, and the slot is recorded done
 only when the run has ended. A run cut by a crash (or cancelled at a stop) leaves
-the slot not done: the next start runs it again, within the grace, at once after
-a stop and once the dead process's lease expires (`LEASE_TTL`) after a crash. So
+the slot not done: the next start runs it again, within the grace: at once after
+a stop or a crash on this machine, once the dead process's lease expires
+(`LEASE_TTL`) after a crash elsewhere. So
 a scheduled flow runs at least once per slot, and should make its effects
 idempotent (``event.scheduled_for`` is a key unique to the slot).
 
