@@ -35,7 +35,7 @@ import anyio
 import anyio.lowlevel
 
 from botrt.plugin import Background, Backoff, BotInfo, Members, Messenger, UnknownBotError
-from botrt.storage._internal import LeaseBusy, LeaseLost, worker_id
+from botrt.storage import LeaseBusy, LeaseLost
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
 from .progress import Progress
@@ -171,8 +171,8 @@ class Broadcaster:
         self._active: dict[int, anyio.Event] = {}
         # Who this version of the plugin is in the jobs' leases: the process and itself
         # (a reloaded version is another owner; the old one's leases end with its tasks).
-        self.owner = worker_id()
         self.leases = store.leases(info)
+        self.owner = self.leases.new_owner()
 
     def _deadline(self) -> float | None:
         return self.background.deadline

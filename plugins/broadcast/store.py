@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botrt.adapter import SendOutcome
-from botrt.storage import PluginStorage
+from botrt.storage import Leases, PluginStorage
 
 from .model import (
     CANCELLED,
@@ -62,7 +62,6 @@ from .model import (
 
 if TYPE_CHECKING:
     from botrt.plugin import Clock
-    from botrt.storage._internal import Leases
 
 SCHEMA_VERSION = 4
 """1: the first tables; 2: ``jobs.scheduled_at`` and ``jobs.started_at``;

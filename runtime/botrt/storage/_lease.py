@@ -177,6 +177,14 @@ class Leases:
         self._table = storage.core.lease
         self.clock = clock
 
+    @staticmethod
+    def new_owner() -> str:
+        """A new owner id, ``host:pid:random`` (`worker_id`): one per user of leases.
+
+        Raises nothing.
+        """
+        return worker_id()
+
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
