@@ -35,7 +35,7 @@ import anyio
 import anyio.lowlevel
 
 from botrt.plugin import Background, Backoff, BotInfo, Members, Messenger, UnknownBotError
-from botrt.storage import LeaseBusy, LeaseLost
+from botrt.storage import LeaseBusyError, LeaseLostError
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
 from .progress import Progress
@@ -388,7 +388,7 @@ class Broadcaster:
                     async with self.leases.hold(name, owner=self.owner, ttl=LEASE_TTL):
                         await self._run(job, options)
                     return
-                except LeaseBusy as busy:
+                except LeaseBusyError as busy:
                     if not told:
                         log.info(
                             "broadcast #%d is sent by another process (%s); taken over here "
@@ -399,7 +399,7 @@ class Broadcaster:
                         told = True
                     moment = dt.datetime.fromtimestamp(busy.holder.expires_at, dt.UTC)
                     await self.info.sleep_until(moment, wake)
-                except LeaseLost as lost:
+                except LeaseLostError as lost:
                     log.warning("broadcast #%d: %s", job.id, lost)
                     self._active[job.id] = wake
                 if wake.is_set():

@@ -22,7 +22,7 @@ from botrt.adapter import MemberInfo
 from botrt.config import parse_config
 from botrt.host import Host
 from botrt.storage import Storage
-from botrt.storage._internal import LeaseLost, Leases
+from botrt.storage._internal import LeaseLostError, Leases
 from botrt.testing import ManualClock, MemoryEvent, MemoryOutbound, TestHost
 
 pytestmark = pytest.mark.anyio
@@ -479,7 +479,7 @@ async def test_a_job_alive_in_another_process_is_taken_over_only_once_its_lease_
             await b.idle()
             assert b.got(TEXT) == {peer: 1 for peer in everyone}
             assert len(b.reports()) == 1
-        with pytest.raises(LeaseLost, match=r"is now released"):
+        with pytest.raises(LeaseLostError, match=r"is now released"):
             await leases.renew(held, ttl=30)  # taken over, then released at the end
         epoch = await ps.scalar(
             text("SELECT epoch FROM botrt_lease WHERE name = 'broadcast:job:1'")

@@ -15,7 +15,14 @@ import anyio
 import pytest
 
 from botrt.storage import Storage
-from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases, process_gone, worker_id
+from botrt.storage._lease import (
+    Lease,
+    LeaseBusyError,
+    LeaseLostError,
+    Leases,
+    process_gone,
+    worker_id,
+)
 from botrt.testing import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +103,7 @@ async def test_a_renewal_after_a_take_over_is_told_it_lost(
     taken = await b.acquire("job", owner="b", ttl=30)
     assert taken is not None
     assert taken.epoch == lease.epoch + 1
-    with pytest.raises(LeaseLost, match="held by 'b' \\(epoch 2\\)") as lost:
+    with pytest.raises(LeaseLostError, match="held by 'b' \\(epoch 2\\)") as lost:
         await a.renew(lease, ttl=30)
     assert lost.value.holder == taken
     await a.release(lease)  # a lost lease's release changes nothing
@@ -114,7 +121,7 @@ async def test_release_hands_over_at_once_and_the_epoch_grows(
     taken = await b.acquire("job", owner="b", ttl=30)
     assert taken is not None
     assert taken.epoch == 2
-    with pytest.raises(LeaseLost, match="held by 'b'"):
+    with pytest.raises(LeaseLostError, match="held by 'b'"):
         await a.renew(lease, ttl=30)
 
 
@@ -149,7 +156,7 @@ async def test_hold_renews_while_the_block_runs_and_releases_after(
         assert held is not None
         assert held.epoch == lease.epoch
         assert held.expires_at == later(70).timestamp()
-        with pytest.raises(LeaseBusy, match="held by 'a'"):
+        with pytest.raises(LeaseBusyError, match="held by 'a'"):
             async with b.hold("job", owner="b", ttl=30):
                 pytest.fail("the block ran while another owner held the lease")
     assert await b.holder("job") is None
@@ -171,7 +178,7 @@ async def test_hold_cancels_the_block_when_the_lease_is_lost(
             await anyio.sleep_forever()
             reached.append(True)
 
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         await work()
     assert reached == []
     held = await b.holder("job")

@@ -32,7 +32,7 @@ from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
 from botrt.plugin import Clock
 from botrt.storage import StorageError
-from botrt.storage._internal import Lease, LeaseLost, Leases, worker_id
+from botrt.storage._internal import Lease, LeaseLostError, Leases, worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -311,7 +311,7 @@ class Scheduler:
                 elif moment >= run.lease.expires_at - 2 * _RENEW_AFTER:
                     try:
                         run.lease = await self._leases(now).renew(run.lease, ttl=LEASE_TTL)
-                    except LeaseLost as exc:
+                    except LeaseLostError as exc:
                         # Stalled past its lease: another process runs the slot again.
                         log.warning("schedule %s: %s", run.key, exc)
                         self._runs.pop(run.key, None)

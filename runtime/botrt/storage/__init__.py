@@ -6,7 +6,7 @@ The host opens one `Storage` from ``[storage] url`` and gives each plugin its
 """
 
 from botrt.storage._errors import MigrationError, StorageError
-from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases
+from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases
 from botrt.storage._migrate import MigrationStep
 from botrt.storage._plugin import PluginStorage
 from botrt.storage._storage import Storage
@@ -15,8 +15,8 @@ from botrt.storage._url import DEFAULT_FILE_NAME, default_url
 __all__ = [
     "DEFAULT_FILE_NAME",
     "Lease",
-    "LeaseBusy",
-    "LeaseLost",
+    "LeaseBusyError",
+    "LeaseLostError",
     "Leases",
     "MigrationError",
     "MigrationStep",

@@ -2,14 +2,14 @@
 
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Inbox
-from botrt.storage._lease import Lease, LeaseBusy, LeaseLost, Leases, worker_id
+from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases, worker_id
 
 __all__ = [
     "MAX_STATE",
     "Inbox",
     "Lease",
-    "LeaseBusy",
-    "LeaseLost",
+    "LeaseBusyError",
+    "LeaseLostError",
     "Leases",
     "StateRows",
     "worker_id",

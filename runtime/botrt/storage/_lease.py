@@ -15,14 +15,14 @@ What it promises:
   lease's `epoch`: a fencing token. Work that writes elsewhere can carry it, so a
   write from an owner that lost the lease can be told apart from the new owner's.
 - `Leases.renew` extends a held lease. If the row no longer has this owner and
-  epoch (it expired and someone took it over), it raises `LeaseLost`: the owner
+  epoch (it expired and someone took it over), it raises `LeaseLostError`: the owner
   must stop the work, which is another process's now.
 - `Leases.release` gives a lease back at once (a graceful stop), so another process
   takes over without waiting for the expiry. Releasing a lease already lost does
   nothing. The row stays, so the epoch keeps increasing across owners.
-- `Leases.hold` does all three around a block: acquire (or raise `LeaseBusy`),
+- `Leases.hold` does all three around a block: acquire (or raise `LeaseBusyError`),
   renew every third of the time to live while the block runs, release at the end;
-  if a renewal finds the lease lost, the block is cancelled and `LeaseLost` raised.
+  if a renewal finds the lease lost, the block is cancelled and `LeaseLostError` raised.
 
 Usage::
 
@@ -30,7 +30,7 @@ Usage::
     lease = await leases.acquire("broadcast:job:3", owner=worker_id, ttl=30.0)
     if lease is None:
         ...  # alive elsewhere: leave it
-    lease = await leases.renew(lease, ttl=30.0)  # raises LeaseLost if taken over
+    lease = await leases.renew(lease, ttl=30.0)  # raises LeaseLostError if taken over
     await leases.release(lease)
 
     async with leases.hold("schedule:notes:daily", owner=worker_id, ttl=30.0) as lease:
@@ -46,6 +46,7 @@ ids, ``host:pid:random``): a restart after a crash does not wait for the expiry.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, select, update
 
+from botrt.storage._errors import StorageError
 from botrt.storage._upsert import build_upsert
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
 
     from botrt.plugin import Clock
     from botrt.storage._storage import Storage
+
+log = logging.getLogger("botrt.storage.lease")
 
 MAX_NAME = 300
 """The longest lease name, in characters (the column is ``VARCHAR(300)``)."""
@@ -131,7 +135,7 @@ class Lease:
     expires_at: float
 
 
-class LeaseLost(Exception):
+class LeaseLostError(StorageError):
     """A renewal found that the lease expired and another owner took it over.
 
     Attributes:
@@ -150,7 +154,7 @@ class LeaseLost(Exception):
         )
 
 
-class LeaseBusy(Exception):
+class LeaseBusyError(StorageError):
     """`Leases.hold` found the lease alive with another owner.
 
     Attributes:
@@ -228,7 +232,7 @@ class Leases:
     async def renew(self, lease: Lease, *, ttl: float) -> Lease:
         """Extend `lease` to `ttl` seconds from now; returns it as renewed.
 
-        :raises LeaseLost: if another owner took it over (or it was released).
+        :raises LeaseLostError: if another owner took it over (or it was released).
         :raises StorageError: if the database cannot be reached.
         """
         t = self._table
@@ -244,7 +248,7 @@ class Leases:
                 )
                 if result.rowcount != 1:
                     holder = await self._read(conn, lease.name)
-                    raise LeaseLost(lease, holder if holder and holder.owner else None)
+                    raise LeaseLostError(lease, holder if holder and holder.owner else None)
         return Lease(lease.name, lease.owner, lease.epoch, expires_at)
 
     async def release(self, lease: Lease) -> None:
@@ -280,8 +284,8 @@ class Leases:
 
         The lease yielded is the one acquired (its `epoch` is the fencing token).
 
-        :raises LeaseBusy: if another owner holds it alive (the block does not run).
-        :raises LeaseLost: if a renewal found it taken over; the block was cancelled.
+        :raises LeaseBusyError: if another owner holds it alive (the block does not run).
+        :raises LeaseLostError: if a renewal found it taken over; the block was cancelled.
         :raises StorageError: if the database cannot be reached.
         """
         lease = await self.acquire(name, owner=owner, ttl=ttl)
@@ -290,22 +294,29 @@ class Leases:
             if holder is None:  # it expired between the two reads: try once more
                 lease = await self.acquire(name, owner=owner, ttl=ttl)
             if lease is None:
-                raise LeaseBusy(holder or Lease(name, "", 0, 0.0))
-        lost: list[LeaseLost] = []
+                raise LeaseBusyError(holder or Lease(name, "", 0, 0.0))
+        lost: list[LeaseLostError] = []
         body = anyio.CancelScope()
         current = [lease]
 
         async def keep() -> None:
             wake = anyio.Event()  # never set: the renewer is ended by cancellation
+            moment = current[0].expires_at - ttl * 2 / 3
             while True:
-                moment = dt.datetime.fromtimestamp(current[0].expires_at - ttl * 2 / 3, dt.UTC)
-                await self.clock.sleep_until(moment, wake)
+                await self.clock.sleep_until(dt.datetime.fromtimestamp(moment, dt.UTC), wake)
                 try:
                     current[0] = await self.renew(current[0], ttl=ttl)
-                except LeaseLost as exc:
+                except LeaseLostError as exc:
                     lost.append(exc)
                     body.cancel()
                     return
+                except StorageError as exc:
+                    # The database is away for a moment: try again soon; if it stays
+                    # away past the expiry, the next renewal finds the lease lost.
+                    log.warning("lease %r not renewed, retrying: %s", name, exc)
+                    moment = self._now() + ttl / 6
+                    continue
+                moment = current[0].expires_at - ttl * 2 / 3
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(keep)
