@@ -128,6 +128,8 @@ async def handle(
         "options": options,
         "forward": forward,
         "forwarded": forwarded,
+        # Handled again after a crash, the command finds the job it made (issue 16).
+        "origin": event.event_id if isinstance(event, MessageNew) else None,
     }
     if at is not None:
         # The recipients are chosen again when it starts: members join and leave meanwhile.

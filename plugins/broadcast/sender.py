@@ -7,6 +7,14 @@ is still pending on the next start and goes out again with the same key,
 which VK absorbs for recipients who already got it (a repeated `random_id`
 to the same peer within the hour).
 
+Each job is sent by one process at a time: the one holding its lease
+(``broadcast:job:<id>`` in ``botrt_lease``), renewed while it sends. Another
+process that finds the job alive elsewhere (at its start, or having lost the
+scheduled start) waits on the host's clock until that lease expires, then
+takes the job over where the recorded outcomes stop; a process of this
+machine that has exited is taken over at once. A command handled again
+after a crash finds the job it made by the update's id (`origin`).
+
 A scheduled job waits in a background task of its own, on the host's clock
 (`BotInfo.sleep_until`), until its time; the same task then chooses its
 recipients, stores them and sends, exactly as for a job the command
@@ -27,6 +35,7 @@ import anyio
 import anyio.lowlevel
 
 from botrt.plugin import Background, Backoff, BotInfo, Members, Messenger, UnknownBotError
+from botrt.storage import LeaseBusyError, LeaseLostError
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
 from .progress import Progress
@@ -43,6 +52,10 @@ log = logging.getLogger("botrt.plugins.broadcast")
 IN_FLIGHT_GRACE = 5.0
 
 MAX_RETRY_DELAY = 60.0
+
+LEASE_TTL = 30.0
+"""Seconds a job's lease lives unrenewed: after a crash, another process takes the job
+over this long after the dead one last renewed it (renewals come every third of it)."""
 
 LATE = dt.timedelta(minutes=1)
 """A scheduled job that starts later than this after its time is logged as started late."""
@@ -156,6 +169,10 @@ class Broadcaster:
         self.info = info
         # Job id -> an event that wakes its waiting or sending task early (cancellation).
         self._active: dict[int, anyio.Event] = {}
+        # Who this version of the plugin is in the jobs' leases: the process and itself
+        # (a reloaded version is another owner; the old one's leases end with its tasks).
+        self.leases = store.leases(info)
+        self.owner = self.leases.new_owner()
 
     def _deadline(self) -> float | None:
         return self.background.deadline
@@ -176,10 +193,14 @@ class Broadcaster:
         options: Options,
         forward: str = "",
         forwarded: int = 0,
+        origin: str | None = None,
     ) -> Job:
         """Store a job to `audience` with its recipients `peer_ids`, and start sending it.
 
         `forward` (VK's ``forward`` JSON) sends `forwarded` messages along with the text.
+        `origin` is the id of the update whose command asks for it (VK's `event_id`):
+        the same update handled again (after a crash) returns the job it made, which
+        goes on, and starts no second one.
 
         :raises StorageError: if the database cannot be reached.
         :raises BackgroundError: if the host is not running.
@@ -194,6 +215,7 @@ class Broadcaster:
             now=self.now(),
             forward=forward,
             forwarded=forwarded,
+            origin=origin,
         )
         self.start(job, options)
         return job
@@ -210,10 +232,11 @@ class Broadcaster:
         options: Options,
         forward: str = "",
         forwarded: int = 0,
+        origin: str | None = None,
     ) -> Job:
         """Store a job that starts at `at` (aware), and wait for it in the background.
 
-        `forward` and `forwarded` as for `launch`.
+        `forward`, `forwarded` and `origin` as for `launch`.
 
         :raises StorageError: if the database cannot be reached.
         :raises BackgroundError: if the host is not running.
@@ -228,8 +251,12 @@ class Broadcaster:
             now=self.now(),
             forward=forward,
             forwarded=forwarded,
+            origin=origin,
         )
-        self.arm(job, options)
+        if job.state == SCHEDULED:
+            self.arm(job, options)
+        else:  # the command handled again, after its job started
+            self.start(job, options)
         return job
 
     def start(self, job: Job, options: Options) -> None:
@@ -240,7 +267,7 @@ class Broadcaster:
         if job.id in self._active:
             return
         self._active[job.id] = anyio.Event()
-        self.background.start(self._run, job, options, name=job.key)
+        self.background.start(self._run_leased, job, options, name=job.key)
         self.progress.track(job)
 
     def arm(self, job: Job, options: Options) -> None:
@@ -333,11 +360,56 @@ class Broadcaster:
                 # Cancelled at this very moment, or started by another process.
                 with anyio.CancelScope(shield=True):
                     current = await self.store.get(job.id)
+                if current is not None and current.state == RUNNING:
+                    # Sent by the other process: taken over here if that one dies.
+                    await self._run_leased(current, options)
+                    return
                 self.progress.ended(current or job)
                 return
             self.progress.track(started)
             log.info("broadcast #%d started as scheduled: %d recipients", job.id, started.planned)
-            await self._run(started, options)
+            await self._run_leased(started, options)
+        finally:
+            self._active.pop(job.id, None)
+
+    async def _run_leased(self, job: Job, options: Options) -> None:
+        """Send `job` holding its lease; while another process holds it, wait to take over.
+
+        The lease is renewed while the job runs (`LEASE_TTL`); a process that
+        dies stops renewing it, and once it expires a process that waits takes
+        the job over where the recorded outcomes stop.
+        """
+        name = f"broadcast:job:{job.id}"
+        wake = self._active.setdefault(job.id, anyio.Event())
+        told = False
+        try:
+            while True:
+                try:
+                    async with self.leases.hold(name, owner=self.owner, ttl=LEASE_TTL):
+                        await self._run(job, options)
+                    return
+                except LeaseBusyError as busy:
+                    if not told:
+                        log.info(
+                            "broadcast #%d is sent by another process (%s); taken over here "
+                            "if that one stops",
+                            job.id,
+                            busy.holder.owner,
+                        )
+                        told = True
+                    moment = dt.datetime.fromtimestamp(busy.holder.expires_at, dt.UTC)
+                    await self.info.sleep_until(moment, wake)
+                except LeaseLostError as lost:
+                    log.warning("broadcast #%d: %s", job.id, lost)
+                    self._active[job.id] = wake
+                if wake.is_set():
+                    return  # cancelled here; the sender that runs it ends it
+                with anyio.CancelScope(shield=True):
+                    current = await self.store.get(job.id)
+                if current is None or (current.state != RUNNING and current.reported):
+                    self.progress.ended(current or job)
+                    return  # ended elsewhere
+                job = current
         finally:
             self._active.pop(job.id, None)
 

@@ -18,7 +18,7 @@ the host's clock, so tests that move the clock see consistent times.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -39,10 +39,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from botrt.adapter import SendOutcome
-from botrt.storage import PluginStorage
+from botrt.storage import Leases, PluginStorage
 
 from .model import (
     CANCELLED,
@@ -59,9 +60,13 @@ from .model import (
     job_from_row,
 )
 
-SCHEMA_VERSION = 3
+if TYPE_CHECKING:
+    from botrt.plugin import Clock
+
+SCHEMA_VERSION = 4
 """1: the first tables; 2: ``jobs.scheduled_at`` and ``jobs.started_at``;
-3: ``jobs.forward`` and ``jobs.forwarded`` (forwarded messages sent along)."""
+3: ``jobs.forward`` and ``jobs.forwarded`` (forwarded messages sent along);
+4: ``jobs.origin``, unique per bot (the command's update, handled again after a crash)."""
 
 # Well below SQLite's limit on bound parameters per statement.
 _IN_CHUNK = 500
@@ -93,6 +98,10 @@ class BroadcastStore:
             # NULL in jobs stored before version 3: nothing forwarded.
             Column("forward", Text, nullable=True),
             Column("forwarded", Integer, nullable=True),
+            # The id of the update whose command made the job (VK's `event_id`), or
+            # NULL: a command handled again after a crash finds its job by it.
+            Column("origin", String(200), nullable=True),
+            Index("jobs_origin", "bot", "origin", unique=True),
         )
         self.recipients = ps.table(
             "recipients",
@@ -112,7 +121,12 @@ class BroadcastStore:
         :raises StorageError: if the database cannot be reached.
         """
         await self._ps.migrate(
-            SCHEMA_VERSION, {2: self._add_schedule_columns, 3: self._add_forward_columns}
+            SCHEMA_VERSION,
+            {
+                2: self._add_schedule_columns,
+                3: self._add_forward_columns,
+                4: self._add_origin_column,
+            },
         )
 
     def _add_schedule_columns(self, conn: Connection) -> None:
@@ -125,6 +139,17 @@ class BroadcastStore:
         # Older jobs forwarded nothing: NULL reads as "" and 0 (`job_from_row`).
         conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN forward TEXT"))
         conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN forwarded INTEGER"))
+
+    def _add_origin_column(self, conn: Connection) -> None:
+        # Older jobs have no origin (NULL), and NULLs never clash in a unique index.
+        conn.execute(text(f"ALTER TABLE {self.jobs.name} ADD COLUMN origin VARCHAR(200)"))
+        for index in self.jobs.indexes:
+            if index.name is not None and index.name.endswith("jobs_origin"):
+                index.create(conn)
+
+    def leases(self, clock: Clock) -> Leases:
+        """Leases timed by `clock`, on the plugin's database (who sends which job)."""
+        return self._ps.leases(clock)
 
     # -- writing ---------------------------------------------------------------
 
@@ -140,16 +165,19 @@ class BroadcastStore:
         now: float,
         forward: str = "",
         forwarded: int = 0,
+        origin: str | None = None,
     ) -> Job:
         """Store a running job and its recipients, all pending, in one transaction.
 
-        Committed (and durable) when it returns.
+        Committed (and durable) when it returns. With an `origin` (the id of the
+        update whose command asks for it) that `bot` already has a job of, stores
+        nothing and returns that job: the command was handled again.
 
         :raises StorageError: if the database cannot be reached.
         """
         started = {"started_at": now, "state": RUNNING, "planned": len(peer_ids)}
         new = _new_job(bot, audience, text, attachment, created_by, now, forward, forwarded)
-        return await self._insert(new | started, peer_ids)
+        return await self._insert(new | started | {"origin": origin}, peer_ids)
 
     async def schedule(
         self,
@@ -163,26 +191,45 @@ class BroadcastStore:
         now: float,
         forward: str = "",
         forwarded: int = 0,
+        origin: str | None = None,
     ) -> Job:
         """Store a job that is to start at `at` (seconds since the epoch), with no recipients yet.
 
-        Committed (and durable) when it returns.
+        Committed (and durable) when it returns. `origin` as for `create`.
 
         :raises StorageError: if the database cannot be reached.
         """
         waiting = {"scheduled_at": at, "state": SCHEDULED, "planned": 0}
         new = _new_job(bot, audience, text, attachment, created_by, now, forward, forwarded)
-        return await self._insert(new | waiting, ())
+        return await self._insert(new | waiting | {"origin": origin}, ())
 
     async def _insert(self, values: dict[str, Any], peer_ids: Sequence[int]) -> Job:
-        async with self._ps.begin() as conn:
-            result = await conn.execute(insert(self.jobs).values(**values))
-            job_id = int(result.inserted_primary_key[0])
-            if peer_ids:
-                await self._add_recipients(conn, job_id, peer_ids)
+        origin = values["origin"]
+        if origin is not None:
+            earlier = await self.by_origin(values["bot"], origin)
+            if earlier is not None:
+                return earlier
+        try:
+            async with self._ps.begin() as conn:
+                result = await conn.execute(insert(self.jobs).values(**values))
+                job_id = int(result.inserted_primary_key[0])
+                if peer_ids:
+                    await self._add_recipients(conn, job_id, peer_ids)
+        except IntegrityError:
+            # The same command handled twice at once: the other handling stored it first.
+            earlier = await self.by_origin(values["bot"], origin) if origin else None
+            if earlier is None:
+                raise
+            return earlier
         job = await self.get(job_id)
         assert job is not None
         return job
+
+    async def by_origin(self, bot: str, origin: str) -> Job | None:
+        """`bot`'s job made by the update `origin`, or None."""
+        j = self.jobs
+        row = await self._ps.fetch_one(select(j).where(j.c.bot == bot, j.c.origin == origin))
+        return job_from_row(row) if row is not None else None
 
     async def start_scheduled(self, job_id: int, peer_ids: Sequence[int], now: float) -> Job | None:
         """Turn scheduled job `job_id` running with these recipients, in one transaction.

@@ -38,6 +38,8 @@ _LAZY = {
     "CatalogError": "botrt.i18n",
     "StorageError": "botrt.storage",
     "MigrationError": "botrt.storage",
+    "LeaseBusyError": "botrt.storage",
+    "LeaseLostError": "botrt.storage",
     "VkError": "botrt.protocols.vk",
     "VkConfigError": "botrt.protocols.vk",
     "VkPayloadError": "botrt.protocols.vk",

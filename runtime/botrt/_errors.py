@@ -28,7 +28,9 @@ before the tree existed still catches them::
     ├── KeyboardError [ValueError]   botrt.adapter    a keyboard over a VK limit; `limit` names it
     ├── CatalogError                 botrt.i18n       a gettext catalog (.po) cannot be read
     ├── StorageError                 botrt.storage    bad URL, unreachable database, misuse
-    │   └── MigrationError                            a plugin schema cannot be migrated
+    │   ├── MigrationError                            a plugin schema cannot be migrated
+    │   ├── LeaseBusyError                            a lease is held alive by another owner
+    │   └── LeaseLostError                            a renewal found the lease taken over
     ├── VkError                      botrt.protocols.vk
     │   ├── VkConfigError [ValueError]                unusable VK settings
     │   ├── VkPayloadError                            VK sent something not as documented

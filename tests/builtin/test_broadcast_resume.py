@@ -155,3 +155,54 @@ async def test_a_killed_broadcast_is_finished_by_the_next_start_exactly_once(
     assert report.splitlines()[2:] == ["Planned: 601", "Sent: 601", "Failed: 0"]
     started = [m.text for m in vk.sent_to(ADMIN) if m.text.startswith("Broadcast #1 started")]
     assert started == ["Broadcast #1 started: 601 recipients."]
+
+
+def count_rows(db: Path, query: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+        try:
+            return int(conn.execute(query).fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+async def test_a_command_handled_again_after_a_kill_starts_no_second_job(tmp_path: Path) -> None:
+    db = tmp_path / "botrt.db"
+    async with FakeVK(rate_limit=20) as vk:
+        vk.add_group(GROUP, token=TOKEN, members=[ADMIN, *MEMBERS], managers={ADMIN: "creator"})
+        config = write_bot(tmp_path, vk)
+        everyone = [ADMIN, *MEMBERS]
+
+        async with serve(config) as first:
+            with anyio.fail_after(30):
+                await vk.wait_for(lambda: vk.calls["groups.getLongPollServer"] >= 1)
+                await vk.wait_for(lambda: stored_members(db) == len(everyone))
+            # Nothing is sent from now on: the command's reply, and the job's first
+            # batch, wait at VK. The command's handling has stored its job, not ended.
+            vk.hold("messages.send")
+            vk.push_message(GROUP, ADMIN, f"/mb {TEXT}")
+            with anyio.fail_after(30):
+                await vk.wait_for(
+                    lambda: count_rows(db, "SELECT count(*) FROM broadcast__jobs") == 1
+                )
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+        # The command is recorded and not handled: the next start handles it again.
+        unhandled = "SELECT count(*) FROM botrt_inbox WHERE handled_at IS NULL"
+        assert count_rows(db, unhandled) == 1
+        vk.release("messages.send")
+        assert broadcast_counts(vk) == Counter()
+
+        async with serve(config) as second:
+            with anyio.fail_after(60):
+                await vk.wait_for(lambda: bool(reports(vk)))
+                await vk.wait_for(lambda: job_reported(db))
+                await vk.wait_for(lambda: count_rows(db, unhandled) == 0)
+            second.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                assert await second.wait() == 0
+
+    assert count_rows(db, "SELECT count(*) FROM broadcast__jobs") == 1  # not started twice
+    assert broadcast_counts(vk) == Counter(everyone)  # nobody missed, nobody twice
+    assert len(reports(vk)) == 1
+    started = [m.text for m in vk.sent_to(ADMIN) if m.text.startswith("Broadcast #")]
+    assert started[0] == "Broadcast #1 started: 601 recipients."

@@ -21,6 +21,8 @@ from sqlalchemy import text
 from botrt.adapter import MemberInfo
 from botrt.config import parse_config
 from botrt.host import Host
+from botrt.storage import Storage
+from botrt.storage._internal import LeaseLostError, Leases
 from botrt.testing import ManualClock, MemoryEvent, MemoryOutbound, TestHost
 
 pytestmark = pytest.mark.anyio
@@ -63,6 +65,16 @@ class Bot:
 
     def reports(self, peer: int = ADMIN) -> list[str]:
         return [t for t in self.outbound.to(peer) if t.startswith("Broadcast #")]
+
+
+async def reported(b: Bot, job_id: int) -> None:
+    """Wait until job `job_id` has ended and its report went out, whichever process sent it."""
+    assert b.host.storage is not None
+    ps = b.host.storage.for_plugin("broadcast")
+    query = text("SELECT reported FROM broadcast__jobs WHERE id = :id").bindparams(id=job_id)
+    with anyio.fail_after(10):
+        while not await ps.scalar(query):
+            await anyio.wait_all_tasks_blocked()
 
 
 @asynccontextmanager
@@ -379,6 +391,10 @@ async def test_two_hosts_on_one_database_start_it_once(storage_url: str, tmp_pat
         async with bot(storage_url, clock, tmp_path) as b:  # a second process, started later
             await clock.wait_sleeping(2)  # both wait for it
             clock.advance(at(24, 8, 0))
+            await reported(a, 1)
+            # The one that lost the start waits to take the job over if the other
+            # dies; at the lease's expiry it finds the job done, and ends.
+            clock.advance(at(24, 8, 1))
             await a.idle()
             await b.idle()
     everyone = {peer: 1 for peer in [ADMIN, *range(100, 120)]}
@@ -398,14 +414,74 @@ async def test_jobs_stored_by_version_1_of_the_tables_are_kept(
         # Back to the first shape of the tables, as the plugin's 1.0 left them.
         assert old.host.storage is not None
         ps = old.host.storage.for_plugin("broadcast")
-        for column in ("scheduled_at", "started_at", "forward", "forwarded"):
+        await ps.execute(text("DROP INDEX broadcast__jobs_origin"))
+        for column in ("scheduled_at", "started_at", "forward", "forwarded", "origin"):
             await ps.execute(text(f"ALTER TABLE broadcast__jobs DROP COLUMN {column}"))
         await ps.execute(text("UPDATE botrt_schema SET version = 1 WHERE plugin = 'broadcast'"))
     async with bot(storage_url, clock, tmp_path) as new:
         assert new.host.storage is not None
-        assert await new.host.storage.for_plugin("broadcast").schema_version() == 3
+        assert await new.host.storage.for_plugin("broadcast").schema_version() == 4
         (status,) = await new.send("/mb status")
         assert status.splitlines()[1].startswith("#1 finished, all members: 3 planned, 3 sent")
         assert (await new.send('/mb --at "2026-11-24 08:00" hi'))[0].startswith(
             "Broadcast #2 scheduled"
         )
+
+
+def second(n: int) -> dt.datetime:
+    return at(24, 8, 0) + dt.timedelta(seconds=n)
+
+
+async def sleeping_until(clock: ManualClock, moment: dt.datetime) -> None:
+    """Wait until the only task sleeping on `clock` sleeps until `moment`."""
+    with anyio.fail_after(10):
+        while [m for m, _ in clock.sleepers] != [moment]:
+            await anyio.wait_all_tasks_blocked()
+
+
+async def test_a_job_alive_in_another_process_is_taken_over_only_once_its_lease_expires(
+    storage_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(second(0))
+    async with bot(storage_url, clock, tmp_path) as first:
+        await fill(first, roster(5))
+    everyone = [ADMIN, *range(100, 105)]
+    # Another process, on another machine, started job #1 and holds its lease.
+    async with await Storage.open(storage_url) as storage:
+        ps = storage.for_plugin("broadcast")
+        await ps.execute(
+            text(
+                "INSERT INTO broadcast__jobs (id, bot, audience, text, attachment, created_by, "
+                "created_at, state, planned, sent, failed, reported) VALUES (1, 'memory', "
+                "'members', :text, '', 1, :now, 'running', :n, 0, 0, false)"
+            ).bindparams(text=TEXT, now=second(0).timestamp(), n=len(everyone))
+        )
+        for peer in everyone:
+            await ps.execute(
+                text(
+                    "INSERT INTO broadcast__recipients (job_id, peer_id, state, attempts) "
+                    "VALUES (1, :peer, 'pending', 0)"
+                ).bindparams(peer=peer)
+            )
+        leases = Leases(storage, clock)
+        held = await leases.acquire("broadcast:job:1", owner="elsewhere:42:abc", ttl=30)
+        assert held is not None
+
+        async with bot(storage_url, clock, tmp_path) as b:
+            await sleeping_until(clock, second(30))  # waits for the lease's expiry
+            clock.advance(second(20))
+            held = await leases.renew(held, ttl=30)  # the other process is alive
+            clock.advance(second(30))
+            await sleeping_until(clock, second(50))  # so it waits again
+            assert b.got(TEXT) == {}
+            clock.advance(second(50))  # the other process died: its lease expired
+            await reported(b, 1)
+            await b.idle()
+            assert b.got(TEXT) == {peer: 1 for peer in everyone}
+            assert len(b.reports()) == 1
+        with pytest.raises(LeaseLostError, match=r"is now released"):
+            await leases.renew(held, ttl=30)  # taken over, then released at the end
+        epoch = await ps.scalar(
+            text("SELECT epoch FROM botrt_lease WHERE name = 'broadcast:job:1'")
+        )
+        assert epoch == held.epoch + 1

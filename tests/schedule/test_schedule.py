@@ -149,8 +149,9 @@ async def test_the_scheduler_loop_sleeps_until_the_next_slot(tmp_path: Path) -> 
             assert clock.waiting[0] == at(23, 8, 0)  # asks to be woken at the slot
             clock.advance(at(23, 8, 0))
             await clock.parked.wait()
-            assert clock.waiting[0] == at(24, 8, 0)
             await anyio.wait_all_tasks_blocked()  # the slot's run, queued, has ended
+            # ...and the loop, woken to record it, sleeps until the next slot.
+            assert clock.waiting[0] == at(24, 8, 0)
             assert h.outbound.to(1) == ["1 Mon 08:00"]
             h.host.request_stop()
 

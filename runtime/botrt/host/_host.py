@@ -328,6 +328,7 @@ class Host:
             except Exception:
                 log.exception("adapter %s did not close cleanly", adapter.name)
         if self.storage is not None:
+            await self.scheduler.close()  # slots whose runs ended are recorded done
             await self.storage.close()
             self.storage = None
         self._started = False

@@ -1,9 +1,18 @@
-"""Running scheduled flows: each slot exactly once, across restarts and processes.
+"""Running scheduled flows: each slot at least once, across restarts and processes.
 
-The last slot each schedule ran for is stored. A slot is *claimed* with a
-conditional update (``last_slot < slot``) that only one process can win, so
-several `botrt serve` on one PostgreSQL run it once. Time comes from the
-host's `Clock` (the one `BotInfo` gives plugins), so tests move it by hand.
+The last slot each schedule *finished* is stored (``last_slot``). A due slot is
+run by the process that holds its schedule's lease (``schedule:<plugin>:<flow>``
+in `botrt.storage._lease`), so several `botrt serve` on one PostgreSQL run it
+once; the lease is renewed while the run goes on, and the slot is recorded done
+only when the run has ended. A run cut by a crash (or cancelled at a stop) leaves
+the slot not done: the next start runs it again, within the grace: at once after
+a stop or a crash on this machine, once the dead process's lease expires
+(`LEASE_TTL`) after a crash elsewhere. So
+a scheduled flow runs at least once per slot, and should make its effects
+idempotent (``event.scheduled_for`` is a key unique to the slot).
+
+Time comes from the host's `Clock` (the one `BotInfo` gives plugins), so tests
+move it by hand.
 """
 
 from __future__ import annotations
@@ -11,15 +20,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
-from sqlalchemy import Column, Float, String, update
+from sqlalchemy import Column, Float, String, select, update
 
 from botrt.adapter import Event, ScheduleEvent
 from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
 from botrt.plugin import Clock
+from botrt.storage import StorageError
+from botrt.storage._internal import Lease, LeaseLostError, Leases, worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -27,6 +40,11 @@ if TYPE_CHECKING:
     from botrt.config import BotConfig
     from botrt.plugin import BotInfo, LoadedPlugin
     from botrt.storage import Storage
+
+LEASE_TTL = 30.0
+"""Seconds a slot's lease lives unrenewed: how long a crashed run's slot waits to run again."""
+# Renewed when a third of it is left... twice: a busy loop has a second chance.
+_RENEW_AFTER = LEASE_TTL / 3
 
 log = logging.getLogger("botrt.schedule")
 
@@ -39,6 +57,7 @@ class Scheduler:
     `bots` that can send, and the intake's `busy`, `enqueue` and `handle`.
 
     Attributes:
+        owner: who this scheduler is in the slots' leases (host, process, instance).
         grace: a slot missed while the bot was down runs late once if it is
             at most this old; an older one is skipped and logged.
     """
@@ -70,6 +89,10 @@ class Scheduler:
         self.grace = grace if grace is not None else dt.timedelta(minutes=10)
         self._wake = anyio.Event()
         self._table = None
+        self.owner = worker_id()
+        self._runs: dict[str, _Run] = {}
+        self._retry_at: float | None = None
+        self._claiming = anyio.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -131,50 +154,81 @@ class Scheduler:
         Runs beside the adapters in `Host.serve`: a slot's run is an event like
         any other, so a stop drains it (within the grace) and a long run delays
         no other schedule. A slot that comes while the same schedule's previous
-        run is still going is skipped, and logged.
+        run is still going is skipped, and logged. The loop also wakes to renew
+        the leases of runs in flight, to record runs that ended, and when a slot
+        leased by another process may be taken over.
         """
         while True:
+            # Replaced first: a run ending from here on wakes this very sleep.
+            self._wake = anyio.Event()
+            await self._settle()
             for event in await self.claim_due():
+                run = self._runs[_key(cast(Flow, event.target))]
                 if self._busy(event):
-                    log.warning(
-                        "schedule %s: skipped the %s slot: its run of an earlier slot "
-                        "is still going",
-                        _key(cast(Flow, event.target)),
-                        event.scheduled_for.isoformat(timespec="minutes"),
-                    )
+                    self._skipped(event)
+                    await self._finish(run)
                     continue
                 self._enqueue(event)
             now = self.clock.now()
             upcoming = [s.next_after(now, z) for _, _, s, z in self.schedules()]
+            upcoming += [
+                _moment(r.lease.expires_at - 2 * _RENEW_AFTER) for r in self._runs.values()
+            ]
+            if self._retry_at is not None:
+                upcoming.append(_moment(self._retry_at))
             moment = min((u for u in upcoming if u is not None), default=None)
-            self._wake = anyio.Event()
             await self.clock.sleep_until(moment, self._wake)
 
     async def run_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
         """Run every slot that is due at `now` and not yet run; returns the events run.
 
-        Returns once those flows have finished. For tests and hosts that do not
-        serve (`TestHost.run_schedules`); a served host's `run` queues them instead.
+        Returns once those flows have finished and their slots are recorded done.
+        For tests and hosts that do not serve (`TestHost.run_schedules`); a served
+        host's `run` queues them instead.
         """
         due = await self.claim_due(now)
         if due:
             async with anyio.create_task_group() as tg:
                 for event in due:
                     tg.start_soon(self._handle, event)
+            await self._settle(now)
         return due
 
     async def claim_due(self, now: dt.datetime | None = None) -> list[ScheduleEvent]:
-        """Claim every slot that is due at `now` and not yet run; returns their events, unrun."""
+        """Take every slot that is due at `now` and not yet run; returns their events, unrun.
+
+        Each event's `on_handled` records its slot done (with the next `run_due`,
+        loop turn or `close`); until then this process holds the schedule's lease.
+        """
         now = now or self.clock.now()
+        self._retry_at = None
         due: list[ScheduleEvent] = []
-        for key, flow, spec, zone in self.schedules():
-            # Short writes, shielded: a claim cut by shutdown would leave a
-            # connection half-closed (and the claim's outcome unknown).
-            with anyio.CancelScope(shield=True):
-                event = await self._due_event(key, flow, spec, zone, now)
-            if event is not None:
-                due.append(event)
+        # One claim at a time in this process: leases tell processes apart, not calls.
+        async with self._claiming:
+            for key, flow, spec, zone in self.schedules():
+                # Short writes, shielded: a claim cut by shutdown would leave a
+                # connection half-closed (and the claim's outcome unknown).
+                with anyio.CancelScope(shield=True):
+                    event = await self._due_event(key, flow, spec, zone, now)
+                if event is not None:
+                    due.append(event)
         return due
+
+    async def close(self) -> None:
+        """Record the slots whose runs ended, and give back the leases of those that did not.
+
+        For the host's stop, after the drain and before the storage closes: a
+        run cut by the stop is not done, and the next start runs it again at
+        once (its lease is released, not left to expire). Raises nothing.
+        """
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._settle()
+                for run in list(self._runs.values()):
+                    self._runs.pop(run.key, None)
+                    await self._leases().release(run.lease)
+            except StorageError as exc:
+                log.warning("schedules: runs not recorded at the stop (%s); they run again", exc)
 
     async def _due_event(
         self, key: str, flow: Flow, spec: ScheduleSpec, zone: dt.tzinfo, now: dt.datetime
@@ -187,12 +241,30 @@ class Scheduler:
         await ps.upsert(
             t, {"key": key, "last_slot": first, "updated_at": time.time()}, key="key", update=()
         )
-        if slot is None:
+        if slot is None or await self._last_slot(key) >= slot.timestamp():
             return None
-        if not await self._claim(key, slot.timestamp()):
+        local = slot.astimezone(zone)
+        event = ScheduleEvent(scheduled_for=local, target=flow, bot=self.default_bot())
+        running = self._runs.get(key)
+        if running is not None and running.slot >= slot.timestamp():
+            return None  # this very slot runs here already
+        if running is not None:
+            # This process runs an earlier slot still: the new one is skipped.
+            self._skipped(event)
+            await self._mark_done(key, slot.timestamp())
+            return None
+        leases = self._leases(now)
+        lease = await leases.acquire(f"schedule:{key}", owner=self.owner, ttl=LEASE_TTL)
+        if lease is None:
+            # Running in another process, or left by a dead one: look again at its expiry.
+            holder = await leases.holder(f"schedule:{key}")
+            retry = holder.expires_at if holder is not None else now.timestamp()
+            self._retry_at = min(retry, self._retry_at or retry)
+            return None
+        if await self._last_slot(key) >= slot.timestamp():  # done meanwhile elsewhere
+            await leases.release(lease)
             return None
         late = now - slot
-        local = slot.astimezone(zone)
         if late > self.grace:
             log.warning(
                 "schedule %s: skipped the %s slot, missed by %s (longer than the %s grace)",
@@ -201,6 +273,8 @@ class Scheduler:
                 _short(late),
                 _short(self.grace),
             )
+            await self._mark_done(key, slot.timestamp())
+            await leases.release(lease)
             return None
         if late > dt.timedelta(minutes=1):
             log.warning(
@@ -209,18 +283,63 @@ class Scheduler:
                 local.isoformat(timespec="minutes"),
                 _short(late),
             )
-        return ScheduleEvent(scheduled_for=local, target=flow, bot=self.default_bot(), late=late)
+        event.late = late
+        run = _Run(key, slot.timestamp(), lease)
+        self._runs[key] = run
+        event.on_handled = partial(self._ran, run)
+        return event
 
-    async def _claim(self, key: str, slot: float) -> bool:
-        """Record `slot` as run for `key`; True for the one process whose update wins."""
+    def _ran(self, run: _Run) -> None:
+        # `on_handled`: sync, so the record waits for the loop (or `run_due`, `close`).
+        run.done = True
+        self._wake.set()
+
+    def _skipped(self, event: ScheduleEvent) -> None:
+        log.warning(
+            "schedule %s: skipped the %s slot: its run of an earlier slot is still going",
+            _key(cast(Flow, event.target)),
+            event.scheduled_for.isoformat(timespec="minutes"),
+        )
+
+    async def _settle(self, now: dt.datetime | None = None) -> None:
+        """Record the runs that ended; renew the leases of the others that are due for it."""
+        moment = (now or self.clock.now()).timestamp()
+        with anyio.CancelScope(shield=True):
+            for run in list(self._runs.values()):
+                if run.done:
+                    await self._finish(run)
+                elif moment >= run.lease.expires_at - 2 * _RENEW_AFTER:
+                    try:
+                        run.lease = await self._leases(now).renew(run.lease, ttl=LEASE_TTL)
+                    except LeaseLostError as exc:
+                        # Stalled past its lease: another process runs the slot again.
+                        log.warning("schedule %s: %s", run.key, exc)
+                        self._runs.pop(run.key, None)
+
+    async def _finish(self, run: _Run) -> None:
+        self._runs.pop(run.key, None)
+        await self._mark_done(run.key, run.slot)
+        await self._leases().release(run.lease)
+
+    async def _last_slot(self, key: str) -> float:
         ps, t = self._store()
-        async with ps.begin() as conn:
-            result = await conn.execute(
-                update(t)
-                .where(t.c.key == key, t.c.last_slot < slot)
-                .values(last_slot=slot, updated_at=time.time())
-            )
-            return result.rowcount == 1
+        value = await ps.scalar(select(t.c.last_slot).where(t.c.key == key))
+        return float(value) if value is not None else 0.0
+
+    async def _mark_done(self, key: str, slot: float) -> None:
+        """Record `slot` as done for `key` (unless a later one is)."""
+        ps, t = self._store()
+        await ps.execute(
+            update(t)
+            .where(t.c.key == key, t.c.last_slot < slot)
+            .values(last_slot=slot, updated_at=time.time())
+        )
+
+    def _leases(self, now: dt.datetime | None = None) -> Leases:
+        storage = self._storage()
+        if storage is None:
+            raise RuntimeError("the scheduler runs only on a host with [storage]")
+        return Leases(storage, self.clock if now is None else _Instant(now))
 
     # Hot reload: a changed set of schedules takes effect without waiting for a slot.
     @hookimpl
@@ -239,6 +358,33 @@ class Scheduler:
     def botrt_plugin_unloaded(self, host: Any, plugin: LoadedPlugin) -> None:
         """Wake up: a plugin's schedules are gone."""
         self.wake()
+
+
+@dataclass(slots=True)
+class _Run:
+    """A slot this process runs: its schedule, its time, the lease it holds, whether it ended."""
+
+    key: str
+    slot: float
+    lease: Lease
+    done: bool = False
+
+
+class _Instant:
+    """A clock stopped at `moment`: leases taken for `run_due(now)` are timed by that `now`."""
+
+    def __init__(self, moment: dt.datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> dt.datetime:
+        return self.moment
+
+    async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
+        raise NotImplementedError("a stopped clock is not slept on")
+
+
+def _moment(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def _key(flow: Flow) -> str:

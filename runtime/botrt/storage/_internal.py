@@ -2,5 +2,15 @@
 
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Inbox
+from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases, worker_id
 
-__all__ = ["MAX_STATE", "Inbox", "StateRows"]
+__all__ = [
+    "MAX_STATE",
+    "Inbox",
+    "Lease",
+    "LeaseBusyError",
+    "LeaseLostError",
+    "Leases",
+    "StateRows",
+    "worker_id",
+]

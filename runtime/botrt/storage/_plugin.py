@@ -14,10 +14,12 @@ from sqlalchemy.sql import Executable
 
 from botrt.storage import _kv as kv
 from botrt.storage._errors import StorageError
+from botrt.storage._lease import Leases
 from botrt.storage._migrate import MigrationStep, Plan, check_steps, recorded_version, run_migration
 from botrt.storage._upsert import build_upsert
 
 if TYPE_CHECKING:
+    from botrt.plugin import Clock
     from botrt.storage._storage import Storage
 
 _PREFIX = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
@@ -76,6 +78,15 @@ class PluginStorage:
         """This plugin's tables by their short name (``"marks"``). Raises nothing."""
         start = len(self._prefix) + 2
         return {name[start:]: table for name, table in self._metadata.tables.items()}
+
+    def leases(self, clock: Clock) -> Leases:
+        """Leases on the host's storage, timed by `clock` (the host's: `BotInfo` is one).
+
+        For background work that one process at a time may do, such as a job the
+        plugin resumes at every start (see `botrt.storage._lease`). Lease names are
+        shared by every plugin: start them with the plugin's name. Raises nothing.
+        """
+        return Leases(self._storage, clock)
 
     def table(self, name: str, *items: SchemaItem, **options: Any) -> Table:
         """Define this plugin's table `name` (stored as ``<plugin>__<name>``) and return it.

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from botrt.storage._conversations import define_table
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._errors import StorageError
+from botrt.storage._lease import define_table as define_lease
 from botrt.storage._plugin import PluginStorage
 from botrt.storage._url import Target, parse
 
@@ -50,6 +51,8 @@ class CoreTables:
             NULL until handled), unique per (bot, event_id).
         cursor: ``botrt_cursor(bot, position, updated_at)``, where each bot's update
             stream resumes (the Long Poll `ts`).
+        lease: ``botrt_lease(name, owner, epoch, expires_at)``, who runs which piece of
+            work (`botrt.storage._lease`).
     """
 
     metadata: MetaData
@@ -58,6 +61,7 @@ class CoreTables:
     conversation: Table
     inbox: Table
     cursor: Table
+    lease: Table
 
     @classmethod
     def define(cls) -> CoreTables:
@@ -98,7 +102,9 @@ class CoreTables:
             Column("position", String(200), nullable=False),
             Column("updated_at", Float, nullable=False),
         )
-        return cls(metadata, schema, kv, define_table(metadata), inbox, cursor)
+        return cls(
+            metadata, schema, kv, define_table(metadata), inbox, cursor, define_lease(metadata)
+        )
 
 
 class Storage:
