@@ -120,6 +120,7 @@ async def started(vk: FakeVK, a: Worker, b: Worker) -> None:
     await until(lambda: a.leadership.leads() and vk.longpoll_requests > 0)
     await b.timer.wait_idle(1)
     assert not b.leadership.leads()
+    assert b.adapter.healthy()  # standing by is healthy: /healthz must not drop it
 
 
 @pytest.fixture
