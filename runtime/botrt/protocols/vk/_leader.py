@@ -57,7 +57,8 @@ class LeadershipLost(Exception):
     """This worker no longer leads: its lease expired or another worker took it.
 
     Raised into what the leader was doing (recording a batch, handing an update
-    to the host), which stops; the worker stands by again.
+    to the host), which stops; the worker stands by again. Outside botrt's
+    exception tree: `Leadership.run` catches it, no caller ever sees it.
     """
 
 
