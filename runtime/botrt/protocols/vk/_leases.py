@@ -1,9 +1,9 @@
 """`StorageLeases`: the `LeaseStore` leadership uses, on the storage's own leases.
 
 The leases themselves (the ``botrt_lease`` rows, acquire, renew, release) are
-`botrt.storage._lease.Leases`, lent through `botrt.storage._internal`; this adds
-what Long Poll leadership needs on top: a renewal that answers "lost" rather
-than raising, and the fence check inside the caller's transaction (`holds`)."""
+`botrt.storage.Leases`; this adds what Long Poll leadership needs on top: a
+renewal that answers "lost" rather than raising, and the fence check inside the
+caller's transaction (`holds`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class StorageLeases:
     def __init__(self, storage: Storage, clock: Clock) -> None:
         """No database access. Raises nothing."""
         # Here, not at the top: only a cluster worker uses leases.
-        from botrt.storage._internal import Leases
+        from botrt.storage import Leases
 
         self._leases = Leases(storage, clock)
         self._table = storage.core.lease
@@ -44,7 +44,7 @@ class StorageLeases:
 
         :raises StorageError: if the database cannot be reached.
         """
-        from botrt.storage._internal import LeaseLost
+        from botrt.storage import LeaseLost
 
         try:
             await self._leases.renew(self._lease(tenure), ttl=ttl)
@@ -87,7 +87,7 @@ class StorageLeases:
 
     @staticmethod
     def _lease(tenure: Tenure) -> object:
-        from botrt.storage._internal import Lease
+        from botrt.storage import Lease
 
         # The expiry is not read by renew or release: they match owner and epoch.
         return Lease(tenure.name, tenure.owner, tenure.epoch, 0.0)
