@@ -75,7 +75,7 @@ async def test_a_takeover_waits_for_the_fenced_batch(postgres_url: str) -> None:
             tg.start_soon(take)
             # b's update waits for a's lock: seen in pg_stat_activity, not guessed
             # by time (the database has no event to wait on).
-            with anyio.fail_after(10):
+            with anyio.fail_after(30):
                 while not await waiting_for_a_lock(two):  # noqa: ASYNC110
                     await anyio.sleep(0.01)
             assert taken == []

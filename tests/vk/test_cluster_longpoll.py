@@ -82,14 +82,14 @@ class Worker:
             await self.adapter.run(self.submit)
 
     async def wait_texts(self, count: int) -> list[str]:
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             while len(self.texts) < count:
                 await self._changed.wait()
         return self.texts
 
 
 async def until(predicate: object) -> None:
-    with anyio.fail_after(10):
+    with anyio.fail_after(30):
         # Leadership has no change event to wait on: look again after a short pause.
         while not predicate():  # type: ignore[operator]  # noqa: ASYNC110
             await anyio.sleep(0.005)
