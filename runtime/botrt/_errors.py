@@ -43,8 +43,9 @@ before the tree existed still catches them::
 
 Not in the tree, on purpose: the control signals of a flow run (`stop()`,
 `bypass()`, `rewind()` raise `BaseException` subclasses the walk catches),
-`botrt.handle.NoMatch` (a service provider's "skip this node"), and the
-retry markers inside the VK client; none of them ever reaches a caller.
+`botrt.handle.NoMatch` (a service provider's "skip this node"), the
+retry markers inside the VK client, and the Long Poll's "another worker leads
+now" in a cluster; none of them ever reaches a caller.
 """
 
 from __future__ import annotations

@@ -72,6 +72,12 @@ class ManualTimer:
             if moment <= self._now:
                 due.set()
 
+    async def wait_idle(self, count: int) -> None:
+        """Wait until exactly `count` tasks sleep on this timer, none of them due yet."""
+        with anyio.fail_after(30):  # a hang bound, not a speed check
+            while len(self._sleepers) != count or any(m <= self._now for m, _ in self._sleepers):
+                await self._changed.wait()
+
     async def wait_sleeping(self, count: int) -> None:
         """Wait until exactly `count` tasks sleep on this timer."""
         with anyio.fail_after(30):

@@ -118,6 +118,14 @@ async def serve(
     """
     from botrt.host import Host
 
+    if config.cluster.enabled:
+        # What this worker leads is logged as it takes and gives up each lease.
+        log.info(
+            "cluster worker %s (failover %g s): sharing the work with the other workers "
+            "on this storage",
+            config.cluster.worker_id,
+            config.cluster.failover,
+        )
     host = Host(config)
     host.drain_grace = grace
     try:

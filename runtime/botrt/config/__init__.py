@@ -14,6 +14,7 @@ from botrt.config._load import default_config, load_config, parse_config
 from botrt.config._model import (
     BotConfig,
     BotSection,
+    ClusterSection,
     ConsoleSection,
     ConversationsSection,
     FloodLimit,
@@ -28,6 +29,7 @@ __all__ = [
     "LIVE_KEYS",
     "BotConfig",
     "BotSection",
+    "ClusterSection",
     "ConfigError",
     "ConfigIssue",
     "ConsoleSection",

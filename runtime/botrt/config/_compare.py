@@ -34,8 +34,9 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
     Returns key paths in file order, among ``bot.name``, ``bot.timezone``, ``bot.language``,
     ``bot.error_reply``, ``bot.unknown_command_reply``, ``bot.flood``,
     ``plugins.dirs``, ``plugins.reload``, ``plugins.builtin``, ``storage``,
-    ``console``, ``server``, ``bots`` and ``conversations``; an empty list means every change (if
-    any) is one of `LIVE_KEYS` and can be applied to the running bot. Raises nothing.
+    ``console``, ``server``, ``bots``, ``conversations`` and ``cluster``; an empty list
+    means every change (if any) is one of `LIVE_KEYS` and can be applied to the running
+    bot. Raises nothing.
     """
     candidates = {
         "bot.name": (old.bot.name, new.bot.name),
@@ -52,5 +53,6 @@ def restart_needed(old: BotConfig, new: BotConfig) -> list[str]:
         "server": (old.server, new.server),
         "bots": (old.bots, new.bots),
         "conversations": (old.conversations, new.conversations),
+        "cluster": (old.cluster, new.cluster),
     }
     return [key for key, (before, after) in candidates.items() if before != after]

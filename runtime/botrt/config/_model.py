@@ -155,6 +155,21 @@ class ConversationsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSection:
+    """``[cluster]``: whether this process is one worker of several on one PostgreSQL.
+
+    `worker_id` names this worker in leases and logs: as written, or (when
+    written empty or left out) the host name and the process id, filled in by
+    the loader. `failover` is the number of seconds within which another worker
+    takes over the work of one that died.
+    """
+
+    enabled: bool = False
+    worker_id: str = ""
+    failover: float = 5
+
+
+@dataclass(frozen=True, slots=True)
 class VkBotConfig:
     """One ``[[bots]]`` entry: a VK community bot account.
 
@@ -197,6 +212,7 @@ class BotConfig:
     server: ServerSection
     bots: tuple[VkBotConfig, ...]
     conversations: ConversationsSection = ConversationsSection()
+    cluster: ClusterSection = ClusterSection()
 
     @property
     def server_active(self) -> bool:

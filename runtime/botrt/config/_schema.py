@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from botrt.config._keys import join_index, join_key
 from botrt.config._model import (
     BotConfig,
     BotSection,
+    ClusterSection,
     ConsoleSection,
     ConversationsSection,
     FloodLimit,
@@ -57,16 +60,18 @@ def build_config(
     `failed` holds key paths whose ``${VAR}`` expansion already failed.
     """
     root = Table(data, "", issues, failed)
+    storage = _storage(root.table("storage"), base_dir)
     config = BotConfig(
         path=path,
         base_dir=base_dir,
         bot=_bot(root.table("bot"), environ),
         plugins=_plugins(root.table("plugins"), base_dir),
-        storage=_storage(root.table("storage"), base_dir),
+        storage=storage,
         console=_console(root.table("console")),
         server=_server(root.table("server")),
         bots=_bots(root, issues),
         conversations=_conversations(root.table("conversations")),
+        cluster=_cluster(root.table("cluster"), storage),
     )
     root.finish()
     return config
@@ -181,6 +186,63 @@ def _conversations(t: Table) -> ConversationsSection:
     )
     t.finish()
     return section
+
+
+def _cluster(t: Table, storage: StorageSection) -> ClusterSection:
+    default = ClusterSection()
+    enabled = t.get("enabled", c.boolean, default.enabled)
+    worker_id = t.get("worker_id", _worker_id, default.worker_id)
+    failover = t.get("failover", _failover, default.failover)
+    t.finish()
+    if enabled and storage.dialect != "postgresql":
+        # The workers coordinate through the database: a SQLite file is one machine's.
+        t.report(
+            t.key("enabled"),
+            f"a cluster needs PostgreSQL, but storage.url is {c.render(storage.url)}; "
+            'set storage.url to a "postgresql://..." URL, or cluster.enabled = false',
+        )
+    return ClusterSection(
+        enabled=enabled, worker_id=worker_id or default_worker_id(), failover=failover
+    )
+
+
+def default_worker_id() -> str:
+    """``[cluster] worker_id`` when none is written: ``<host name>:<process id>``.
+
+    Raises nothing.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# Leases and logs carry the worker id; the lease tables keep 200 characters.
+_MAX_WORKER_ID = 200
+
+
+def _worker_id(value: Any, path: str, report: c.Report) -> Any:
+    name = c.string()(value, path, report)
+    if name is c.INVALID:
+        return c.INVALID
+    if len(name) > _MAX_WORKER_ID or not name.isprintable() or name != name.strip():
+        report(
+            path,
+            f"expected at most {_MAX_WORKER_ID} printable characters without surrounding "
+            f"spaces, got {c.render(name)}",
+        )
+        return c.INVALID
+    return name
+
+
+# Below a second, a worker's lease would expire on an ordinary pause of the network or
+# the database, and leadership would change hands for nothing.
+_MIN_FAILOVER = 1
+
+
+def _failover(value: Any, path: str, report: c.Report) -> Any:
+    seconds = c.positive_number(value, path, report)
+    if seconds is not c.INVALID and seconds < _MIN_FAILOVER:
+        report(path, f"expected at least {_MIN_FAILOVER} second, got {c.render(seconds)}")
+        return c.INVALID
+    return seconds
 
 
 def _bots(root: Table, issues: list[ConfigIssue]) -> tuple[VkBotConfig, ...]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,10 @@ DEFAULT_PRUNE_EVERY = 600.0
 
 Key = tuple[str, str]
 """(bot, event id)."""
+
+Fence = Callable[["AsyncConnection"], Awaitable[None]]
+"""Run first in a batch's transaction: raises (rolling the batch back) if its writer may no
+longer write, e.g. a cluster's leader whose lease another worker has taken since."""
 
 
 class Inbox:
@@ -112,17 +116,24 @@ class Inbox:
         return await future
 
     async def record(
-        self, bot: str, updates: Sequence[tuple[str, str]], position: str | None
+        self,
+        bot: str,
+        updates: Sequence[tuple[str, str]],
+        position: str | None,
+        *,
+        fence: Fence | None = None,
     ) -> list[bool]:
         """Record a batch of (event id, body) and `bot`'s new `position`, in one transaction.
 
         Returns, per update, whether it is new. `position` None leaves the stored
-        one as it is.
+        one as it is. A `fence` runs first inside that transaction (a cluster's
+        leader proving it still leads); whatever it raises rolls everything back
+        and propagates.
 
         :raises StorageError: if the database cannot be reached (nothing recorded).
         """
         rows = [(bot, key, body) for key, body in updates]
-        fresh = await self._commit(rows, None if position is None else (bot, position))
+        fresh = await self._commit(rows, None if position is None else (bot, position), fence)
         return [(bot, key) in fresh for key, _ in updates]
 
     async def position(self, bot: str) -> tuple[str, float] | None:
@@ -242,7 +253,10 @@ class Inbox:
                 )
 
     async def _commit(
-        self, rows: Sequence[tuple[str, str, str]], position: tuple[str, str] | None
+        self,
+        rows: Sequence[tuple[str, str, str]],
+        position: tuple[str, str] | None,
+        fence: Fence | None = None,
     ) -> set[Key]:
         # One write transaction: the new rows, a position, and every mark made so far
         # (they ride along for free), pruning when it is time. Returns the new keys.
@@ -251,7 +265,7 @@ class Inbox:
             now = self.now()
             prune = self._next_prune is None or now >= self._next_prune
             try:
-                if self._sqlite is not None:
+                if self._sqlite is not None and fence is None:
                     fresh = await self._sqlite.commit(
                         rows=rows,
                         position=position,
@@ -260,7 +274,11 @@ class Inbox:
                         prune_before=now - self.keep if prune else None,
                     )
                 else:
+                    # A fence needs SQLAlchemy's connection (a cluster is PostgreSQL's;
+                    # SQLite takes this path only in tests).
                     async with self._storage.transaction(write=True) as conn:
+                        if fence is not None:
+                            await fence(conn)
                         fresh = await self._insert(conn, rows, now)
                         if position is not None:
                             await self._store_position(conn, *position, now)

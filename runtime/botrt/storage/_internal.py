@@ -1,11 +1,12 @@
 """What `botrt.storage` lends its sibling packages (the host, the VK adapters): not public API."""
 
 from botrt.storage._conversations import MAX_STATE, StateRows
-from botrt.storage._inbox import Inbox
+from botrt.storage._inbox import Fence, Inbox
 from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases, worker_id
 
 __all__ = [
     "MAX_STATE",
+    "Fence",
     "Inbox",
     "Lease",
     "LeaseBusyError",

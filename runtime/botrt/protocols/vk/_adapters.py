@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botrt.adapter import Adapter, Event, Submit
 from botrt.protocols.vk._api import VkApi
 from botrt.protocols.vk._durable import ReplyApi, update_key
-from botrt.protocols.vk._errors import VkPayloadError
+from botrt.protocols.vk._errors import VkConfigError, VkPayloadError
 from botrt.protocols.vk._longpoll import BotsLongPoll
 from botrt.protocols.vk._parse import parse_update
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from botrt.protocols.vk._callback import CallbackBot
     from botrt.protocols.vk._durable import VkInbox
+    from botrt.protocols.vk._leader import Leadership
 
 log = logging.getLogger("botrt.vk")
 
@@ -101,17 +102,49 @@ class VkPlatform:
 
 
 class VkLongPollAdapter(Adapter):
-    """Receives one bot's events through Bots Long Poll."""
+    """Receives one bot's events through Bots Long Poll.
 
-    def __init__(self, platform: VkPlatform, bot: str, group_id: int) -> None:
+    With a `leadership` (``[cluster] enabled``), it polls only while this worker
+    leads the bot (`Leadership`), from the `ts` the last leader stored; a
+    standby worker waits, and counts as healthy.
+    """
+
+    def __init__(
+        self,
+        platform: VkPlatform,
+        bot: str,
+        group_id: int,
+        leadership: Leadership | None = None,
+    ) -> None:
         self.name = f"vk:{bot}"
         self._platform = platform
         self._bot = bot
+        self._group_id = group_id
+        self.leadership = leadership
         self._poll = BotsLongPoll(platform.apis[bot], group_id, bot=bot, journal=platform.inbox)
 
     async def run(self, submit: Submit) -> None:
-        """Poll until cancelled, submitting every event in order."""
+        """Poll until cancelled (in a cluster: whenever this worker leads), in order."""
+        leadership = self.leadership
+        if leadership is None:
+            await self._receive(submit)
+            return
 
+        async def checked(event: Event) -> None:
+            leadership.check()  # a deposed leader hands nothing more to the host
+            await submit(event)
+
+        async def lead() -> None:
+            # A new poller for each term: it resumes from the `ts` the last leader
+            # stored, and records every batch behind the lease's fence.
+            journal = _FencedJournal(self._platform.inbox, leadership)
+            api = self._platform.apis[self._bot]
+            self._poll = BotsLongPoll(api, self._group_id, bot=self._bot, journal=journal)
+            await self._receive(checked)
+
+        await leadership.run(lead)
+
+    async def _receive(self, submit: Submit) -> None:
         async def sink(bot: str, update: dict[str, Any]) -> None:
             self._platform.connected[bot] = True
             event = self._platform.event_of(bot, update)
@@ -127,13 +160,38 @@ class VkLongPollAdapter(Adapter):
             self._platform.connected[self._bot] = False
 
     def healthy(self) -> bool:
-        """Whether the last long-poll request succeeded."""
+        """Whether the last long-poll request succeeded (a cluster's standby: True)."""
+        if self.leadership is not None and not self.leadership.leads():
+            return True
         return self._poll.connected
 
     async def close(self) -> None:
-        """Write the handled marks, close the bot's API session."""
+        """Write the handled marks, hand the lead over (a cluster), close the API session."""
         await self._platform.close()
+        if self.leadership is not None:
+            # After the marks: the next leader replays only what this one left undone.
+            await self.leadership.step_down()
         await self._platform.apis[self._bot].close()
+
+
+class _FencedJournal:
+    """The inbox as a leader's poller sees it: each batch recorded behind the lease's fence."""
+
+    def __init__(self, inbox: VkInbox | None, leadership: Leadership) -> None:
+        if inbox is None:
+            raise VkConfigError("a cluster's Long Poll needs the storage's inbox")
+        self._inbox = inbox
+        self._leadership = leadership
+
+    async def resume(self, bot: str) -> tuple[str, float] | None:
+        """As `VkInbox.resume`."""
+        return await self._inbox.resume(bot)
+
+    async def record(
+        self, bot: str, updates: Sequence[dict[str, Any]], ts: str | None
+    ) -> list[dict[str, Any]]:
+        """As `VkInbox.record`, refused with `LeadershipLost` once another worker leads."""
+        return await self._inbox.record(bot, updates, ts, fence=self._leadership.fence)
 
 
 class VkCallbackAdapter(Adapter):

@@ -21,7 +21,7 @@ from botrt.protocols.vk._outbound import job_random_id
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
-    from botrt.storage._internal import Inbox
+    from botrt.storage._internal import Fence, Inbox
 
 
 def update_key(update: dict[str, Any]) -> str:
@@ -58,14 +58,21 @@ class VkInbox:
         return await self.inbox.accept(bot, update_key(update), encode(update))
 
     async def record(
-        self, bot: str, updates: Sequence[dict[str, Any]], ts: str | None
+        self,
+        bot: str,
+        updates: Sequence[dict[str, Any]],
+        ts: str | None,
+        *,
+        fence: Fence | None = None,
     ) -> list[dict[str, Any]]:
         """Record one Long Poll batch and the `ts` after it; returns the updates not seen before.
+
+        `fence` runs first in the same transaction (`Inbox.record`).
 
         :raises StorageError: if the storage cannot be reached (nothing recorded).
         """
         items = [(update_key(u), encode(u)) for u in updates]
-        fresh = await self.inbox.record(bot, items, ts)
+        fresh = await self.inbox.record(bot, items, ts, fence=fence)
         return [u for u, new in zip(updates, fresh, strict=True) if new]
 
     async def resume(self, bot: str) -> tuple[str, float] | None:

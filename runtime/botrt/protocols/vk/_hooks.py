@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from botrt.adapter import Adapter, Event
     from botrt.handle._internal import FlowRun
     from botrt.host import Host
+    from botrt.protocols.vk._adapters import VkPlatform
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._durable import VkInbox
+    from botrt.protocols.vk._leader import Leadership
     from botrt.protocols.vk._typing import Typing
 
 
@@ -68,9 +70,9 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     for b in bots:
         api = platform.apis[b.name]
         host.register_bot(b.name, outbound=VkOutbound(api), members=VkMemberSource(api, b.group_id))
-    pollers = [
-        VkLongPollAdapter(platform, b.name, b.group_id) for b in bots if b.transport == "longpoll"
-    ]
+    polled = [b for b in bots if b.transport == "longpoll"]
+    leads = _leaderships(host, platform, [b.name for b in polled])
+    pollers = [VkLongPollAdapter(platform, b.name, b.group_id, leads.get(b.name)) for b in polled]
     adapters: list[Adapter] = list(pollers)
     callback = [
         CallbackBot(b.name, b.group_id, b.path or f"/vk/{b.name}", b.confirmation or "", b.secret)
@@ -91,6 +93,38 @@ def botrt_adapters(host: Host) -> list[Adapter]:
 
         host.metrics.registry.register(VkApiCollector(platform))
     return adapters
+
+
+def _leaderships(host: Host, platform: VkPlatform, names: list[str]) -> dict[str, Leadership]:
+    # A cluster's workers poll each bot one at a time: a lease per bot (docs/operations.md).
+    cluster = host.config.cluster
+    if not cluster.enabled or not names:
+        return {}
+    from botrt.protocols.vk._errors import VkConfigError
+
+    if host.storage is None:
+        raise VkConfigError("[cluster] enabled needs the storage: its leases coordinate workers")
+    from botrt.protocols.vk._leader import Leadership
+    from botrt.protocols.vk._leases import StorageLeases
+
+    leases = StorageLeases(host.storage, host.info.clock)
+    log.info(
+        "cluster worker %s: leads the Long Poll of bots %s when their lease is free "
+        "(failover %g s)",
+        cluster.worker_id,
+        ", ".join(names),
+        cluster.failover,
+    )
+    return {
+        name: Leadership(
+            leases,
+            f"vk-longpoll:{name}",
+            cluster.worker_id,
+            failover=cluster.failover,
+            timer=platform.apis[name].timer,
+        )
+        for name in names
+    }
 
 
 def _inbox(host: Host) -> VkInbox | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botrt import _json
 from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
+from botrt.protocols.vk._leader import LeadershipLost
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
@@ -93,6 +94,9 @@ class BotsLongPoll:
 
     `run` can be cancelled at any point; a later `run` on the same object
     resumes where it stopped, the rest of an interrupted batch first.
+
+    In a cluster the journal and the sink raise `LeadershipLost` once another
+    worker polls the bot: `run` stops with it, storing and handing on nothing more.
     """
 
     def __init__(
@@ -171,6 +175,8 @@ class BotsLongPoll:
             settings or a wrong group id); errors 6, 9 and 10 are waited out.
         :raises VkError: if `run` is already running on this object, or the
             `VkApi` was closed.
+        :raises LeadershipLost: if the journal or the sink says this worker no
+            longer leads the bot (a cluster).
         """
         if self._running:
             raise VkError(f"BotsLongPoll for bot {self.bot!r} is already running")
@@ -235,6 +241,8 @@ class BotsLongPoll:
             return body  # nothing new: no write
         try:
             fresh = await journal.record(self.bot, batch, ts)
+        except LeadershipLost:
+            raise  # another worker polls this bot now: this one stops
         except Exception as exc:
             # Not recorded, so not handed on: the same `ts` is asked again.
             reason = f"{type(exc).__name__}: {exc}"
@@ -298,6 +306,8 @@ class BotsLongPoll:
             update = self._pending[0]
             try:
                 await sink(self.bot, update)
+            except LeadershipLost:
+                raise  # not handed on: it stays recorded, for the new leader to replay
             except Exception:
                 logger.exception("bot %s: the sink failed on a %s", self.bot, update.get("type"))
             # Dropped only once the sink returned: a cancellation inside the

@@ -1,0 +1,343 @@
+"""Long Poll leadership in a cluster: one worker at a time polls each bot.
+
+VK gives a bot's Long Poll updates to whoever asks, so two workers polling one
+bot would both get every update. With ``[cluster] enabled`` each bot's poller
+holds a lease (a row in the shared storage, with an owner, an expiry and an
+epoch that grows each time the lease is taken): `Leadership.run` waits until it
+can take the lease, leads while it keeps renewing it, and goes back to
+standing by when it is lost.
+
+Fencing: a leader that was paused (a long GC, a frozen VM, a cut network) may
+not know yet that another worker took over. It must neither store a `ts` nor
+hand updates to the host:
+
+- every batch it records goes through `Leadership.fence`, which checks in the
+  batch's own transaction that its epoch is still the lease's (the store locks
+  the lease row, so a takeover either happened before the check, and the batch
+  is refused, or waits until the batch is committed);
+- before an update goes to the host, `Leadership.check` asks whether the lease
+  is still valid by this worker's own clock (it renews well before expiry).
+
+A graceful stop keeps renewing until the stop has drained what the leader
+handed to the host and written its "handled" marks (`step_down`, from the
+adapter's close), then releases the lease at once: the next worker starts from
+the stored `ts` with nothing left to replay, and nothing is handled twice.
+
+`LeaseStore` is what leadership needs of the storage's leases; `MemoryLeases`
+is one in memory, for tests and for reasoning about the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import anyio
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from botrt.protocols.vk._timer import Timer
+
+log = logging.getLogger("botrt.cluster")
+
+# Shares of `[cluster] failover`: a dead leader's lease runs out after TTL, and a
+# standby notices within STANDBY more, so a takeover takes at most 0.7 of it plus
+# a round trip to the database; a live leader renews three times per TTL, so one
+# slow renewal does not cost it the lease.
+TTL_SHARE = 0.6
+STANDBY_SHARE = 0.1
+RENEWALS_PER_TTL = 3
+
+
+class LeadershipLost(Exception):
+    """This worker no longer leads: its lease expired or another worker took it.
+
+    Raised into what the leader was doing (recording a batch, handing an update
+    to the host), which stops; the worker stands by again. Outside botrt's
+    exception tree: `Leadership.run` catches it, no caller ever sees it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Tenure:
+    """One holding of a lease: `owner` holds `name` at `epoch` (fencing token)."""
+
+    name: str
+    owner: str
+    epoch: int
+
+
+class LeaseStore(Protocol):
+    """What leadership needs of the storage's leases (one row per lease name).
+
+    Expiry is judged by the store's own clock (the database's, for a shared
+    store), so workers' clocks need not agree.
+    """
+
+    async def acquire(self, name: str, owner: str, ttl: float) -> Tenure | None:
+        """Take `name` for `owner` for `ttl` seconds; None if another owner holds it unexpired.
+
+        Taking a lease that was free, released or expired gives an epoch greater
+        than any before; taking one `owner` already holds extends it, same epoch.
+        """
+        ...
+
+    async def renew(self, tenure: Tenure, ttl: float) -> bool:
+        """Extend to `ttl` seconds from now if still held at `tenure`'s epoch; False if lost."""
+        ...
+
+    async def release(self, tenure: Tenure) -> None:
+        """Free the lease at once if still held at `tenure`'s epoch; else do nothing."""
+        ...
+
+    async def holds(self, conn: AsyncConnection, tenure: Tenure) -> bool:
+        """Within `conn`'s transaction: whether `tenure` is still the lease's holding.
+
+        Locks the lease row until that transaction ends (``FOR SHARE``), so a
+        takeover cannot commit between this check and the caller's commit.
+        """
+        ...
+
+    async def holder(self, name: str) -> str | None:
+        """Who holds `name` unexpired now (for the logs); None if nobody."""
+        ...
+
+
+class MemoryLeases:
+    """A `LeaseStore` in memory: leases of the workers of one process (tests).
+
+    `now` is the store's clock, in seconds.
+    """
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        # name -> (owner, epoch, expires at); owner "" once released
+        self.rows: dict[str, tuple[str, int, float]] = {}
+
+    async def acquire(self, name: str, owner: str, ttl: float) -> Tenure | None:
+        """As `LeaseStore.acquire`."""
+        now = self.now()
+        row = self.rows.get(name)
+        if row is not None and row[0] != owner and row[2] > now:
+            return None
+        epoch = 1 if row is None else row[1] if row[0] == owner else row[1] + 1
+        self.rows[name] = (owner, epoch, now + ttl)
+        return Tenure(name, owner, epoch)
+
+    async def renew(self, tenure: Tenure, ttl: float) -> bool:
+        """As `LeaseStore.renew`."""
+        if not self._current(tenure):
+            return False
+        self.rows[tenure.name] = (tenure.owner, tenure.epoch, self.now() + ttl)
+        return True
+
+    async def release(self, tenure: Tenure) -> None:
+        """As `LeaseStore.release`."""
+        if self._current(tenure):
+            self.rows[tenure.name] = ("", tenure.epoch, 0.0)  # "": nobody; the epoch stays
+
+    async def holds(self, conn: AsyncConnection, tenure: Tenure) -> bool:
+        """As `LeaseStore.holds`; `conn` is not needed in memory."""
+        return self._current(tenure)
+
+    async def holder(self, name: str) -> str | None:
+        """As `LeaseStore.holder`."""
+        row = self.rows.get(name)
+        return row[0] if row is not None and row[0] and row[2] > self.now() else None
+
+    def _current(self, tenure: Tenure) -> bool:
+        row = self.rows.get(tenure.name)
+        return row is not None and row[:2] == (tenure.owner, tenure.epoch)
+
+
+class Leadership:
+    """One worker's claim to lead one bot's Long Poll.
+
+    Attributes:
+        name: the lease's name (``longpoll:<bot>``).
+        owner: this worker's id (``[cluster] worker_id``).
+        ttl, renew_every, standby_every: seconds, from `failover` (see the shares above).
+        tenure: the holding while this worker leads, else None.
+    """
+
+    def __init__(
+        self,
+        leases: LeaseStore,
+        name: str,
+        owner: str,
+        *,
+        failover: float,
+        timer: Timer,
+    ) -> None:
+        """Prepare; nothing is taken until `run`. Raises nothing."""
+        self.leases = leases
+        self.name = name
+        self.owner = owner
+        self.ttl = failover * TTL_SHARE
+        self.renew_every = self.ttl / RENEWALS_PER_TTL
+        self.standby_every = failover * STANDBY_SHARE
+        self.timer = timer
+        self.tenure: Tenure | None = None
+        self._deadline = 0.0  # this worker's clock: the lease is surely its own before
+        self._lost = anyio.Event()
+        self._keeper: asyncio.Task[None] | None = None
+        self._shown_holder: str | None = ""  # "" = nothing logged yet
+
+    def leads(self) -> bool:
+        """Whether this worker leads now, by its own clock. Raises nothing."""
+        return self.tenure is not None and self.timer.now() < self._deadline
+
+    def check(self) -> None:
+        """Go on only while leading.
+
+        :raises LeadershipLost: if this worker does not lead (any more).
+        """
+        if not self.leads():
+            raise LeadershipLost(f"worker {self.owner} no longer leads {self.name}")
+
+    async def fence(self, conn: AsyncConnection) -> None:
+        """Go on only if the lease is still this holding, in `conn`'s transaction.
+
+        :raises LeadershipLost: if another worker took the lease (or it was freed).
+        """
+        tenure = self.tenure
+        if tenure is None or not await self.leases.holds(conn, tenure):
+            self._lost.set()
+            raise LeadershipLost(f"worker {self.owner} no longer leads {self.name}")
+
+    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+        """Forever: stand by until the lease is taken, then run `lead` while it is held.
+
+        `lead` is cancelled when the lease is lost, and may itself raise
+        `LeadershipLost`; either way the worker stands by again. On cancellation
+        (a stop) the lease is kept, and renewed, until `step_down`.
+
+        :raises Exception: what `lead` raises, other than `LeadershipLost`.
+        """
+        while True:
+            lost = await self._take()
+            try:
+                await self._while_held(lead, lost)
+            except Exception:
+                # `lead` failed: the host restarts the adapter, which stands by anew.
+                await self.step_down()
+                raise
+            await self._stop_keeper()
+            tenure, self.tenure = self.tenure, None
+            if tenure is not None:
+                log.warning(
+                    "worker %s no longer leads %s (epoch %d): the lease expired or another "
+                    "worker took it; standing by",
+                    self.owner,
+                    self.name,
+                    tenure.epoch,
+                )
+
+    @staticmethod
+    async def _while_held(lead: Callable[[], Awaitable[None]], lost: anyio.Event) -> None:
+        failed: list[Exception] = []
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                await lost.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            try:
+                await lead()
+            except LeadershipLost:
+                lost.set()
+            except Exception as exc:
+                failed.append(exc)  # raised below as itself, not in an exception group
+            tg.cancel_scope.cancel()
+        if failed:
+            raise failed[0]
+
+    async def step_down(self) -> None:
+        """Stop renewing and free the lease at once, so another worker takes over now.
+
+        For a stop, once what this leader handed to the host is handled and
+        marked. Logs a failure (the lease then runs out within `ttl`).
+        """
+        await self._stop_keeper()
+        tenure, self.tenure = self.tenure, None
+        if tenure is None:
+            return
+        try:
+            await self.leases.release(tenure)
+        except Exception as exc:
+            log.warning(
+                "worker %s could not release %s (%s): another worker takes over once it "
+                "runs out, within %.1f s",
+                self.owner,
+                self.name,
+                exc,
+                self.ttl,
+            )
+            return
+        log.info("worker %s released %s: another worker takes over", self.owner, self.name)
+
+    async def _take(self) -> anyio.Event:
+        while True:
+            started = self.timer.now()
+            try:
+                tenure = await self.leases.acquire(self.name, self.owner, self.ttl)
+            except Exception as exc:
+                log.warning("worker %s cannot reach the leases (%s); retrying", self.owner, exc)
+                tenure = None
+            else:
+                if tenure is None:
+                    await self._show_holder()
+            if tenure is not None:
+                self.tenure = tenure
+                self._deadline = started + self.ttl
+                self._lost = lost = anyio.Event()
+                self._shown_holder = ""
+                self._keeper = asyncio.get_running_loop().create_task(self._keep(tenure, lost))
+                log.info("worker %s leads %s (epoch %d)", self.owner, self.name, tenure.epoch)
+                return lost
+            await self.timer.sleep(self.standby_every)
+
+    async def _show_holder(self) -> None:
+        try:
+            holder = await self.leases.holder(self.name)
+        except Exception:
+            return
+        if holder != self._shown_holder and holder is not None:
+            log.info("worker %s stands by for %s, led by %s", self.owner, self.name, holder)
+        self._shown_holder = holder
+
+    async def _keep(self, tenure: Tenure, lost: anyio.Event) -> None:
+        # A plain task, not in `run`'s task group: after a stop cancels `run`, the
+        # lease must stay this worker's while the host drains (until `step_down`).
+        while True:
+            await self.timer.sleep(
+                min(self.renew_every, max(0.0, self._deadline - self.timer.now()))
+            )
+            if self.timer.now() >= self._deadline:
+                lost.set()
+                return
+            started = self.timer.now()
+            try:
+                # A renewal stuck on a dead connection must not outlive the lease.
+                with anyio.fail_after(self.ttl):
+                    kept = await self.leases.renew(tenure, self.ttl)
+            except Exception as exc:
+                log.warning("worker %s could not renew %s (%s)", self.owner, self.name, exc)
+                continue
+            if not kept:
+                lost.set()
+                return
+            self._deadline = started + self.ttl
+
+    async def _stop_keeper(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        keeper.cancel()
+        # `wait`, not `await keeper`: the keeper's cancellation is not this task's.
+        await asyncio.wait([keeper])
