@@ -44,11 +44,11 @@ class StorageLeases:
 
         :raises StorageError: if the database cannot be reached.
         """
-        from botrt.storage import LeaseLost
+        from botrt.storage import LeaseLostError
 
         try:
             await self._leases.renew(self._lease(tenure), ttl=ttl)
-        except LeaseLost:
+        except LeaseLostError:
             return False
         return True
 
