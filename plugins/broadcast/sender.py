@@ -53,10 +53,6 @@ IN_FLIGHT_GRACE = 5.0
 
 MAX_RETRY_DELAY = 60.0
 
-LEASE_TTL = 30.0
-"""Seconds a job's lease lives unrenewed: after a crash, another process takes the job
-over this long after the dead one last renewed it (renewals come every third of it)."""
-
 LATE = dt.timedelta(minutes=1)
 """A scheduled job that starts later than this after its time is logged as started late."""
 
@@ -375,9 +371,10 @@ class Broadcaster:
     async def _run_leased(self, job: Job, options: Options) -> None:
         """Send `job` holding its lease; while another process holds it, wait to take over.
 
-        The lease is renewed while the job runs (`LEASE_TTL`); a process that
-        dies stops renewing it, and once it expires a process that waits takes
-        the job over where the recorded outcomes stop.
+        The lease is renewed while the job runs (every third of the storage's
+        lease time to live: 30 s, or 0.6 of ``[cluster] failover`` in a
+        cluster); a process that dies stops renewing it, and once it expires a
+        process that waits takes the job over where the recorded outcomes stop.
         """
         name = f"broadcast:job:{job.id}"
         wake = self._active.setdefault(job.id, anyio.Event())
@@ -385,7 +382,7 @@ class Broadcaster:
         try:
             while True:
                 try:
-                    async with self.leases.hold(name, owner=self.owner, ttl=LEASE_TTL):
+                    async with self.leases.hold(name, owner=self.owner):
                         await self._run(job, options)
                     return
                 except LeaseBusyError as busy:

@@ -20,6 +20,7 @@ from botrt.config import is_plugin_enabled
 from botrt.handle import Dispatcher, Services
 from botrt.handle._internal import LANE
 from botrt.hooks import make_plugin_manager
+from botrt.host._cluster import lease_timing
 from botrt.host._conversations import dialogues_for
 from botrt.host._flood import FloodControl
 from botrt.host._intake import open_intake
@@ -124,6 +125,8 @@ class Host:
             self.member_sources,
             lambda: self.members,
             lambda event: self.pm.hook.botrt_is_admin(host=self, event=event),
+            storage=lambda: self.storage,
+            clock=lambda: self.info.clock,
         )
         self.roles = Roles(lambda: self.config.bot.admins, self._member_sync.is_admin)
         self.messenger = Messenger(lambda: self.outbound)
@@ -254,6 +257,7 @@ class Host:
             from botrt.storage import Storage
 
             self.storage = await Storage.open(self.config.storage.resolved_url)
+            self.storage.lease_timing = lease_timing(self.config.cluster)
             self.members = Members(self.storage.for_plugin("botrt"), lambda: self.config.bot.admins)
             await self.members.setup()
             await self.scheduler.setup()

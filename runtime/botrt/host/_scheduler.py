@@ -7,7 +7,8 @@ once; the lease is renewed while the run goes on, and the slot is recorded done
 only when the run has ended. A run cut by a crash (or cancelled at a stop) leaves
 the slot not done: the next start runs it again, within the grace: at once after
 a stop or a crash on this machine, once the dead process's lease expires
-(`LEASE_TTL`) after a crash elsewhere. So
+after a crash elsewhere (the storage's `LeaseTiming`: 30 s, or within
+``[cluster] failover`` in a cluster). So
 a scheduled flow runs at least once per slot, and should make its effects
 idempotent (``event.scheduled_for`` is a key unique to the slot).
 
@@ -32,7 +33,7 @@ from botrt.handle import Flow, ScheduleSpec
 from botrt.hooks import hookimpl
 from botrt.plugin import Clock
 from botrt.storage import StorageError
-from botrt.storage._internal import Lease, LeaseLostError, Leases, worker_id
+from botrt.storage._internal import Lease, LeaseLostError, Leases, LeaseTiming, worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
     from botrt.config import BotConfig
     from botrt.plugin import BotInfo, LoadedPlugin
     from botrt.storage import Storage
-
-LEASE_TTL = 30.0
-"""Seconds a slot's lease lives unrenewed: how long a crashed run's slot waits to run again."""
-# Renewed when a third of it is left... twice: a busy loop has a second chance.
-_RENEW_AFTER = LEASE_TTL / 3
 
 log = logging.getLogger("botrt.schedule")
 
@@ -171,9 +167,8 @@ class Scheduler:
                 self._enqueue(event)
             now = self.clock.now()
             upcoming = [s.next_after(now, z) for _, _, s, z in self.schedules()]
-            upcoming += [
-                _moment(r.lease.expires_at - 2 * _RENEW_AFTER) for r in self._runs.values()
-            ]
+            timing = self._leases().timing
+            upcoming += [_renewal(r.lease, timing) for r in self._runs.values()]
             if self._retry_at is not None:
                 upcoming.append(_moment(self._retry_at))
             moment = min((u for u in upcoming if u is not None), default=None)
@@ -254,7 +249,7 @@ class Scheduler:
             await self._mark_done(key, slot.timestamp())
             return None
         leases = self._leases(now)
-        lease = await leases.acquire(f"schedule:{key}", owner=self.owner, ttl=LEASE_TTL)
+        lease = await leases.acquire(f"schedule:{key}", owner=self.owner)
         if lease is None:
             # Running in another process, or left by a dead one: look again at its expiry.
             holder = await leases.holder(f"schedule:{key}")
@@ -303,14 +298,15 @@ class Scheduler:
 
     async def _settle(self, now: dt.datetime | None = None) -> None:
         """Record the runs that ended; renew the leases of the others that are due for it."""
-        moment = (now or self.clock.now()).timestamp()
+        moment = now or self.clock.now()
+        leases = self._leases(now)
         with anyio.CancelScope(shield=True):
             for run in list(self._runs.values()):
                 if run.done:
                     await self._finish(run)
-                elif moment >= run.lease.expires_at - 2 * _RENEW_AFTER:
+                elif moment >= _renewal(run.lease, leases.timing):
                     try:
-                        run.lease = await self._leases(now).renew(run.lease, ttl=LEASE_TTL)
+                        run.lease = await leases.renew(run.lease)
                     except LeaseLostError as exc:
                         # Stalled past its lease: another process runs the slot again.
                         log.warning("schedule %s: %s", run.key, exc)
@@ -385,6 +381,11 @@ class _Instant:
 
 def _moment(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _renewal(lease: Lease, timing: LeaseTiming) -> dt.datetime:
+    """When a run's lease is renewed: once a third of its life is gone (two more chances)."""
+    return _moment(lease.expires_at - timing.ttl + timing.renew_every)
 
 
 def _key(flow: Flow) -> str:

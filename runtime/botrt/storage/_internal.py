@@ -2,7 +2,14 @@
 
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Fence, Inbox
-from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases, worker_id
+from botrt.storage._lease import (
+    Lease,
+    LeaseBusyError,
+    LeaseLostError,
+    Leases,
+    LeaseTiming,
+    worker_id,
+)
 
 __all__ = [
     "MAX_STATE",
@@ -11,6 +18,7 @@ __all__ = [
     "Lease",
     "LeaseBusyError",
     "LeaseLostError",
+    "LeaseTiming",
     "Leases",
     "StateRows",
     "worker_id",

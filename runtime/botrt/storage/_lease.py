@@ -23,42 +23,55 @@ What it promises:
 - `Leases.hold` does all three around a block: acquire (or raise `LeaseBusyError`),
   renew every third of the time to live while the block runs, release at the end;
   if a renewal finds the lease lost, the block is cancelled and `LeaseLostError` raised.
+- `Leases.holds` is the fence: inside the caller's own transaction, whether a lease is
+  still this holding, with the row locked until that transaction ends.
 
 Usage::
 
     leases = Leases(storage, clock)
-    lease = await leases.acquire("broadcast:job:3", owner=worker_id, ttl=30.0)
+    lease = await leases.acquire("broadcast:job:3", owner=worker_id)
     if lease is None:
         ...  # alive elsewhere: leave it
-    lease = await leases.renew(lease, ttl=30.0)  # raises LeaseLostError if taken over
+    lease = await leases.renew(lease)  # raises LeaseLostError if taken over
     await leases.release(lease)
 
-    async with leases.hold("schedule:notes:daily", owner=worker_id, ttl=30.0) as lease:
+    async with leases.hold("schedule:notes:daily", owner=worker_id) as lease:
         ...  # renewed while this runs; cancelled if lost
 
 A dead process's lease is taken over once it expires: `ttl` is how long the work
 waits after a crash, and renewals run at a third of it, so a busy process has two
-chances to renew before it loses the lease. A process on the same host takes it over
-at once if the owner id names a process that has exited (`worker_id` makes such
-ids, ``host:pid:random``): a restart after a crash does not wait for the expiry.
+chances to renew before it loses the lease. The time to live is the storage's
+`LeaseTiming` (`Storage.lease_timing`) unless a call names one: 30 s by default, and
+in a cluster 0.6 of ``[cluster] failover``, which the host sets when it opens the
+storage, so every lease user (schedules, broadcast jobs, member syncs, Long Poll
+leadership) is taken over within `failover` seconds of its holder's death. A process
+on the same host takes it over at once if the owner id names a process that has
+exited (`worker_id` makes such ids, ``host:pid:random``): a restart after a crash
+does not wait for the expiry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, case, select, update
+from sqlalchemy import case, select, update
 
 from botrt.storage._errors import StorageError
+from botrt.storage._lease_model import (
+    MAX_NAME,
+    Lease,
+    LeaseBusyError,
+    LeaseLostError,
+    LeaseTiming,
+    define_table,
+    process_gone,
+    worker_id,
+)
 from botrt.storage._upsert import build_upsert
 
 if TYPE_CHECKING:
@@ -67,119 +80,38 @@ if TYPE_CHECKING:
     from botrt.plugin import Clock
     from botrt.storage._storage import Storage
 
+__all__ = [
+    "MAX_NAME",
+    "Lease",
+    "LeaseBusyError",
+    "LeaseLostError",
+    "LeaseTiming",
+    "Leases",
+    "define_table",
+    "process_gone",
+    "worker_id",
+]
+
 log = logging.getLogger("botrt.storage.lease")
-
-MAX_NAME = 300
-"""The longest lease name, in characters (the column is ``VARCHAR(300)``)."""
-
-
-def worker_id() -> str:
-    """A new owner id: ``host:pid:random``, unique to the caller, readable in logs.
-
-    Owners named this way (or ``host:pid``) are taken over at once by a process on the
-    same host once their process has exited (`process_gone`). Raises nothing.
-    """
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def process_gone(owner: str) -> bool:
-    """Whether `owner` (``host:pid[:...]``) names a process of this host that has exited.
-
-    False when it cannot tell: another host, another format, or a process id in use
-    (perhaps reused by another program). Raises nothing.
-    """
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid() or pid <= 1:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists, owned by another user
-        return False
-    return False
-
-
-def define_table(metadata: MetaData) -> Table:
-    """``botrt_lease``: one row per lease name (no database access). Raises nothing."""
-    return Table(
-        "botrt_lease",
-        metadata,
-        Column("name", String(MAX_NAME), primary_key=True),
-        # "" when released (or never held).
-        Column("owner", String(200), nullable=False),
-        Column("epoch", Integer, nullable=False),
-        # Seconds since the epoch, by the host's clock.
-        Column("expires_at", Float, nullable=False),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A lease as its owner last wrote it.
-
-    Attributes:
-        name: what the lease is for (``"broadcast:job:3"``).
-        owner: who holds it (a worker id: host name and process id, say).
-        epoch: the fencing token; it grows by one at every change of owner.
-        expires_at: when it expires unless renewed, in seconds since the epoch.
-    """
-
-    name: str
-    owner: str
-    epoch: int
-    expires_at: float
-
-
-class LeaseLostError(StorageError):
-    """A renewal found that the lease expired and another owner took it over.
-
-    Attributes:
-        lease: the lease as its former owner held it.
-        holder: the lease as it is now (None if it is released).
-    """
-
-    def __init__(self, lease: Lease, holder: Lease | None) -> None:
-        self.lease = lease
-        self.holder = holder
-        now = "released" if holder is None else f"held by {holder.owner!r} (epoch {holder.epoch})"
-        super().__init__(
-            f"lease {lease.name!r} of {lease.owner!r} (epoch {lease.epoch}) was lost: it "
-            f"expired before it was renewed and is now {now}; stop its work, it is done "
-            "elsewhere"
-        )
-
-
-class LeaseBusyError(StorageError):
-    """`Leases.hold` found the lease alive with another owner.
-
-    Attributes:
-        holder: the lease as its owner holds it.
-    """
-
-    def __init__(self, holder: Lease) -> None:
-        self.holder = holder
-        super().__init__(
-            f"lease {holder.name!r} is held by {holder.owner!r} until its expiry "
-            f"({holder.expires_at:.0f}): its work runs there"
-        )
 
 
 class Leases:
     """The leases of one `Storage`, timed by the host's `clock`.
 
     Cheap to make (no database access); one per user is fine.
+
+    Attributes:
+        clock: what expiry and renewal are measured on.
+        timing: the time to live (and standby period) when a call names none:
+            `timing` if given, else the storage's `lease_timing`.
     """
 
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(self, storage: Storage, clock: Clock, timing: LeaseTiming | None = None) -> None:
         """Use `storage`'s ``botrt_lease`` table and `clock` for expiry. Raises nothing."""
         self._storage = storage
         self._table = storage.core.lease
         self.clock = clock
+        self.timing = timing if timing is not None else storage.lease_timing
 
     @staticmethod
     def new_owner() -> str:
@@ -192,8 +124,10 @@ class Leases:
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
-    async def acquire(self, name: str, *, owner: str, ttl: float) -> Lease | None:
+    async def acquire(self, name: str, *, owner: str, ttl: float | None = None) -> Lease | None:
         """Take lease `name` for `owner` for `ttl` seconds if nobody else holds it alive.
+
+        `ttl` defaults to ``timing.ttl``.
 
         Returns the lease, or None while another owner's lease has not expired.
 
@@ -201,6 +135,7 @@ class Leases:
         """
         t = self._table
         now = self._now()
+        ttl = self.timing.ttl if ttl is None else ttl
         with anyio.CancelScope(shield=True):  # its outcome must be known once started
             async with self._storage.transaction(write=True) as conn:
                 row = {"name": name, "owner": "", "epoch": 0, "expires_at": 0.0}
@@ -229,14 +164,14 @@ class Leases:
                         return None
                 return await self._read(conn, name)
 
-    async def renew(self, lease: Lease, *, ttl: float) -> Lease:
-        """Extend `lease` to `ttl` seconds from now; returns it as renewed.
+    async def renew(self, lease: Lease, *, ttl: float | None = None) -> Lease:
+        """Extend `lease` to `ttl` seconds from now (``timing.ttl``); returns it as renewed.
 
         :raises LeaseLostError: if another owner took it over (or it was released).
         :raises StorageError: if the database cannot be reached.
         """
         t = self._table
-        expires_at = self._now() + ttl
+        expires_at = self._now() + (self.timing.ttl if ttl is None else ttl)
         with anyio.CancelScope(shield=True):
             async with self._storage.transaction(write=True) as conn:
                 result = await conn.execute(
@@ -278,16 +213,41 @@ class Leases:
             return None
         return lease
 
+    async def holds(self, conn: AsyncConnection, lease: Lease) -> bool:
+        """Within `conn`'s transaction: whether `lease` (its owner and epoch) still holds.
+
+        The fence for a write that only the holder may make: the row is read
+        ``FOR SHARE`` (PostgreSQL), so a takeover's update waits for the caller's
+        commit and cannot slip in between this check and it; a check that waited
+        for a takeover's commit reads the row as that left it. On SQLite the
+        caller's write transaction already excludes every other writer. The
+        expiry is not looked at: until someone takes it over, the row is the
+        holder's. Raises what `conn` raises.
+        """
+        t = self._table
+        row = (
+            await conn.execute(
+                select(t.c.owner, t.c.epoch)
+                .where(t.c.name == lease.name)
+                .with_for_update(read=True)
+            )
+        ).first()
+        return row is not None and (str(row[0]), int(row[1])) == (lease.owner, lease.epoch)
+
     @asynccontextmanager
-    async def hold(self, name: str, *, owner: str, ttl: float) -> AsyncIterator[Lease]:
+    async def hold(
+        self, name: str, *, owner: str, ttl: float | None = None
+    ) -> AsyncIterator[Lease]:
         """Hold lease `name` while the block runs: renewed every ``ttl / 3``, released after.
 
         The lease yielded is the one acquired (its `epoch` is the fencing token).
+        `ttl` defaults to ``timing.ttl``.
 
         :raises LeaseBusyError: if another owner holds it alive (the block does not run).
         :raises LeaseLostError: if a renewal found it taken over; the block was cancelled.
         :raises StorageError: if the database cannot be reached.
         """
+        ttl = self.timing.ttl if ttl is None else ttl
         lease = await self.acquire(name, owner=owner, ttl=ttl)
         if lease is None:
             holder = await self.holder(name)

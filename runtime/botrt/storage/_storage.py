@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from botrt.storage._conversations import define_table
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._errors import StorageError
+from botrt.storage._lease import LeaseTiming
 from botrt.storage._lease import define_table as define_lease
 from botrt.storage._plugin import PluginStorage
 from botrt.storage._url import Target, parse
@@ -135,6 +136,7 @@ class Storage:
         "_write_engine",
         "_write_lock",
         "core",
+        "lease_timing",
     )
 
     def __init__(
@@ -160,6 +162,8 @@ class Storage:
         self._closed = False
         self._plugins: dict[str, PluginStorage] = {}
         self.core = CoreTables.define()
+        # The host sets the cluster's (`LeaseTiming.for_failover`) when it opens the storage.
+        self.lease_timing = LeaseTiming()
 
     @classmethod
     async def open(

@@ -44,14 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.cluster")
 
-# Shares of `[cluster] failover`: a dead leader's lease runs out after TTL, and a
-# standby notices within STANDBY more, so a takeover takes at most 0.7 of it plus
-# a round trip to the database; a live leader renews three times per TTL, so one
-# slow renewal does not cost it the lease.
-TTL_SHARE = 0.6
-STANDBY_SHARE = 0.1
-RENEWALS_PER_TTL = 3
-
 
 class LeadershipLost(Exception):
     """This worker no longer leads: its lease expired or another worker took it.
@@ -160,7 +152,8 @@ class Leadership:
     Attributes:
         name: the lease's name (``longpoll:<bot>``).
         owner: this worker's id (``[cluster] worker_id``).
-        ttl, renew_every, standby_every: seconds, from `failover` (see the shares above).
+        ttl, renew_every, standby_every: seconds, from `failover`
+            (`botrt.storage._lease_model.LeaseTiming.for_failover`, shared by every lease).
         tenure: the holding while this worker leads, else None.
     """
 
@@ -174,12 +167,16 @@ class Leadership:
         timer: Timer,
     ) -> None:
         """Prepare; nothing is taken until `run`. Raises nothing."""
+        # Here, not at the top: only a cluster worker leads, and needs the storage.
+        from botrt.storage._lease_model import LeaseTiming
+
+        timing = LeaseTiming.for_failover(failover)
         self.leases = leases
         self.name = name
         self.owner = owner
-        self.ttl = failover * TTL_SHARE
-        self.renew_every = self.ttl / RENEWALS_PER_TTL
-        self.standby_every = failover * STANDBY_SHARE
+        self.ttl = timing.ttl
+        self.renew_every = timing.renew_every
+        self.standby_every = timing.standby_every
         self.timer = timer
         self.tenure: Tenure | None = None
         self._deadline = 0.0  # this worker's clock: the lease is surely its own before

@@ -3,13 +3,11 @@
 The leases themselves (the ``botrt_lease`` rows, acquire, renew, release) are
 `botrt.storage.Leases`; this adds what Long Poll leadership needs on top: a
 renewal that answers "lost" rather than raising, and the fence check inside the
-caller's transaction (`holds`)."""
+caller's transaction (`holds`, which is `Leases.holds`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from botrt.protocols.vk._leader import Tenure
 
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from botrt.plugin import Clock
-    from botrt.storage import Storage
+    from botrt.storage import Lease, Storage
 
 
 class StorageLeases:
@@ -29,7 +27,6 @@ class StorageLeases:
         from botrt.storage import Leases
 
         self._leases = Leases(storage, clock)
-        self._table = storage.core.lease
 
     async def acquire(self, name: str, owner: str, ttl: float) -> Tenure | None:
         """As `LeaseStore.acquire`.
@@ -60,22 +57,8 @@ class StorageLeases:
         await self._leases.release(self._lease(tenure))
 
     async def holds(self, conn: AsyncConnection, tenure: Tenure) -> bool:
-        """As `LeaseStore.holds`: reads the row ``FOR SHARE`` (PostgreSQL) in `conn`'s transaction.
-
-        A takeover's update waits for that lock, so it cannot commit between this
-        check and the caller's commit; and a check that waited for a takeover's
-        commit reads the row as it left it. On SQLite the caller's write
-        transaction already excludes every other writer.
-        """
-        t = self._table
-        row = (
-            await conn.execute(
-                select(t.c.owner, t.c.epoch)
-                .where(t.c.name == tenure.name)
-                .with_for_update(read=True)
-            )
-        ).first()
-        return row is not None and (str(row[0]), int(row[1])) == (tenure.owner, tenure.epoch)
+        """As `LeaseStore.holds`: `botrt.storage.Leases.holds`, the storage's fence."""
+        return await self._leases.holds(conn, self._lease(tenure))
 
     async def holder(self, name: str) -> str | None:
         """As `LeaseStore.holder`.
@@ -86,7 +69,7 @@ class StorageLeases:
         return None if lease is None else lease.owner
 
     @staticmethod
-    def _lease(tenure: Tenure) -> object:
+    def _lease(tenure: Tenure) -> Lease:
         from botrt.storage import Lease
 
         # The expiry is not read by renew or release: they match owner and epoch.
