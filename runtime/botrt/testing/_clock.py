@@ -80,6 +80,20 @@ class ManualClock:
             while len(self.sleepers) != count:
                 await self._changed.wait()
 
+    async def wait_settled(self, count: int) -> None:
+        """Wait until exactly `count` tasks sleep on this clock, none of them due any more.
+
+        After an `advance`, the sleepers it woke are still listed until they
+        run; this waits until they have done their work and slept again.
+
+        :raises TimeoutError: if that has not happened after `WAIT_LIMIT` seconds.
+        """
+        with anyio.fail_after(WAIT_LIMIT):
+            while len(self.sleepers) != count or any(
+                moment is not None and moment <= self.moment for moment, _ in self.sleepers
+            ):
+                await self._changed.wait()
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
