@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from botrt.config import ClusterSection
-from botrt.storage._lease import LeaseTiming
+from botrt.storage._internal import LeaseTiming
 
 
 def lease_timing(cluster: ClusterSection) -> LeaseTiming:

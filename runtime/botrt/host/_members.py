@@ -25,7 +25,7 @@ import anyio
 
 from botrt.adapter import Event, MemberSource
 from botrt.plugin import Clock, Members
-from botrt.plugin._clock import SystemClock
+from botrt.plugin._internal import SystemClock
 from botrt.storage import StorageError
 from botrt.storage._internal import LeaseBusyError, LeaseLostError, Leases, worker_id
 

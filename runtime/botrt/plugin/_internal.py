@@ -12,6 +12,7 @@ from botrt.plugin._catalog import (
     find_clashes,
     find_uninjectable,
 )
+from botrt.plugin._clock import SystemClock
 from botrt.plugin._imports import PluginImporter
 from botrt.plugin._loader import unload_modules
 from botrt.plugin._metrics import PluginMetricsHub
@@ -20,6 +21,7 @@ __all__ = [
     "BackgroundTasks",
     "PluginImporter",
     "PluginMetricsHub",
+    "SystemClock",
     "builtin_plugins_dir",
     "commands_of",
     "discover",

@@ -153,7 +153,7 @@ class Leadership:
         name: the lease's name (``longpoll:<bot>``).
         owner: this worker's id (``[cluster] worker_id``).
         ttl, renew_every, standby_every: seconds, from `failover`
-            (`botrt.storage._lease_model.LeaseTiming.for_failover`, shared by every lease).
+            (`LeaseTiming.for_failover` in `botrt.storage`, shared by every lease).
         tenure: the holding while this worker leads, else None.
     """
 
@@ -168,7 +168,7 @@ class Leadership:
     ) -> None:
         """Prepare; nothing is taken until `run`. Raises nothing."""
         # Here, not at the top: only a cluster worker leads, and needs the storage.
-        from botrt.storage._lease_model import LeaseTiming
+        from botrt.storage._internal import LeaseTiming
 
         timing = LeaseTiming.for_failover(failover)
         self.leases = leases
