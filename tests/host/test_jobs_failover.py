@@ -136,12 +136,14 @@ async def test_a_stopped_workers_member_sync_is_taken_over_at_the_next_try(
     clock = ManualClock(T0)
     a, b = Worker(pair[0], clock), Worker(pair[1], clock)
     async with anyio.create_task_group() as tg:
-        stop_a = anyio.CancelScope()
-        tg.start_soon(_run_in, stop_a, a.sync)
+        stop_a, stopped = anyio.CancelScope(), anyio.Event()
+        tg.start_soon(_run_in, stop_a, a.sync, stopped)
         await fetched(a.source, 1)
         tg.start_soon(b.sync.run, 300.0)
         await clock.wait_settled(3)
         stop_a.cancel()  # a graceful stop releases the lease
+        with anyio.fail_after(10):
+            await stopped.wait()
         await clock.wait_settled(1)
         assert await Leases(pair[0], clock).holder("members:g1") is None
         clock.advance(at(3))  # b's next try: the lease is free
@@ -149,9 +151,10 @@ async def test_a_stopped_workers_member_sync_is_taken_over_at_the_next_try(
         tg.cancel_scope.cancel()
 
 
-async def _run_in(scope: anyio.CancelScope, sync: MemberSync) -> None:
+async def _run_in(scope: anyio.CancelScope, sync: MemberSync, stopped: anyio.Event) -> None:
     with scope:
         await sync.run(300.0)
+    stopped.set()
 
 
 def minute(n: int, second: int = 0) -> dt.datetime:
