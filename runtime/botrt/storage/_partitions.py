@@ -1,0 +1,128 @@
+"""The inbox's partitions: which conversation's updates a cluster worker handles.
+
+A cluster (``[cluster] enabled``, PostgreSQL) splits each bot's conversations into
+`PARTITIONS` partitions and gives each partition to one worker at a time (a lease per
+partition, `botrt.protocols.vk._partitions`). This module is the database side:
+
+- `prepare` adds ``botrt_inbox.part``, a column PostgreSQL computes itself from the
+  row (``GENERATED ALWAYS ... STORED``): a hash of the bot and the update's peer, so
+  every row gets its partition in the insert that records it, whichever worker
+  recorded it, with no change to the inbox's writers and no second round trip. It
+  also adds a partial index on the unhandled rows, which is all an owner reads.
+- `pending` reads the unhandled rows of some partitions of a bot, in the order they
+  were recorded.
+- `renew_all` and `route_leases` renew and read a bot's partition leases in one
+  statement each (64 partitions would otherwise cost 64 transactions per renewal);
+  they keep `botrt.storage.Leases`' rules: a renewal matches the owner, whose epoch
+  does not change while it holds the lease.
+
+The partition of an update is computed by PostgreSQL only: nothing in Python needs it
+(the receiving worker wakes its own claimer for the bot, whatever the partition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, text, update
+
+from botrt.storage._errors import StorageError
+
+if TYPE_CHECKING:
+    from botrt.storage._storage import Storage
+
+PARTITIONS = 64
+"""Partitions per bot: more than workers a cluster will have, few enough to renew cheaply."""
+
+# The update's peer, as the host's lanes key a conversation (`lane_key`: bot and
+# peer_id): a message's peer (or its author, for a message without one), else the
+# object's peer or user. Updates with none share the partition of the empty peer.
+_PEER = (
+    "coalesce(body::jsonb #>> '{object,message,peer_id}', "
+    "body::jsonb #>> '{object,message,from_id}', "
+    "body::jsonb #>> '{object,peer_id}', "
+    "body::jsonb #>> '{object,user_id}', '')"
+)
+_ADD_PART = (
+    "ALTER TABLE botrt_inbox ADD COLUMN IF NOT EXISTS part integer GENERATED ALWAYS AS "
+    f"((hashtext(bot || '/' || {_PEER}) & 2147483647) % {PARTITIONS}) STORED"
+)
+_ADD_INDEX = (
+    "CREATE INDEX IF NOT EXISTS botrt_inbox_unhandled_part "
+    "ON botrt_inbox (bot, part, id) WHERE handled_at IS NULL"
+)
+# Any number, the same in every worker: two workers starting together alter the table once.
+_LOCK_KEY = 0x626F7472  # "botr"
+
+Row = tuple[int, str, str, int]
+"""(row id, event id, body, partition) of an unhandled update."""
+
+
+async def prepare(storage: Storage) -> None:
+    """Give ``botrt_inbox`` its computed partition column and index, if missing.
+
+    Idempotent and safe for several workers starting at once (an advisory lock).
+
+    :raises StorageError: if the storage is not PostgreSQL, or cannot be reached.
+    """
+    if storage.backend != "postgresql":
+        raise StorageError(
+            f"conversation partitions need PostgreSQL, not {storage.backend} "
+            "([cluster] enabled = true with [storage] url on PostgreSQL)"
+        )
+    async with storage.transaction(write=True) as conn:
+        await conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+        await conn.execute(text(_ADD_PART))
+        await conn.execute(text(_ADD_INDEX))
+
+
+async def pending(storage: Storage, bot: str, parts: Sequence[int]) -> list[Row]:
+    """The unhandled rows of `bot` in partitions `parts`, oldest first.
+
+    :raises StorageError: if the storage cannot be reached.
+    """
+    if not parts:
+        return []
+    statement = text(
+        "SELECT id, event_id, body, part FROM botrt_inbox "
+        "WHERE bot = :bot AND handled_at IS NULL AND part = ANY(:parts) ORDER BY id"
+    )
+    async with storage.transaction(write=False) as conn:
+        rows = (await conn.execute(statement, {"bot": bot, "parts": list(parts)})).all()
+    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+async def renew_all(storage: Storage, prefix: str, owner: str, expires_at: float) -> dict[str, int]:
+    """Extend every lease named ``prefix...`` that `owner` holds to `expires_at`.
+
+    Returns the names renewed with their epochs: a lease missing from it was lost.
+
+    :raises StorageError: if the storage cannot be reached.
+    """
+    t = storage.core.lease
+    async with storage.transaction(write=True) as conn:
+        result = await conn.execute(
+            update(t)
+            .where(t.c.name.startswith(prefix, autoescape=True), t.c.owner == owner)
+            .values(expires_at=expires_at)
+            .returning(t.c.name, t.c.epoch)
+        )
+        return {str(name): int(epoch) for name, epoch in result.all()}
+
+
+async def route_leases(storage: Storage, prefix: str) -> list[tuple[str, str, int, float]]:
+    """Every lease named ``prefix...``: (name, owner, epoch, expires at).
+
+    :raises StorageError: if the storage cannot be reached.
+    """
+    t = storage.core.lease
+    async with storage.transaction(write=False) as conn:
+        rows = (
+            await conn.execute(
+                select(t.c.name, t.c.owner, t.c.epoch, t.c.expires_at).where(
+                    t.c.name.startswith(prefix, autoescape=True)
+                )
+            )
+        ).all()
+    return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
