@@ -9,6 +9,7 @@ PostgreSQL, each with its own HTTP server, FakeVK POSTing as VK does.
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,9 @@ import pytest
 from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk._adapters import VkCallbackAdapter
+from botrt.protocols.vk._routing import CallbackRouter
+from botrt.storage._partitions import PARTITIONS
+from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
 
 pytest.importorskip("botrt.storage._lease", reason="the storage's leases (branch durable2)")
@@ -123,10 +127,10 @@ class Served:
         with anyio.fail_after(LIMIT):
             await self._done.wait()
 
-    def owned(self) -> list[int]:
+    def router(self) -> CallbackRouter:
         (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
         assert adapter.router is not None
-        return adapter.router.assignments["hooked"].mine()
+        return adapter.router
 
 
 @pytest.fixture
@@ -179,6 +183,32 @@ async def test_one_users_messages_to_two_workers_are_handled_one_at_a_time_in_or
         expected = [f"{step} {user} {n}" for n in range(count) for step in ("start", "end")]
         assert mine == expected  # never two at once, never out of VK's order
         assert sent(vk, user) == [f"got {n}" for n in range(count)]
+
+
+async def test_an_update_that_reached_another_worker_wakes_the_owner_at_once(
+    vk: FakeVK, tmp_path: Path, postgres_url: str
+) -> None:
+    # A clock that stands still: no lease round after the first (w1 owns everything, w2
+    # nothing) and no reading on a timer. Only PostgreSQL's NOTIFY can wake w1.
+    clock = ManualClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    one = Served(config_for(vk, tmp_path, postgres_url, "w1"))
+    two = Served(config_for(vk, tmp_path, postgres_url, "w2"))
+    one.host.info.clock = two.host.info.clock = clock
+    async with anyio.create_task_group() as tg:
+        await one.start(tg)
+        with anyio.fail_after(LIMIT):
+            while len(one.router().assignments["hooked"].owned) < PARTITIONS:  # first round
+                await anyio.lowlevel.checkpoint()
+        await two.start(tg)
+        for n in range(3):
+            await post(vk, two, USERS[0], f"/n {n}")
+            with anyio.fail_after(LIMIT):
+                await vk.wait_for(lambda n=n: len(sent(vk, USERS[0])) == n + 1)
+        assert len(one.router().assignments["hooked"].mine()) == PARTITIONS
+        assert two.router().assignments["hooked"].mine() == []
+        await one.stop()
+        await two.stop()
+    assert sent(vk, USERS[0]) == [f"got {n}" for n in range(3)]
 
 
 async def test_an_ask_on_one_worker_gets_the_answer_posted_to_the_other(

@@ -8,7 +8,10 @@ partition, `botrt.protocols.vk._partitions`). This module is the database side:
   row (``GENERATED ALWAYS ... STORED``): a hash of the bot and the update's peer, so
   every row gets its partition in the insert that records it, whichever worker
   recorded it, with no change to the inbox's writers and no second round trip. It
-  also adds a partial index on the unhandled rows, which is all an owner reads.
+  also adds a partial index on the unhandled rows, which is all an owner reads, and
+  a trigger that notifies `CHANNEL` with the bot's name at each insert: a wake-up
+  hint for the owners (`listen`), never the truth (a notification is lost when
+  nobody listens; the rows are read on a timer too).
 - `pending` reads the unhandled rows of some partitions of a bot, in the order they
   were recorded.
 - `renew_all` and `route_leases` renew and read a bot's partition leases in one
@@ -22,10 +25,12 @@ The partition of an update is computed by PostgreSQL only: nothing in Python nee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import anyio
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from botrt.storage._errors import StorageError
 
@@ -52,6 +57,22 @@ _ADD_INDEX = (
     "CREATE INDEX IF NOT EXISTS botrt_inbox_unhandled_part "
     "ON botrt_inbox (bot, part, id) WHERE handled_at IS NULL"
 )
+CHANNEL = "botrt_inbox"
+"""The `LISTEN` channel on which each insert into the inbox names its bots (a wake-up hint)."""
+# Once per statement, one notification per bot; PostgreSQL folds repeats within a
+# transaction. NOTIFY is delivered at commit, so a woken owner reads committed rows.
+_NOTIFY_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION botrt_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', bot) FROM (SELECT DISTINCT bot FROM fresh) AS recorded;
+    RETURN NULL;
+END $$
+"""
+_HAS_TRIGGER = "SELECT 1 FROM pg_trigger WHERE tgname = 'botrt_inbox_notify'"
+_ADD_TRIGGER = (
+    "CREATE TRIGGER botrt_inbox_notify AFTER INSERT ON botrt_inbox "
+    "REFERENCING NEW TABLE AS fresh FOR EACH STATEMENT EXECUTE FUNCTION botrt_inbox_notify()"
+)
 # Any number, the same in every worker: two workers starting together alter the table once.
 _LOCK_KEY = 0x626F7472  # "botr"
 
@@ -60,7 +81,8 @@ Row = tuple[int, str, str, int]
 
 
 async def prepare(storage: Storage) -> None:
-    """Give ``botrt_inbox`` its computed partition column and index, if missing.
+    """Give ``botrt_inbox`` its computed partition column, index and `CHANNEL` trigger, if
+    missing.
 
     Idempotent and safe for several workers starting at once (an advisory lock).
 
@@ -75,6 +97,9 @@ async def prepare(storage: Storage) -> None:
         await conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
         await conn.execute(text(_ADD_PART))
         await conn.execute(text(_ADD_INDEX))
+        if (await conn.execute(text(_HAS_TRIGGER))).first() is None:
+            await conn.exec_driver_sql(_NOTIFY_FUNCTION)
+            await conn.execute(text(_ADD_TRIGGER))
 
 
 async def pending(storage: Storage, bot: str, parts: Sequence[int]) -> list[Row]:
@@ -126,3 +151,30 @@ async def route_leases(storage: Storage, prefix: str) -> list[tuple[str, str, in
             )
         ).all()
     return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+
+async def listen(storage: Storage, wake: Callable[[str], object]) -> None:
+    """Call `wake(bot)` for each notification on `CHANNEL`, until the connection is lost.
+
+    Holds one connection of the storage's pool (invalidated afterwards, so no pooled
+    connection keeps listening). Returns when the connection is lost; cancel it to stop.
+
+    :raises StorageError: if the storage cannot be reached.
+    """
+    try:
+        async with storage.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            lost = anyio.Event()
+
+            def notified(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+                wake(payload)
+
+            raw.add_termination_listener(lambda _conn: lost.set())
+            await raw.add_listener(CHANNEL, notified)
+            try:
+                await lost.wait()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await conn.invalidate()
+    except (DBAPIError, OSError) as exc:
+        raise StorageError(f"cannot listen on {storage.url}: {exc}") from exc

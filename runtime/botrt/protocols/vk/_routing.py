@@ -12,9 +12,10 @@ take one conversation's events one at a time. Every update of a conversation thu
 goes through one worker, and its waiting ``ask`` gets them all.
 
 A worker reads its partitions' rows when it recorded an update itself (at once),
-after every round of its leases (partitions it just took), and every `POLL_SHARE` of
-``[cluster] failover`` otherwise, which bounds how long an update that reached
-another worker waits. An update handed to the host is remembered until its row reads
+when PostgreSQL notifies that another worker recorded one (``LISTEN``, a hint that
+costs no query), after every round of its leases (partitions it just took), and
+every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a notification
+is lost while nobody listens. An update handed to the host is remembered until its row reads
 as handled, so it is not handed twice, and its partition is busy meanwhile (not given
 back to a joining worker). A worker that dies leaves its rows unhandled: the
 worker that takes its partitions after they run out handles them (at least once;
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from botrt.protocols.vk._partitions import Assignment
-from botrt.storage._partitions import pending, prepare
+from botrt.storage._partitions import listen, pending, prepare
 
 if TYPE_CHECKING:
     from botrt.adapter import Submit
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.cluster")
 
-POLL_SHARE = 0.05
-"""Of ``[cluster] failover``: how often an owner looks for rows other workers recorded."""
+POLL_SHARE = 0.1
+"""Of ``[cluster] failover``: how often an owner looks for rows with no wake-up at all."""
 
 
 class CallbackRouter:
@@ -86,6 +87,7 @@ class CallbackRouter:
             for bot in bots
         }
         self.poll = failover * POLL_SHARE
+        self._relisten = failover
         self._wakes = {bot: anyio.Event() for bot in bots}
         self._keeper: asyncio.Task[None] | None = None
 
@@ -112,6 +114,7 @@ class CallbackRouter:
         if self._keeper is None:
             self._keeper = asyncio.get_running_loop().create_task(self._keep())
         async with anyio.create_task_group() as tg:
+            tg.start_soon(self._listen)
             for bot in self.assignments:
                 tg.start_soon(self._claim, bot, submit)
 
@@ -162,6 +165,20 @@ class CallbackRouter:
             moment = self._clock.now() + dt.timedelta(seconds=every)
             await self._clock.sleep_until(moment, never)
             await self._round()
+
+    async def _listen(self) -> None:
+        # A hint only: without it (connection lost, a proxy that drops LISTEN) owners
+        # still read their rows every `poll` seconds.
+        never = anyio.Event()
+        while True:
+            try:
+                await listen(self._storage, self.arrived)
+            except Exception as exc:
+                log.warning("cluster: not listening for new updates (%s); reading on a timer", exc)
+            for bot in self.assignments:
+                self.arrived(bot)  # what was notified meanwhile is lost: read now
+            moment = self._clock.now() + dt.timedelta(seconds=self._relisten)
+            await self._clock.sleep_until(moment, never)
 
     async def _claim(self, bot: str, submit: Submit) -> None:
         assignment = self.assignments[bot]
