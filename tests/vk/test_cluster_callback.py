@@ -23,6 +23,7 @@ from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk._adapters import VkCallbackAdapter
 from botrt.protocols.vk._routing import CallbackRouter
+from botrt.storage._internal import Inbox
 from botrt.storage._partitions import PARTITIONS
 from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
@@ -127,6 +128,11 @@ class Served:
         with anyio.fail_after(LIMIT):
             await self._done.wait()
 
+    def inbox(self) -> Inbox:
+        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
+        assert adapter._platform.inbox is not None
+        return adapter._platform.inbox.inbox
+
     def router(self) -> CallbackRouter:
         (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
         assert adapter.router is not None
@@ -175,6 +181,9 @@ async def test_one_users_messages_to_two_workers_are_handled_one_at_a_time_in_or
                 await post(vk, (one, two)[n % 2], user, f"/n {n}")
         with anyio.fail_after(LIMIT):
             await vk.wait_for(lambda: all(len(sent(vk, u)) == count for u in USERS[:2]))
+        for worker in (one, two):
+            # What a worker only recorded is not kept in memory as its own: no leak.
+            assert not worker.inbox()._inflight
         await one.stop()
         await two.stop()
     lines = handled(tmp_path)

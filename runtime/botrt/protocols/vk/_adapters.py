@@ -232,7 +232,11 @@ class VkCallbackAdapter(Adapter):
 
         async def route(bot: str, update: dict[str, Any]) -> None:
             assert router is not None
-            router.arrived(bot)  # recorded: its partition's owner handles it
+            assert inbox is not None
+            inbox.forget(bot, update)  # recorded: its partition's owner handles it
+            router.arrived(bot)
+
+        inbox = self._platform.inbox
 
         router = self.router
         self.receiver = add_callback_routes(
