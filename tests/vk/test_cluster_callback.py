@@ -23,8 +23,7 @@ from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk._adapters import VkCallbackAdapter
 from botrt.protocols.vk._routing import CallbackRouter
-from botrt.storage._internal import Inbox
-from botrt.storage._partitions import PARTITIONS
+from botrt.storage._internal import PARTITIONS, Inbox
 from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
 

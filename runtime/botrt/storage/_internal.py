@@ -3,9 +3,18 @@
 from botrt.storage._conversations import MAX_STATE, StateRows
 from botrt.storage._inbox import Fence, Inbox
 from botrt.storage._lease import Lease, LeaseBusyError, LeaseLostError, Leases, worker_id
+from botrt.storage._partitions import (
+    PARTITIONS,
+    listen_inbox,
+    pending_rows,
+    prepare_partitions,
+    renew_all,
+    route_leases,
+)
 
 __all__ = [
     "MAX_STATE",
+    "PARTITIONS",
     "Fence",
     "Inbox",
     "Lease",
@@ -13,5 +22,10 @@ __all__ = [
     "LeaseLostError",
     "Leases",
     "StateRows",
+    "listen_inbox",
+    "pending_rows",
+    "prepare_partitions",
+    "renew_all",
+    "route_leases",
     "worker_id",
 ]

@@ -4,15 +4,15 @@ A cluster (``[cluster] enabled``, PostgreSQL) splits each bot's conversations in
 `PARTITIONS` partitions and gives each partition to one worker at a time (a lease per
 partition, `botrt.protocols.vk._partitions`). This module is the database side:
 
-- `prepare` adds ``botrt_inbox.part``, a column PostgreSQL computes itself from the
+- `prepare_partitions` adds ``botrt_inbox.part``, a column PostgreSQL computes itself from the
   row (``GENERATED ALWAYS ... STORED``): a hash of the bot and the update's peer, so
   every row gets its partition in the insert that records it, whichever worker
   recorded it, with no change to the inbox's writers and no second round trip. It
   also adds a partial index on the unhandled rows, which is all an owner reads, and
   a trigger that notifies `CHANNEL` with the bot's name at each insert: a wake-up
-  hint for the owners (`listen`), never the truth (a notification is lost when
+  hint for the owners (`listen_inbox`), never the truth (a notification is lost when
   nobody listens; the rows are read on a timer too).
-- `pending` reads the unhandled rows of some partitions of a bot, in the order they
+- `pending_rows` reads the unhandled rows of some partitions of a bot, in the order they
   were recorded.
 - `renew_all` and `route_leases` renew and read a bot's partition leases in one
   statement each (64 partitions would otherwise cost 64 transactions per renewal);
@@ -80,7 +80,7 @@ Row = tuple[int, str, str, int]
 """(row id, event id, body, partition) of an unhandled update."""
 
 
-async def prepare(storage: Storage) -> None:
+async def prepare_partitions(storage: Storage) -> None:
     """Give ``botrt_inbox`` its computed partition column, index and `CHANNEL` trigger, if
     missing.
 
@@ -102,7 +102,7 @@ async def prepare(storage: Storage) -> None:
             await conn.execute(text(_ADD_TRIGGER))
 
 
-async def pending(storage: Storage, bot: str, parts: Sequence[int]) -> list[Row]:
+async def pending_rows(storage: Storage, bot: str, parts: Sequence[int]) -> list[Row]:
     """The unhandled rows of `bot` in partitions `parts`, oldest first.
 
     :raises StorageError: if the storage cannot be reached.
@@ -153,7 +153,7 @@ async def route_leases(storage: Storage, prefix: str) -> list[tuple[str, str, in
     return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
 
-async def listen(storage: Storage, wake: Callable[[str], object]) -> None:
+async def listen_inbox(storage: Storage, wake: Callable[[str], object]) -> None:
     """Call `wake(bot)` for each notification on `CHANNEL`, until the connection is lost.
 
     Holds one connection of the storage's pool (invalidated afterwards, so no pooled

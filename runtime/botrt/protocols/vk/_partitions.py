@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from botrt.storage._partitions import PARTITIONS, renew_all, route_leases
+from botrt.storage._internal import PARTITIONS, renew_all, route_leases
 
 if TYPE_CHECKING:
     from botrt.plugin import Clock

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from botrt.protocols.vk._partitions import Assignment
-from botrt.storage._partitions import listen, pending, prepare
+from botrt.storage._internal import listen_inbox, pending_rows, prepare_partitions
 
 if TYPE_CHECKING:
     from botrt.adapter import Submit
@@ -109,7 +109,7 @@ class CallbackRouter:
 
         :raises StorageError: if the storage cannot be reached at the start.
         """
-        await prepare(self._storage)
+        await prepare_partitions(self._storage)
         await self._round()
         if self._keeper is None:
             self._keeper = asyncio.get_running_loop().create_task(self._keep())
@@ -172,7 +172,7 @@ class CallbackRouter:
         never = anyio.Event()
         while True:
             try:
-                await listen(self._storage, self.arrived)
+                await listen_inbox(self._storage, self.arrived)
             except Exception as exc:
                 log.warning("cluster: not listening for new updates (%s); reading on a timer", exc)
             for bot in self.assignments:
@@ -187,7 +187,7 @@ class CallbackRouter:
             wake = self._wakes[bot] = anyio.Event()  # a wake from here on: another pass
             parts = assignment.mine()
             try:
-                rows = await pending(self._storage, bot, parts)
+                rows = await pending_rows(self._storage, bot, parts)
             except Exception as exc:
                 log.warning(
                     "worker %s could not read bot %s's inbox: %s", assignment.owner, bot, exc
