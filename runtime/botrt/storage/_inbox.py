@@ -179,6 +179,11 @@ class Inbox:
             self._inflight.update((bot, key) for key, _ in found)
         return found
 
+    def forget(self, bot: str, event_id: str) -> None:
+        """Stop counting (bot, event_id) as this process's own: another process handles it
+        (a cluster worker that only recorded it). Raises nothing."""
+        self._inflight.discard((bot, event_id))
+
     # -- marking ---------------------------------------------------------------
 
     def done(self, bot: str, event_id: str) -> None:

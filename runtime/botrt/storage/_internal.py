@@ -10,9 +10,18 @@ from botrt.storage._lease import (
     LeaseTiming,
     worker_id,
 )
+from botrt.storage._partitions import (
+    PARTITIONS,
+    listen_inbox,
+    pending_rows,
+    prepare_partitions,
+    renew_all,
+    route_leases,
+)
 
 __all__ = [
     "MAX_STATE",
+    "PARTITIONS",
     "Fence",
     "Inbox",
     "Lease",
@@ -21,5 +30,10 @@ __all__ = [
     "LeaseTiming",
     "Leases",
     "StateRows",
+    "listen_inbox",
+    "pending_rows",
+    "prepare_partitions",
+    "renew_all",
+    "route_leases",
     "worker_id",
 ]

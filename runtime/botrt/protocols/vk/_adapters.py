@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from botrt.protocols.vk._callback import CallbackBot
     from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._leader import Leadership
+    from botrt.protocols.vk._routing import CallbackRouter
 
 log = logging.getLogger("botrt.vk")
 
@@ -199,13 +200,23 @@ class VkCallbackAdapter(Adapter):
 
     Its routes (one POST per bot `path`) are added to the host's application
     by `add_routes`; `run` only keeps the adapter alive beside the others.
+
+    With a `router` (``[cluster] enabled``), an update is recorded where it arrives
+    and handled by the worker owning its conversation's partition (`CallbackRouter`):
+    `run` owns partitions and hands their rows to the host.
     """
 
     name = "vk:callback"
 
-    def __init__(self, platform: VkPlatform, bots: Sequence[CallbackBot]) -> None:
+    def __init__(
+        self,
+        platform: VkPlatform,
+        bots: Sequence[CallbackBot],
+        router: CallbackRouter | None = None,
+    ) -> None:
         self._platform = platform
         self._bots = tuple(bots)
+        self.router = router
         self.receiver: Any = None
 
     def add_routes(self, app: web.Application, submit: Submit) -> None:
@@ -219,18 +230,39 @@ class VkCallbackAdapter(Adapter):
             if event is not None:
                 await submit(event)
 
-        self.receiver = add_callback_routes(app, self._bots, sink, journal=self._platform.inbox)
+        async def route(bot: str, update: dict[str, Any]) -> None:
+            assert router is not None
+            assert inbox is not None
+            inbox.forget(bot, update)  # recorded: its partition's owner handles it
+            router.arrived(bot)
+
+        inbox = self._platform.inbox
+
+        router = self.router
+        self.receiver = add_callback_routes(
+            app, self._bots, sink if router is None else route, journal=self._platform.inbox
+        )
 
     async def run(self, submit: Submit) -> None:
-        """Handle what a crash left unhandled, then wait: the HTTP server delivers the updates."""
+        """Handle what a crash left unhandled, then wait: the HTTP server delivers the updates.
+
+        In a cluster: own partitions and handle their rows, wherever they arrived.
+        """
         import anyio
 
+        if self.router is not None:
+            await self.router.run(submit)
+            return
         for bot in self._bots:
             await self._platform.replay(bot.name, submit)
         await anyio.sleep_forever()
 
     async def close(self) -> None:
-        """Write the handled marks, close the callback bots' API sessions."""
+        """Write the handled marks, give the partitions back (a cluster), close the API
+        sessions."""
         await self._platform.close()
+        if self.router is not None:
+            # After the marks: the next owner reads only what this worker left undone.
+            await self.router.close()
         for bot in self._bots:
             await self._platform.apis[bot.name].close()

@@ -93,6 +93,13 @@ class VkInbox:
         """
         return [json.loads(body) for _, body in await self.inbox.unhandled(bot)]
 
+    def forget(self, bot: str, update: dict[str, Any]) -> None:
+        """`update` was recorded here and is handled elsewhere (a cluster's owner): forget it.
+
+        Raises nothing.
+        """
+        self.inbox.forget(bot, update_key(update))
+
     def marker(self, bot: str, update: dict[str, Any]) -> partial[None]:
         """What marks `update` handled: an event's `on_handled`. Raises nothing."""
         return partial(self.inbox.done, bot, update_key(update))

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._leader import Leadership
+    from botrt.protocols.vk._routing import CallbackRouter
     from botrt.protocols.vk._typing import Typing
 
 
@@ -86,7 +87,8 @@ def botrt_adapters(host: Host) -> list[Adapter]:
                 "they will receive nothing",
                 ", ".join(b.name for b in callback),
             )
-        adapters.append(VkCallbackAdapter(platform, callback))
+        router = _router(host, platform, [b.name for b in callback])
+        adapters.append(VkCallbackAdapter(platform, callback, router))
     if host.metrics.registry is not None:  # None: metrics are off, nothing can scrape them
         # Here: prometheus-client is loaded only where there is a registry.
         from botrt.protocols.vk._metrics import VkApiCollector
@@ -125,6 +127,35 @@ def _leaderships(host: Host, platform: VkPlatform, names: list[str]) -> dict[str
         )
         for name in names
     }
+
+
+def _router(host: Host, platform: VkPlatform, names: list[str]) -> CallbackRouter | None:
+    # A cluster's Callback updates are handled by their conversation's owner, wherever
+    # they arrived (`_routing`, docs/operations.md).
+    cluster = host.config.cluster
+    if not cluster.enabled or not names:
+        return None
+    from botrt.protocols.vk._errors import VkConfigError
+
+    if host.storage is None:
+        raise VkConfigError("[cluster] enabled needs the storage: its inbox routes updates")
+    from botrt.protocols.vk._routing import CallbackRouter
+
+    log.info(
+        "cluster worker %s: handles the Callback API conversations of bots %s in the "
+        "partitions it owns (failover %g s)",
+        cluster.worker_id,
+        ", ".join(names),
+        cluster.failover,
+    )
+    return CallbackRouter(
+        platform,
+        host.storage,
+        host.info.clock,
+        names,
+        owner=cluster.worker_id,
+        failover=cluster.failover,
+    )
 
 
 def _inbox(host: Host) -> VkInbox | None:

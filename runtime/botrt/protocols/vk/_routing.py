@@ -1,0 +1,225 @@
+"""The Callback API in a cluster: any worker takes an update, its conversation's owner handles it.
+
+Behind a load balancer, two messages of one user may reach two workers. Handling
+each where it arrived would run them at once, out of order, and an ``ask`` waiting
+on one worker would never see the answer that reached another. So with
+``[cluster] enabled`` a worker that receives an update only records it in the inbox
+(before answering ``ok``, as without a cluster) and does not handle it. PostgreSQL
+files the row under its conversation's partition (`botrt.storage._partitions`), and
+the worker owning that partition (`Assignment`) reads the unhandled rows of its
+partitions in the order they were recorded and hands them to the host, whose lanes
+take one conversation's events one at a time. Every update of a conversation thus
+goes through one worker, and its waiting ``ask`` gets them all.
+
+A worker reads its partitions' rows when it recorded an update itself (at once),
+when PostgreSQL notifies that another worker recorded one (``LISTEN``, a hint that
+costs no query), after every round of its leases (partitions it just took), and
+every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a notification
+is lost while nobody listens. An update handed to the host is remembered until its row reads
+as handled, so it is not handed twice, and its partition is busy meanwhile (not given
+back to a joining worker). A worker that dies leaves its rows unhandled: the
+worker that takes its partitions after they run out handles them (at least once;
+replies keep their `random_id`, so users see each reply once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+
+from botrt.protocols.vk._partitions import Assignment
+from botrt.storage._internal import listen_inbox, pending_rows, prepare_partitions
+
+if TYPE_CHECKING:
+    from botrt.adapter import Submit
+    from botrt.plugin import Clock
+    from botrt.protocols.vk._adapters import VkPlatform
+    from botrt.storage import Storage
+
+log = logging.getLogger("botrt.cluster")
+
+POLL_SHARE = 0.1
+"""Of ``[cluster] failover``: how often an owner looks for rows with no wake-up at all."""
+
+
+class CallbackRouter:
+    """The partitions of this worker's Callback bots, and the hand-over of their rows.
+
+    Attributes:
+        assignments: one `Assignment` per bot name.
+        poll: seconds between two reads of a bot's partitions when nothing wakes them.
+    """
+
+    def __init__(
+        self,
+        platform: VkPlatform,
+        storage: Storage,
+        clock: Clock,
+        bots: Sequence[str],
+        *,
+        owner: str,
+        failover: float,
+    ) -> None:
+        """Prepare; nothing is read or taken until `run`. Raises nothing."""
+        from botrt.storage import Leases
+
+        self._platform = platform
+        self._storage = storage
+        self._clock = clock
+        leases = Leases(storage, clock)
+        self._taken: dict[str, dict[int, int]] = {bot: {} for bot in bots}  # row id -> part
+        self.assignments = {
+            bot: Assignment(
+                storage,
+                leases,
+                clock,
+                bot,
+                owner,
+                failover=failover,
+                busy=self._busy_in(bot),
+            )
+            for bot in bots
+        }
+        self.poll = failover * POLL_SHARE
+        self._relisten = failover
+        self._wakes = {bot: anyio.Event() for bot in bots}
+        self._keeper: asyncio.Task[None] | None = None
+
+    def _busy_in(self, bot: str) -> Callable[[int], bool]:
+        taken = self._taken[bot]
+        return lambda part: part in taken.values()
+
+    def arrived(self, bot: str) -> None:
+        """An update of `bot` was recorded here: read its partitions now. Raises nothing."""
+        wake = self._wakes.get(bot)
+        if wake is not None:
+            wake.set()
+
+    async def run(self, submit: Submit) -> None:
+        """Own partitions and hand their rows to `submit`, until cancelled.
+
+        The leases keep being renewed after a cancellation (the host drains what was
+        handed over), until `close`.
+
+        :raises StorageError: if the storage cannot be reached at the start.
+        """
+        await prepare_partitions(self._storage)
+        await self._round()
+        if self._keeper is None:
+            self._keeper = asyncio.get_running_loop().create_task(self._keep())
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._listen)
+            for bot in self.assignments:
+                tg.start_soon(self._claim, bot, submit)
+
+    async def close(self) -> None:
+        """Stop renewing and give every partition back now (after the marks are written).
+
+        Logs a failure: the partitions then run out within the leases' time to live.
+        """
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.wait([keeper])
+        for assignment in self.assignments.values():
+            try:
+                await assignment.release_all()
+            except Exception as exc:
+                log.warning(
+                    "worker %s could not give back the partitions of bot %s (%s): they run "
+                    "out within %.1f s",
+                    assignment.owner,
+                    assignment.bot,
+                    exc,
+                    assignment.ttl,
+                )
+
+    async def _round(self) -> None:
+        for bot, assignment in self.assignments.items():
+            before = set(assignment.owned)
+            try:
+                await assignment.tick()
+            except Exception as exc:
+                log.warning(
+                    "worker %s could not renew the partitions of bot %s, retrying: %s",
+                    assignment.owner,
+                    bot,
+                    exc,
+                )
+                continue
+            if set(assignment.owned) - before:
+                self.arrived(bot)  # partitions just taken may hold rows left by another
+
+    async def _keep(self) -> None:
+        # A plain task, not in `run`'s task group: after a stop cancels `run`, the
+        # partitions must stay this worker's while the host drains (until `close`).
+        never = anyio.Event()
+        every = min(a.every for a in self.assignments.values())
+        while True:
+            moment = self._clock.now() + dt.timedelta(seconds=every)
+            await self._clock.sleep_until(moment, never)
+            await self._round()
+
+    async def _listen(self) -> None:
+        # A hint only: without it (connection lost, a proxy that drops LISTEN) owners
+        # still read their rows every `poll` seconds.
+        never = anyio.Event()
+        while True:
+            try:
+                await listen_inbox(self._storage, self.arrived)
+            except Exception as exc:
+                log.warning("cluster: not listening for new updates (%s); reading on a timer", exc)
+            for bot in self.assignments:
+                self.arrived(bot)  # what was notified meanwhile is lost: read now
+            moment = self._clock.now() + dt.timedelta(seconds=self._relisten)
+            await self._clock.sleep_until(moment, never)
+
+    async def _claim(self, bot: str, submit: Submit) -> None:
+        assignment = self.assignments[bot]
+        taken = self._taken[bot]
+        while True:
+            wake = self._wakes[bot] = anyio.Event()  # a wake from here on: another pass
+            parts = assignment.mine()
+            try:
+                rows = await pending_rows(self._storage, bot, parts)
+            except Exception as exc:
+                log.warning(
+                    "worker %s could not read bot %s's inbox: %s", assignment.owner, bot, exc
+                )
+                rows = None
+            if rows is not None:
+                await self._hand_over(bot, assignment, taken, parts, rows, submit)
+            moment = self._clock.now() + dt.timedelta(seconds=self.poll)
+            await self._clock.sleep_until(moment, wake)
+
+    async def _hand_over(
+        self,
+        bot: str,
+        assignment: Assignment,
+        taken: dict[int, int],
+        parts: Sequence[int],
+        rows: Sequence[tuple[int, str, str, int]],
+        submit: Submit,
+    ) -> None:
+        # What was handed over and no longer reads as unhandled is handled (its mark
+        # is committed); what belongs to partitions lost since is another worker's.
+        listed = {row[0] for row in rows}
+        read = set(parts)
+        for row_id, part in list(taken.items()):
+            if (part in read and row_id not in listed) or part not in assignment.owned:
+                del taken[row_id]
+        for row_id, _key, body, part in rows:
+            if row_id in taken:
+                continue
+            if not assignment.owns(part):
+                continue  # a paused worker stops here before another takes the partition
+            taken[row_id] = part
+            event = self._platform.event_of(bot, json.loads(body))
+            if event is not None:
+                await submit(event)
