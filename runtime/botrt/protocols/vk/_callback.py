@@ -30,6 +30,7 @@ from botrt import _json
 from botrt.protocols.vk._dedup import RecentKeys
 from botrt.protocols.vk._errors import VkConfigError
 from botrt.protocols.vk._longpoll import UpdateSink
+from botrt.protocols.vk._rawbody import without_secret
 
 logger = logging.getLogger("botrt.vk.callback")
 
@@ -85,8 +86,12 @@ class CallbackBot:
 class CallbackJournal(Protocol):
     """Where accepted updates are recorded before `ok` (the storage's inbox)."""
 
-    async def accept(self, bot: str, update: dict[str, Any]) -> bool:
-        """Record `update` durably; True if new, False if it was recorded before."""
+    async def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> bool:
+        """Record `update` durably; True if new, False if it was recorded before.
+
+        `body`, when given, is `update` as JSON text (the request's body without
+        the secret): stored as it is, so the update is not encoded a second time.
+        """
         ...
 
 
@@ -169,10 +174,13 @@ class _Receiver:
             return _text(200, bot.confirmation)
         if not isinstance(update.get("object"), dict):
             return _text(400, "missing 'object'")
+        journal = self.journal
+        # The body as the inbox stores it, cut out of the request rather than
+        # encoded again (None: the journal encodes the update itself).
+        stored = None if journal is None else _stored_body(body, update)
         # The secret has done its job; handlers, logs and the inbox never see it.
         update.pop("secret", None)
         event_id = update.get("event_id")
-        journal = self.journal
         if journal is None:
             duplicate = event_id is not None and self.recent.check_and_add(
                 (bot.group_id, str(event_id))
@@ -180,7 +188,7 @@ class _Receiver:
         else:
             try:
                 # Durable before `ok`: a crash from here on loses nothing.
-                duplicate = not await journal.accept(bot.name, update)
+                duplicate = not await journal.accept(bot.name, update, stored)
             except Exception:
                 logger.exception(
                     "bot %s: the update could not be recorded; VK will retry", bot.name
@@ -382,6 +390,14 @@ async def _refuse_oversized(request: web.Request) -> web.Response:
     await response.write_eof()
     request.protocol.force_close()
     return response
+
+
+def _stored_body(body: bytes, update: dict[str, Any]) -> str | None:
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:  # JSON in UTF-16 or -32, which the stdlib reads
+        return None
+    return without_secret(text, update)
 
 
 def _secret_ok(bot: CallbackBot, type_: str, provided: Any) -> bool:
