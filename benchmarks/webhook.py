@@ -278,7 +278,9 @@ it (handling goes on in the background: the queue, a lane per conversation,
 the flow, the reply), so requests/s is what the route itself costs while the
 same process also handles every update; the drain time shows how far handling
 fell behind the intake. CPU µs/request is the server process's CPU time (all
-threads, SQLite's included) over the timed run ÷ the requests answered.
+threads, SQLite's included) over the timed run ÷ the requests answered;
+on a busy machine (see the load averages above) requests/s swing by more
+than the differences between the servers: read that column.
 """
     if not args.no_write:
         write_section("webhook", body)

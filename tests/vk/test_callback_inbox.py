@@ -123,3 +123,18 @@ async def test_a_retry_after_a_restart_is_answered_ok_and_not_handed_on(tmp_path
         await again.wait_count(1)
         assert set(await stored(storage)) == {"e3", "e4"}
     assert again.event_ids == ["e4"]
+
+
+async def test_a_body_with_a_utf8_bom_is_still_read_and_stored_without_its_secret(
+    tmp_path: Path,
+) -> None:
+    sink = Collector()
+    async with route(tmp_path / "bot.db", sink) as (url, storage):
+        async with aiohttp.ClientSession() as session:
+            raw = "\ufeff".encode() + body("e5").encode()
+            async with session.post(url, data=raw) as response:
+                assert (response.status, await response.text()) == (200, "ok")
+        kept = (await stored(storage))["e5"]
+        await sink.wait_count(1)
+    assert SECRET not in kept
+    assert json.loads(kept) == sink.updates[0][1]

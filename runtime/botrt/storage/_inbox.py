@@ -229,6 +229,9 @@ class Inbox:
         try:
             while self._waiting or (self._marks and alone):
                 alone = self.flush_delay <= 0
+                # One turn of the loop before taking the batch: requests already
+                # read but not yet parsed join it, instead of waiting a whole commit.
+                await asyncio.sleep(0)
                 batch, self._waiting = self._waiting, []
                 try:
                     fresh = await self._commit(

@@ -17,6 +17,7 @@ sub-application's cleanup runs with the root's).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hmac
 import logging
 from collections import deque
@@ -152,8 +153,11 @@ class _Receiver:
             if chunked is None:
                 return await _refuse_oversized(request)
             body = chunked
+        # Decoded once: the text is what the inbox stores (the stdlib's loads
+        # would decode bytes itself, then the inbox would need them again).
+        text = _utf8_text(body)
         try:
-            update = _json.loads(body)
+            update = _json.loads(text)
         except ValueError:
             return _text(400, "malformed JSON")
         if not isinstance(update, dict):
@@ -177,7 +181,9 @@ class _Receiver:
         journal = self.journal
         # The body as the inbox stores it, cut out of the request rather than
         # encoded again (None: the journal encodes the update itself).
-        stored = None if journal is None else _stored_body(body, update)
+        stored = None
+        if journal is not None and isinstance(text, str):
+            stored = without_secret(text, update)
         # The secret has done its job; handlers, logs and the inbox never see it.
         update.pop("secret", None)
         event_id = update.get("event_id")
@@ -392,12 +398,15 @@ async def _refuse_oversized(request: web.Request) -> web.Response:
     return response
 
 
-def _stored_body(body: bytes, update: dict[str, Any]) -> str | None:
+def _utf8_text(body: bytes) -> str | bytes:
+    # The body as text when it is plain UTF-8; else the bytes, for the JSON parser
+    # to read as before (a UTF-8 BOM, UTF-16 or -32: the stdlib reads them).
+    if body.startswith(codecs.BOM_UTF8):
+        return body
     try:
-        text = body.decode()
-    except UnicodeDecodeError:  # JSON in UTF-16 or -32, which the stdlib reads
-        return None
-    return without_secret(text, update)
+        return body.decode()
+    except UnicodeDecodeError:
+        return body
 
 
 def _secret_ok(bot: CallbackBot, type_: str, provided: Any) -> bool:

@@ -10,7 +10,7 @@ then encodes the update as before).
 
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 _KEY = '"secret"'
@@ -36,7 +36,7 @@ def without_secret(text: str, update: dict[str, Any]) -> str | None:
     value = update["secret"]
     if not isinstance(value, str) or text.count(_KEY) != 1:
         return None
-    if any(escape in text for escape in _LETTER_ESCAPES):
+    if _LETTER_ESCAPES[0] in text or _LETTER_ESCAPES[1] in text:
         return None
     # One plain `"secret"` and no escaped spelling: it is the top-level key's (a
     # quoted `"secret"` inside another string would need escaped quotes, and a
@@ -46,12 +46,13 @@ def without_secret(text: str, update: dict[str, Any]) -> str | None:
     if text[colon : colon + 1] != ":":
         return None
     at = _skip(text, colon + 1)
-    for written in (json.dumps(value, ensure_ascii=False), json.dumps(value)):
-        if text.startswith(written, at):
-            end = _skip(text, at + len(written))
-            break
-    else:
-        return None
+    # The value as the two common encoders write it (json.dumps writes the same).
+    written = encode_basestring(value)
+    if not text.startswith(written, at):
+        written = encode_basestring_ascii(value)
+        if not text.startswith(written, at):
+            return None
+    end = _skip(text, at + len(written))
     after = text[end : end + 1]
     if after == ",":  # a member follows: take ours and its comma
         return text[:start] + text[end + 1 :]
