@@ -280,7 +280,7 @@ same process also handles every update; the drain time shows how far handling
 fell behind the intake. CPU µs/request is the server process's CPU time (all
 threads, SQLite's included) over the timed run ÷ the requests answered;
 on a busy machine (see the load averages above) requests/s swing by more
-than the differences between the servers: read that column.
+than the differences between the servers: read the CPU µs/request column.
 """
     if not args.no_write:
         write_section("webhook", body)

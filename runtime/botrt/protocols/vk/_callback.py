@@ -194,7 +194,7 @@ class _Receiver:
         else:
             try:
                 # Durable before `ok`: a crash from here on loses nothing.
-                duplicate = not await journal.accept(bot.name, update, stored)
+                duplicate = not await journal.accept(bot.name, update, body=stored)
             except Exception:
                 logger.exception(
                     "bot %s: the update could not be recorded; VK will retry", bot.name
