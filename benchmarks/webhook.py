@@ -13,8 +13,16 @@ the dispatch benchmark), with the bot's secret. botrt's server is a real host
 ``ok``, then in the background the queue, the command flow and a reply through
 ``VkApi`` onto an in-memory session. The floor
 (``drivers/floor_webhook_server.py``) reads the body and answers ``ok``.
-Trials alternate floor and botrt; each starts a fresh server, runs a 2-second
-warm-up, then the timed run. After the timed run the benchmark waits until
+A third botrt server runs with no inbox (``--no-inbox``): no durable write
+before ``ok``, as before issue 16; the ratio of the two is the cost of the
+durable write. With ``--before DIR`` (a copy of ``runtime/`` holding the code
+before a change, as for ``dispatch_ab.py``) botrt also runs from DIR
+(``PYTHONPATH=DIR``), so a change is measured before and after in one run.
+
+Trials alternate the servers; each starts a fresh server, runs a 2-second
+warm-up, then the timed run. Besides requests/s, each timed run reports the
+server process's CPU time per request (all its threads, from /proc), which a
+busy machine disturbs less. After the timed run the benchmark waits until
 botrt has replied to every accepted update, and reports how long that took.
 """
 
@@ -77,12 +85,17 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
 
 
 class Server:
-    def __init__(self, script: str, *args: str) -> None:
+    def __init__(self, script: str, *args: str, pythonpath: str | None = None) -> None:
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        if pythonpath is not None:
+            env["PYTHONPATH"] = pythonpath
         self.proc = subprocess.Popen(
             pinned(0, [BOTRT_PYTHON, str(HERE / "drivers" / script), *args]),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env=env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -105,6 +118,11 @@ class Server:
             if line.startswith("{"):
                 self.replies = int(json.loads(line)["replies"])
         return time.perf_counter() - started
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far, all threads (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -139,15 +157,27 @@ SERVERS = {
         "botrt: the same with no plugin (intake only: nothing matches)",
         ("botrt_webhook_server.py", "--no-plugin"),
     ),
+    "botrt-no-inbox": (
+        "botrt: 50 commands replying, no inbox (no durable write, as before issue 16)",
+        ("botrt_webhook_server.py", "--no-inbox"),
+    ),
 }
+BEFORE = (
+    "botrt before the change (`--before`): 50 commands replying",
+    ("botrt_webhook_server.py",),
+)
+REPLYING = ("botrt", "botrt-no-inbox", "botrt-before")
 
 
-def trial(name: str, seconds: int, lua: Path, n: int) -> dict[str, Any]:
-    server = Server(*SERVERS[name][1])
+def trial(name: str, seconds: int, lua: Path, n: int, before: str | None) -> dict[str, Any]:
+    script, *args = (BEFORE if name == "botrt-before" else SERVERS[name])[1]
+    server = Server(script, *args, pythonpath=before if name == "botrt-before" else None)
     try:
         warm = wrk(server.port, WARMUP_SECONDS, lua, f"w{n}")
+        cpu = server.cpu_seconds()
         result = wrk(server.port, seconds, lua, f"t{n}")
-        if name == "botrt":
+        result["cpu_us"] = (server.cpu_seconds() - cpu) / max(result["requests"], 1) * 1e6
+        if name in REPLYING:
             accepted = warm["requests"] - warm["non2xx"] + result["requests"] - result["non2xx"]
             result["accepted"] = accepted
             result["drain_s"] = server.wait_replies(accepted, timeout=120)
@@ -162,20 +192,29 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run botrt from DIR, a copy of runtime/ before a change (PYTHONPATH=DIR)",
+    )
     args = p.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    labels = {name: label for name, (label, _) in SERVERS.items()}
+    if args.before:
+        labels["botrt-before"] = BEFORE[0]
     load_before = load_line()
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in labels}
     with tempfile.TemporaryDirectory() as tmp:
         lua = Path(tmp) / "callback.lua"
         lua.write_text(LUA, encoding="utf-8")
         for n in range(args.trials):
-            for name in SERVERS:
-                r = trial(name, args.seconds, lua, n)
+            for name in labels:
+                r = trial(name, args.seconds, lua, n, args.before)
                 runs[name].append(r)
                 print(
                     f"trial {n + 1}/{args.trials} {name}: {r['rps']:,.0f} req/s, "
+                    f"{r['cpu_us']:.0f} µs CPU/request, "
                     f"p99 {r['p99'] / 1000:.1f} ms, non-2xx {r['non2xx']}, "
                     f"drain {r.get('drain_s')}",
                     file=sys.stderr,
@@ -185,42 +224,63 @@ def main() -> None:
     def med(name: str, key: str) -> float:
         return float(statistics.median(r[key] for r in runs[name]))
 
-    floor_rps, botrt_rps = med("floor", "rps"), med("botrt", "rps")
-    share = botrt_rps / floor_rps
-    intake_share = med("botrt-intake", "rps") / floor_rps
-    drains = [r["drain_s"] for r in runs["botrt"]]
+    def ratio(a: str, b: str) -> str:
+        # a ÷ b in requests/s, and in requests per CPU second (b's CPU ÷ a's).
+        rps = med(a, "rps") / med(b, "rps")
+        cpu = med(b, "cpu_us") / med(a, "cpu_us")
+        return f"**{rps:.0%}** in requests/s, **{cpu:.0%}** in requests per CPU second"
+
+    def target(a: str, b: str, goal: float) -> str:
+        met = min(med(a, "rps") / med(b, "rps"), med(b, "cpu_us") / med(a, "cpu_us")) >= goal
+        return "met" if met else "**missed**"
+
+    replying = [name for name in REPLYING if name in runs]
+    drains = [r["drain_s"] for name in replying for r in runs[name]]
     drain = "did not finish" if None in drains else f"{statistics.median(drains):.1f} s"
-    lost = sum(max(0, r["accepted"] - r["replies"]) for r in runs["botrt"])
+    lost = sum(max(0, r["accepted"] - r["replies"]) for name in replying for r in runs[name])
     rows = []
-    for name, (label, _) in SERVERS.items():
+    for name, label in labels.items():
         rs = runs[name]
         rows.append(
             f"| {label} | {med(name, 'rps'):,.0f} | "
             + ", ".join(f"{r['rps']:,.0f}" for r in rs)
-            + f" | {med(name, 'p50') / 1000:.1f} | {med(name, 'p99') / 1000:.1f} | "
-            f"{sum(r['non2xx'] + r['errors'] for r in rs)} |"
+            + f" | {med(name, 'cpu_us'):.0f} | {med(name, 'p50') / 1000:.1f} | "
+            f"{med(name, 'p99') / 1000:.1f} | {sum(r['non2xx'] + r['errors'] for r in rs)} |"
         )
-    mark = "met" if share >= 0.7 else "**missed**"
+    before_line = ""
+    if args.before:
+        before_line = f"\n- botrt after ÷ before the change: {ratio('botrt', 'botrt-before')}"
+    command = f"--trials {args.trials} --seconds {args.seconds}"
+    if args.before:
+        command += " --before DIR"
     body = f"""## Webhook (Callback API) throughput
 
-Command: `.venv/bin/python benchmarks/webhook.py --trials {args.trials} --seconds {args.seconds}`
+Command: `.venv/bin/python benchmarks/webhook.py {command}`
 Machine: {machine_line()} ({load_before} at the start, {load_line()} at the end)
 Load generator: wrk 4.1 (Debian package), 1 thread, {CONNECTIONS} connections, pinned
 to one core; the server pinned to the other; {WARMUP_SECONDS} s warm-up, then
 {args.seconds} s timed; every request a distinct `message_new` with the secret.
+Storage: SQLite (`sqlite:///:memory:`, kept in a temporary file: WAL, `synchronous=FULL`).
 
-| server | requests/s (median) | trials | p50 ms | p99 ms | non-2xx + errors |
-| --- | ---: | --- | ---: | ---: | ---: |
+| server | requests/s (median) | trials | CPU µs/request | p50 ms | p99 ms | non-2xx + errors |
+| --- | ---: | --- | ---: | ---: | ---: | ---: |
 {chr(10).join(rows)}
 
-- botrt ÷ floor: **{share:.0%}** (target ≥ 70%: {mark}); intake only ÷ floor: {intake_share:.0%}
+- botrt ÷ floor: {ratio("botrt", "floor")} (target ≥ 70%: {target("botrt", "floor", 0.7)});
+  intake only ÷ floor: {ratio("botrt-intake", "floor")}
+- with the durable write ÷ without (the inbox's cost): {ratio("botrt", "botrt-no-inbox")}
+  (target ≥ 80%: {target("botrt", "botrt-no-inbox", 0.8)}){before_line}
 - every accepted update was also handled (a reply through the stubbed `VkApi`):
   {drain} after the load stopped (median), {lost} left unanswered in all.
 
-botrt answers `ok` before handling (handling goes on in the background: the
-queue, a lane per conversation, the flow, the reply), so requests/s is what
-the route itself costs while the same process also handles every update; the
-drain time shows how far handling fell behind the intake.
+botrt answers `ok` once the update is committed to the inbox, before handling
+it (handling goes on in the background: the queue, a lane per conversation,
+the flow, the reply), so requests/s is what the route itself costs while the
+same process also handles every update; the drain time shows how far handling
+fell behind the intake. CPU µs/request is the server process's CPU time (all
+threads, SQLite's included) over the timed run ÷ the requests answered;
+on a busy machine (see the load averages above) requests/s swing by more
+than the differences between the servers: read the CPU µs/request column.
 """
     if not args.no_write:
         write_section("webhook", body)

@@ -12,7 +12,10 @@ under ``VkApi``: its aiohttp session is replaced by an in-memory one that answer
 high so replies are not paced at VK's 20/s.
 
 With ``--no-plugin`` no flow is loaded: updates are still parsed, queued and
-dispatched, but nothing matches and nothing replies (the intake alone).
+dispatched, but nothing matches and nothing replies (the intake alone). With
+``--no-inbox`` the host gets no inbox (the VK hook's ``_inbox`` is replaced
+here): no durable write before ``ok``, and duplicates recognised in memory only,
+as before the inbox existed (the cost of issue 16's durable write).
 
 Prints ``READY <port>`` once listening, then ``{"replies": N}`` every 0.2 s;
 stops on SIGTERM.
@@ -99,6 +102,10 @@ class StubSession:
 
 async def main() -> None:
     logging.basicConfig(level=logging.WARNING)
+    if "--no-inbox" in sys.argv:
+        from botrt.protocols.vk import _hooks
+
+        _hooks._inbox = lambda host: None  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "plugins" / "bench").mkdir(parents=True)

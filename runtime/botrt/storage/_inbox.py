@@ -226,14 +226,24 @@ class Inbox:
             self._writer = asyncio.get_running_loop().create_task(self._write_all())
 
     async def _write_all(self) -> None:
+        failed = False
+        # Woken, the writer writes what there is; after a commit, marks made meanwhile
+        # are written alone only if they may not wait: else they ride with the next
+        # batch, or the timer wakes the writer for them.
+        alone = True
         try:
-            while self._waiting or self._marks:
+            while self._waiting or (self._marks and alone):
+                alone = self.flush_delay <= 0
+                # One turn of the loop before taking the batch: requests already
+                # read but not yet parsed join it, instead of waiting a whole commit.
+                await asyncio.sleep(0)
                 batch, self._waiting = self._waiting, []
                 try:
                     fresh = await self._commit(
                         [(bot, key, body) for bot, key, body, _ in batch], None
                     )
                 except Exception as exc:
+                    failed = True
                     if not batch:
                         log.warning("inbox: handled marks not written, retried later: %s", exc)
                         return
@@ -252,10 +262,10 @@ class Inbox:
         finally:
             self._writer = None
             if self._marks and self._timer is None:
-                # Only after a failed write: the marks wait for the next one, or a second.
-                self._timer = asyncio.get_running_loop().call_later(
-                    max(self.flush_delay, 1.0), self._wake_writer
-                )
+                # Marks made during the last commit, or not written by a failed one:
+                # they wait for the next write, or `flush_delay` (a second after a failure).
+                delay = max(self.flush_delay, 1.0) if failed else self.flush_delay
+                self._timer = asyncio.get_running_loop().call_later(delay, self._wake_writer)
 
     async def _commit(
         self,

@@ -17,6 +17,7 @@ sub-application's cleanup runs with the root's).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hmac
 import logging
 from collections import deque
@@ -30,6 +31,7 @@ from botrt import _json
 from botrt.protocols.vk._dedup import RecentKeys
 from botrt.protocols.vk._errors import VkConfigError
 from botrt.protocols.vk._longpoll import UpdateSink
+from botrt.protocols.vk._rawbody import without_secret
 
 logger = logging.getLogger("botrt.vk.callback")
 
@@ -85,8 +87,12 @@ class CallbackBot:
 class CallbackJournal(Protocol):
     """Where accepted updates are recorded before `ok` (the storage's inbox)."""
 
-    async def accept(self, bot: str, update: dict[str, Any]) -> bool:
-        """Record `update` durably; True if new, False if it was recorded before."""
+    async def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> bool:
+        """Record `update` durably; True if new, False if it was recorded before.
+
+        `body`, when given, is `update` as JSON text (the request's body without
+        the secret): stored as it is, so the update is not encoded a second time.
+        """
         ...
 
 
@@ -147,8 +153,11 @@ class _Receiver:
             if chunked is None:
                 return await _refuse_oversized(request)
             body = chunked
+        # Decoded once: the text is what the inbox stores (the stdlib's loads
+        # would decode bytes itself, then the inbox would need them again).
+        text = _utf8_text(body)
         try:
-            update = _json.loads(body)
+            update = _json.loads(text)
         except ValueError:
             return _text(400, "malformed JSON")
         if not isinstance(update, dict):
@@ -169,10 +178,15 @@ class _Receiver:
             return _text(200, bot.confirmation)
         if not isinstance(update.get("object"), dict):
             return _text(400, "missing 'object'")
+        journal = self.journal
+        # The body as the inbox stores it, cut out of the request rather than
+        # encoded again (None: the journal encodes the update itself).
+        stored = None
+        if journal is not None and isinstance(text, str):
+            stored = without_secret(text, update)
         # The secret has done its job; handlers, logs and the inbox never see it.
         update.pop("secret", None)
         event_id = update.get("event_id")
-        journal = self.journal
         if journal is None:
             duplicate = event_id is not None and self.recent.check_and_add(
                 (bot.group_id, str(event_id))
@@ -180,7 +194,7 @@ class _Receiver:
         else:
             try:
                 # Durable before `ok`: a crash from here on loses nothing.
-                duplicate = not await journal.accept(bot.name, update)
+                duplicate = not await journal.accept(bot.name, update, body=stored)
             except Exception:
                 logger.exception(
                     "bot %s: the update could not be recorded; VK will retry", bot.name
@@ -382,6 +396,17 @@ async def _refuse_oversized(request: web.Request) -> web.Response:
     await response.write_eof()
     request.protocol.force_close()
     return response
+
+
+def _utf8_text(body: bytes) -> str | bytes:
+    # The body as text when it is plain UTF-8; else the bytes, for the JSON parser
+    # to read as before (a UTF-8 BOM, UTF-16 or -32: the stdlib reads them).
+    if body.startswith(codecs.BOM_UTF8):
+        return body
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return body
 
 
 def _secret_ok(bot: CallbackBot, type_: str, provided: Any) -> bool:

@@ -49,13 +49,17 @@ class VkInbox:
         """Wrap `inbox`. Raises nothing."""
         self.inbox = inbox
 
-    async def accept(self, bot: str, update: dict[str, Any]) -> bool:
+    async def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> bool:
         """Record one Callback update; True if new (hand it on), False for a retry.
+
+        `body` is `update` as JSON text when the caller has it (the request's
+        body without the secret); without it, the update is encoded here.
 
         :raises StorageError: if the storage cannot be reached (answer VK an error:
             it will retry).
         """
-        return await self.inbox.accept(bot, update_key(update), encode(update))
+        text = encode(update) if body is None else body
+        return await self.inbox.accept(bot, update_key(update), text)
 
     async def record(
         self,
