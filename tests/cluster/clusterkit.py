@@ -1,0 +1,485 @@
+"""A real cluster for tests and benchmarks: N `botrt serve` workers on one PostgreSQL,
+HAProxy in front of their Callback API ports, FakeVK on VK's side.
+
+- `HAProxy`: writes a config (round robin over the workers' ports, loopback only) and
+  runs ``haproxy`` in the foreground as a child process.
+- `Worker`: one `botrt serve` process with its own `bot.toml` (its port and worker id);
+  its log is a file the test reads.
+- `Cluster`: the bot's files (a plugin that logs and replies to ``/n TAG``, two bots:
+  ``hooked`` on the Callback API, ``poller`` on Long Poll) and its workers.
+- `Traffic`: VK's side of the load: Callback updates POSTed through HAProxy and
+  retried until `ok`, as VK does, and Long Poll updates queued in FakeVK.
+
+Imported by the tests in this folder and by ``benchmarks/cluster.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.abc import Process
+
+from botrt.testing._fakevk import FakeVK
+from botrt.testing._pgcluster import run_tool
+from botrt.testing._postgres import PostgresServer
+
+HOOKED_GROUP, POLLED_GROUP = 20, 10
+SECRET = "s3cret"
+USERS = range(2000, 2060)  # FakeVK, as VK, remembers the last 100 random_ids per peer
+LIMIT = 120.0  # catches a hang only: starts take seconds on a busy machine
+STALL = 30.0  # no new reply for this long: stuck, not slow
+ROOT = Path(__file__).resolve().parents[2]
+# "worker w1 no longer leads ..." does not match: the word after the id is "leads".
+LEADS = re.compile(r"worker \S+ leads vk-longpoll:poller \(epoch (\d+)\)")
+
+TALLY = """
+import os
+
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import CommandArgs, on_command
+
+PLUGIN = PluginPlanner(version="1.0.0")
+
+
+@PLUGIN.use
+@on_command("n")
+async def tally(event: TextEvent, args: CommandArgs) -> None:
+    with open({log!r}, "a", encoding="utf-8") as log:
+        log.write(f"{{os.getpid()}} {{event.bot}} {{args}}\\n")
+    await event.reply(f"got {{args}}")
+"""
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 2000
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    # A stopped or dead worker refuses the connection: try the next one.
+    retries 3
+    retry-on conn-failure
+    option redispatch 1
+
+frontend vk
+    bind 127.0.0.1:{port}
+    default_backend workers
+
+backend workers
+    balance roundrobin
+    # A TCP check: /healthz is 503 on a worker that stands by for Long Poll.
+    default-server inter 250ms fall 1 rise 1
+{servers}
+"""
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_haproxy() -> str:
+    """The haproxy executable; skips the test without it (fails it when ``CI=true``)."""
+    found = shutil.which("haproxy")
+    if found is not None:
+        return found
+    reason = "HAProxy is not installed (run .ci/haproxy.sh, or apt-get install haproxy)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}\nCI=true: the cluster tests must run, not be skipped")
+    pytest.skip(reason)
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Wait until `predicate()` is true, for what only files show (the workers' logs)."""
+    with anyio.fail_after(LIMIT):
+        # A log file has no event to wait on: look again shortly.
+        while not predicate():  # noqa: ASYNC110
+            await anyio.sleep(0.02)
+
+
+async def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    try:
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+    except OSError:
+        return False
+    await stream.aclose()
+    return True
+
+
+async def wait_port(port: int) -> None:
+    """Wait until 127.0.0.1:`port` accepts connections (bounded by `LIMIT`)."""
+    with anyio.fail_after(LIMIT):
+        # Nothing to wait on but the port itself: try again shortly.
+        while not await port_open(port):  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+
+
+class HAProxy:
+    """HAProxy on 127.0.0.1:`port`, round robin over the workers' ports; `async with`."""
+
+    def __init__(self, folder: Path, backends: Iterable[int]) -> None:
+        self.port = free_port()
+        self.config = folder / "haproxy.cfg"
+        self.log = folder / "haproxy.log"
+        servers = "\n".join(f"    server w{i} 127.0.0.1:{p} check" for i, p in enumerate(backends))
+        self.config.write_text(
+            HAPROXY_CONFIG.format(port=self.port, servers=servers), encoding="utf-8"
+        )
+        self.proc: Process | None = None
+
+    def url(self, path: str) -> str:
+        """The URL of `path` through the load balancer."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def __aenter__(self) -> HAProxy:
+        exe = require_haproxy()
+        with self.log.open("wb") as out:
+            # -db: stay in the foreground, so the test owns the process.
+            self.proc = await anyio.open_process(
+                [exe, "-db", "-f", str(self.config)], stdout=out, stderr=subprocess.STDOUT
+            )
+        await wait_port(self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                self.proc.terminate()
+            with anyio.move_on_after(10):
+                await self.proc.wait()
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
+            await self.proc.aclose()
+
+
+class Worker:
+    """One `botrt serve` process of the cluster, with its own config file and log."""
+
+    def __init__(self, config: Path, name: str, port: int) -> None:
+        self.config = config
+        self.name = name
+        self.port = port
+        self.log = config.parent / f"{name}.log"
+        self.proc: Process | None = None
+        self.starts = 0
+
+    async def start(self) -> None:
+        """Start the process (again, after a stop); its log goes on in the same file."""
+        # The venv's own script, also when the venv is not activated (the benchmark).
+        exe = shutil.which("botrt") or str(Path(sys.executable).with_name("botrt"))
+        command = [exe, "serve", "--config", str(self.config), "--no-reload", "--grace", "5"]
+        if self.proc is not None:
+            await self.close()
+        self.starts += 1
+        with self.log.open("ab") as out:
+            out.write(f"--- start {self.starts} ---\n".encode())
+            out.flush()
+            self.proc = await anyio.open_process(
+                command, cwd=self.config.parent, stdout=subprocess.DEVNULL, stderr=out
+            )
+
+    async def ready(self) -> None:
+        """Wait until it accepts Callback API requests."""
+        await wait_port(self.port)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def says(self, text: str) -> bool:
+        return text in self.text()
+
+    async def wait_says(self, text: str) -> None:
+        await until(lambda: self.says(text))
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the running process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def terminate(self) -> int:
+        """SIGTERM, and wait for the exit code."""
+        assert self.proc is not None
+        self.proc.terminate()
+        with anyio.fail_after(LIMIT):
+            return await self.proc.wait()
+
+    async def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                self.proc.kill()
+            await self.proc.wait()
+            await self.proc.aclose()
+
+
+@dataclass
+class Cluster:
+    """The bot's files and its workers (not started): `count` workers on `storage_url`."""
+
+    folder: Path
+    vk: FakeVK
+    storage_url: str
+    count: int = 3
+    failover: float = 2
+    extra: str = ""  # more TOML, appended to every worker's config
+    plugins: str = ""  # the [plugins] table's lines; default: only the tally plugin
+    keep_groups: set[int] = field(default_factory=set)  # groups the test registered itself
+    workers: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        plugin = self.folder / "plugins" / "tally"
+        plugin.mkdir(parents=True, exist_ok=True)
+        (plugin / "__plugin__.py").write_text(
+            TALLY.format(log=str(self.handled_log)), encoding="utf-8"
+        )
+        for group, token in ((HOOKED_GROUP, "token-hooked"), (POLLED_GROUP, "token-polled")):
+            if group not in self.keep_groups:
+                self.vk.add_group(group, token=token, members=list(USERS))
+        self.workers = [self._worker(i) for i in range(self.count)]
+
+    @property
+    def handled_log(self) -> Path:
+        return self.folder / "handled.log"
+
+    def _worker(self, index: int) -> Worker:
+        name = f"w{index + 1}"
+        port = free_port()
+        plugins = self.plugins or f'dirs = ["{self.folder / "plugins"}"]\nbuiltin = false'
+        config = self.folder / f"{name}.toml"
+        config.write_text(
+            f"""
+[plugins]
+{plugins}
+
+[storage]
+url = "{self.storage_url}"
+
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[cluster]
+enabled = true
+worker_id = "{name}"
+failover = {self.failover}
+
+[[bots]]
+name = "poller"
+platform = "vk"
+token = "token-polled"
+group_id = {POLLED_GROUP}
+api_url = "{self.vk.api_url}"
+
+[[bots]]
+name = "hooked"
+platform = "vk"
+token = "token-hooked"
+group_id = {HOOKED_GROUP}
+api_url = "{self.vk.api_url}"
+transport = "callback"
+path = "/vk/hooked"
+secret = "{SECRET}"
+confirmation = "abc"
+{self.extra}
+""",
+            encoding="utf-8",
+        )
+        return Worker(config, name, port)
+
+    async def start(self) -> None:
+        """Start every worker, the first alone until it leads Long Poll; wait until all serve."""
+        first, *rest = self.workers
+        await first.start()
+        await first.wait_says("leads vk-longpoll:poller (epoch")
+        for worker in rest:
+            await worker.start()
+        for worker in self.workers:
+            await worker.ready()
+        for worker in rest:
+            await worker.wait_says("stands by for vk-longpoll:poller")
+
+    def epochs(self) -> dict[int, Worker]:
+        """Each Long Poll epoch of the poller, with the worker whose log says it took it."""
+        found = {}
+        for worker in self.workers:
+            for match in LEADS.finditer(worker.text()):
+                found[int(match[1])] = worker
+        return found
+
+    def leader(self) -> tuple[int, Worker]:
+        """The latest epoch of the poller's Long Poll lease and the worker that took it."""
+        epochs = self.epochs()
+        assert epochs, "no worker has led the poller's Long Poll yet"
+        latest = max(epochs)
+        return latest, epochs[latest]
+
+    def handled(self) -> list[tuple[int, str, str]]:
+        """(pid, bot, tag) of every handling the plugin logged, in order."""
+        if not self.handled_log.exists():
+            return []
+        rows = []
+        for line in self.handled_log.read_text(encoding="utf-8").splitlines():
+            pid, bot, tag = line.split()
+            rows.append((int(pid), bot, tag))
+        return rows
+
+    async def close(self) -> None:
+        for worker in self.workers:
+            await worker.close()
+
+
+def restart_postgres(server: PostgresServer) -> None:
+    """Restart `server` on its port (``pg_ctl restart``: a fast stop, then a start)."""
+    run_tool(
+        [
+            *server._run_as,
+            str(server._bin_dir / "pg_ctl"),
+            *("restart", "-D", str(server.data_dir), "-l", str(server.log_file)),
+            *("-m", "fast", "-w", "-t", "60"),
+        ],
+        what="pg_ctl restart",
+        cwd=server.data_dir.parent,
+        log_file=server.log_file,
+    )
+
+
+def replies(vk: FakeVK) -> Counter[str]:
+    """How many times each tag was replied to (``got TAG``), as users saw it."""
+    return Counter(m.text.removeprefix("got ") for m in vk.sent if m.text.startswith("got "))
+
+
+@dataclass
+class Traffic:
+    """VK's side of the load: Callback updates through `url`, Long Poll updates in FakeVK.
+
+    Every `pace` seconds one update: a Callback one (POSTed, and retried until `ok`
+    with `X-Retry-Counter`, as VK does) or, one in `polled_every`, a Long Poll one.
+    `concurrency` senders POST at once.
+    """
+
+    vk: FakeVK
+    url: str
+    pace: float = 0.02
+    polled_every: int = 4
+    concurrency: int = 4
+    sent: list[str] = field(default_factory=list)
+    retried: int = 0
+    _queue: list[dict[str, Any]] = field(default_factory=list)
+
+    def _next(self, group: int, prefix: str) -> dict[str, Any]:
+        tag = f"{prefix}{len(self.sent) + 1}"
+        self.sent.append(tag)
+        user = USERS[len(self.sent) % len(USERS)]
+        return self.vk.build_message(group, user, f"/n {tag}")
+
+    def next_callback(self) -> dict[str, Any]:
+        """A new Callback update for the ``hooked`` bot, counted as sent."""
+        return self._next(HOOKED_GROUP, "h")
+
+    async def deliver(self, update: dict[str, Any]) -> None:
+        """POST until `ok`, as VK does (it gives up after a while; we never do)."""
+        counter: int | None = None
+        while True:
+            (answer,) = await self.vk.deliver_callback(
+                self.url, update, secret=SECRET, retry_counter=counter, request_timeout=10
+            )
+            if answer.status == 200 and answer.text == "ok":
+                return
+            self.retried += 1
+            counter = (counter or 0) + 1
+            await anyio.sleep(0.05)  # VK's pause between attempts, not a synchronisation
+
+    async def run(self, count: int | None = None) -> None:
+        """Send `count` updates (None: until cancelled), waiting for every Callback `ok`."""
+        limiter = anyio.CapacityLimiter(self.concurrency)
+
+        async def one(update: dict[str, Any]) -> None:
+            async with limiter:
+                await self.deliver(update)
+
+        async with anyio.create_task_group() as tg:
+            n = 0
+            while count is None or n < count:
+                n += 1
+                if n % self.polled_every == 0:
+                    self.vk.push(self._next(POLLED_GROUP, "p"))
+                else:
+                    tg.start_soon(one, self.next_callback())
+                await anyio.sleep(self.pace)  # a steady pace of traffic
+
+    def missing(self) -> list[str]:
+        """The updates sent and not replied to yet."""
+        got = replies(self.vk)
+        return [tag for tag in self.sent if not got[tag]]
+
+    async def until_all_replied(self) -> None:
+        """Wait until every update sent was replied to, while replies keep coming."""
+        await while_progress(
+            self.vk, lambda: set(replies(self.vk)) >= set(self.sent), lambda: len(self.vk.sent)
+        )
+        missing = self.missing()
+        assert not missing, f"never replied to ({STALL:g} s without a new reply): {missing}"
+
+
+async def while_progress(vk: FakeVK, done: Callable[[], bool], progress: Callable[[], int]) -> None:
+    """Wait until `done()`, or until `progress()` has not grown for `STALL` seconds.
+
+    A hang is caught after `STALL` seconds of nothing new rather than a fixed total, so a
+    long run on a busy machine is not cut short, and a stuck one costs no more than that.
+    """
+    while not done():
+        seen = progress()
+        with anyio.move_on_after(STALL):
+            await vk.wait_for(lambda: done() or progress() > seen)  # noqa: B023
+        if progress() == seen and not done():
+            return
+
+
+def check(traffic: Traffic, cluster: Cluster, *, again_allowed: bool) -> Counter[str]:
+    """Assert nothing lost and no reply seen twice; return how often each tag was handled."""
+    got = replies(traffic.vk)
+    handled = Counter(tag for _, _, tag in cluster.handled())
+    missing = [tag for tag in traffic.sent if not got[tag]]
+    twice = {tag: n for tag, n in got.items() if n > 1}
+    assert not missing, f"never replied to: {missing}"
+    assert not twice, f"replied to more than once: {twice}"
+    assert set(handled) == set(traffic.sent)
+    if not again_allowed:
+        again = {tag: n for tag, n in handled.items() if n > 1}
+        where = [row for row in cluster.handled() if row[2] in again]
+        assert not again, f"handled more than once (pid, bot, tag): {where}"
+    return handled
