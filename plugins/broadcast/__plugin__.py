@@ -110,3 +110,6 @@ async def start(
     broadcaster = Broadcaster(store, messenger, members, background, info, progress)
     _LIVE[:] = [broadcaster]
     await broadcaster.resume(options)
+    if broadcaster.leases.timing.cluster:
+        # Jobs another worker starts later are watched too: taken over here if it dies.
+        background.start(broadcaster.watch, options, name="broadcast-watch")

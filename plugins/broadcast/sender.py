@@ -35,7 +35,7 @@ import anyio
 import anyio.lowlevel
 
 from botrt.plugin import Background, Backoff, BotInfo, Members, Messenger, UnknownBotError
-from botrt.storage import LeaseBusyError, LeaseLostError
+from botrt.storage import LeaseBusyError, LeaseLostError, StorageError
 
 from .model import ADMINS, MEMBERS, RUNNING, SCHEDULED, Job
 from .progress import Progress
@@ -285,6 +285,8 @@ class Broadcaster:
         bots = set(self.messenger.bots())
         resumed = []
         for job in await self.store.unfinished():
+            if job.id in self._active:
+                continue  # underway here already
             if job.bot not in bots:
                 log.info("broadcast #%d waits for bot %r to run again", job.id, job.bot)
                 continue
@@ -294,6 +296,8 @@ class Broadcaster:
             log.info("broadcast: resuming %s", ", ".join(f"#{i}" for i in resumed))
         armed = []
         for job in await self.store.scheduled():
+            if job.id in self._active:
+                continue
             if job.bot not in bots:
                 log.info("scheduled broadcast #%d waits for bot %r to run", job.id, job.bot)
                 continue
@@ -302,6 +306,25 @@ class Broadcaster:
         if armed:
             log.info("broadcast: waiting for %s", ", ".join(f"#{i}" for i in armed))
         return resumed + armed
+
+    async def watch(self, options: Options) -> None:
+        """Look again for unfinished jobs every standby period of the leases, for ever.
+
+        A job another process started is known here only from its rows: looking
+        again puts a task here that waits on the job's lease, so this process
+        takes the job over once the other one dies (within ``[cluster] failover``
+        in a cluster). A database that cannot be reached is tried again at the
+        next look.
+        """
+        never = anyio.Event()
+        while True:
+            moment = self.info.now() + dt.timedelta(seconds=self.leases.timing.standby_every)
+            while self.info.now() < moment:
+                await self.info.sleep_until(moment, never)
+            try:
+                await self.resume(options)
+            except StorageError as exc:
+                log.warning("broadcast: could not look for unfinished jobs: %s", exc)
 
     async def cancel(self, job_id: int, bot: str, options: Options) -> str | None:
         """Cancel job `job_id` of `bot`; the state it was in (scheduled or running), or None.

@@ -42,12 +42,6 @@ pytestmark = pytest.mark.anyio
 # that budget, so FakeVK allows more.
 RATE = 200
 
-INBOX_TAKEOVER = (
-    "a Callback update a worker answered `ok` to and had not handled when it stopped or "
-    "died stays in the inbox until some worker starts (replay runs only at a start), and "
-    "a starting worker replays rows a live worker is handling; owned by `route`/`webhook`"
-)
-
 
 @pytest.mark.timeout(600)
 async def test_steady_load_is_spread_over_the_workers(tmp_path: Path, postgres_url: str) -> None:
@@ -74,7 +68,6 @@ async def test_steady_load_is_spread_over_the_workers(tmp_path: Path, postgres_u
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=False, reason=INBOX_TAKEOVER)
 async def test_sigterm_of_each_worker_in_turn_loses_nothing(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -104,7 +97,6 @@ async def test_sigterm_of_each_worker_in_turn_loses_nothing(
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=False, reason=INBOX_TAKEOVER)
 async def test_kill_9_of_the_long_poll_leader_under_load(tmp_path: Path, postgres_url: str) -> None:
     async with FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk:
         cluster = Cluster(tmp_path, vk, postgres_url)
@@ -137,13 +129,6 @@ async def test_kill_9_of_the_long_poll_leader_under_load(tmp_path: Path, postgre
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(
-    strict=False,
-    reason="sometimes one Callback update is never handled (seen: 1 of 90): most likely its "
-    "row was committed as the connection dropped, the worker answered 'not recorded', VK's "
-    "retry reached a worker that found it recorded and answered ok, and nobody handles the "
-    "row until a worker starts; " + INBOX_TAKEOVER,
-)
 async def test_a_postgresql_restart_mid_run_loses_nothing(tmp_path: Path) -> None:
     # A server of its own: restarting the session's shared one would disturb other tests.
     with start_postgres(tmp_path / "pg") as server:
@@ -186,11 +171,6 @@ BROADCAST = "Exam moved to Friday"
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(
-    strict=False,
-    reason="a broadcast's job is taken over after a kill -9 by the `jobs` branch; the lead "
-    "makes this strict after merging it",
-)
 async def test_a_broadcast_to_1000_members_survives_a_kill_9_halfway(
     tmp_path: Path, postgres_url: str
 ) -> None:

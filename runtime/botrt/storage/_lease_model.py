@@ -132,10 +132,13 @@ class LeaseTiming:
         ttl: seconds a lease lives unrenewed: how long a dead holder's work waits.
         standby_every: seconds between a standby's tries when it has no expiry to
             wait for (the lease was released, or the database was away).
+        cluster: other workers share the work (``[cluster] enabled``): work one of
+            them starts while this one runs is worth watching for, to take it over.
     """
 
     ttl: float = 30.0
     standby_every: float = 10.0
+    cluster: bool = False
 
     @property
     def renew_every(self) -> float:
@@ -148,7 +151,7 @@ class LeaseTiming:
 
         Raises nothing.
         """
-        return cls(ttl=failover * TTL_SHARE, standby_every=failover * STANDBY_SHARE)
+        return cls(ttl=failover * TTL_SHARE, standby_every=failover * STANDBY_SHARE, cluster=True)
 
     @classmethod
     def for_cluster(cls, enabled: bool, failover: float) -> LeaseTiming:
