@@ -18,15 +18,16 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
 from typing import Any
 
 from botrt.adapter import Event, ScheduleEvent
-from botrt.handle._internal import LANE, Lane
+from botrt.handle._internal import LANE, Lane, Waiter
 
 log = logging.getLogger("botrt.host")
 
 _IDLE: Any = object()  # `Lanes.backlogs` has no entry: the conversation has no lane running
+_NONE: Any = object()  # `_IntakeLane.pending`: nothing to send in first
 
 
 class Lanes:
@@ -71,8 +72,9 @@ class Lanes:
     def _spawn(self, key: Hashable, event: Event) -> None:
         # The task leaves `tasks` itself when it ends (a done callback would
         # cost a loop callback per event).
+        context = self.context.copy()
         task = asyncio.get_running_loop().create_task(
-            self._run(key, event), context=self.context.copy()
+            self._run(key, event, context), context=context
         )
         self.tasks.add(task)
 
@@ -84,16 +86,18 @@ class Lanes:
             return
         self._spawn(key, backlog.popleft())
 
-    async def _run(self, key: Hashable, event: Event) -> None:
-        lane = _IntakeLane(self, key)
+    async def _run(self, key: Hashable, event: Event, context: contextvars.Context) -> None:
+        lane = _IntakeLane(self, key, context)
         _enter_lane(lane)  # once per lane task: the task runs in a context of its own
         backlogs = self.backlogs
         handle = self.handle
         release = self.release
+        parked = False
         try:
             while True:
+                lane.coro = handle(event)
                 try:
-                    await handle(event)
+                    parked = await lane  # the lane drives the event's run: it may park it
                 except Exception:
                     log.exception("event %r could not be handled", event)
                 finally:
@@ -107,56 +111,172 @@ class Lanes:
                 event = backlog.popleft()
         finally:
             if lane.detached:
-                lane.finished()  # the run it detached ended: an answer's lane waits for that
+                if not parked:
+                    lane.finished()  # the run it detached ended: an answer's lane waits for that
             else:
                 backlog = backlogs.pop(key)
                 for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
                     release()
-            self.tasks.discard(lane.task)
-            # The task's context holds the lane: a lane that kept its task would make a
-            # cycle per event, left for the garbage collector.
-            lane.task = None  # type: ignore[assignment]
+                # The context holds the lane: a lane that kept it would make a cycle per
+                # event, left for the garbage collector (a parked run keeps both).
+                lane.context = None  # type: ignore[assignment]
+            self.tasks.discard(lane.task)  # type: ignore[arg-type]
+            lane.task = None
 
     def busy(self, key: Hashable) -> bool:
         """Whether the conversation `key` has a lane running."""
         return key in self.backlogs
 
     async def join(self) -> None:
-        """Wait for every lane task; once only detached runs are left, end them."""
+        """Wait for every lane task; once only runs waiting for an answer are left, end them."""
         tasks = self.tasks
-        while tasks:
-            attached = tasks - {lane.task for lane in self.detached}
+        ended = False
+        while True:
+            # A task cancelled before it started never ran its `finally`.
+            tasks.difference_update([t for t in tasks if t.done()])
+            waiting = {lane.task for lane in self.detached if lane.waiter is not None}
+            attached = tasks - waiting
             if attached:
                 await asyncio.wait(attached)
-            else:
-                # Only runs waiting for an answer are left: no answer can come now.
-                self.stopping = True
-                for lane in list(self.detached):
-                    lane.end()
-                await asyncio.wait(set(tasks))
-            # A task cancelled before it started never ran its `finally`.
-            tasks -= {t for t in tasks if t.done()}
+                continue
+            if ended or not self.detached:
+                return
+            # Only runs waiting for an answer are left: no answer can come now.
+            self.stopping = ended = True
+            for lane in list(self.detached):
+                lane.end()
 
     async def cancel(self) -> None:
-        """Cancel the lane tasks still running (plain asyncio tasks) and wait for them."""
+        """Cancel the lane tasks still running (plain asyncio tasks) and close the parked runs."""
         tasks = set(self.tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
         self.tasks.clear()
+        for lane in list(self.detached):
+            lane.close()
 
 
 class _IntakeLane(Lane):
-    """A lane task of the intake, as a run waiting in `ask()` detaches from it."""
+    """A lane task of the intake, and the driver of the runs of its events.
 
-    __slots__ = ("key", "lanes", "task")
+    Awaiting the lane runs its `coro` (an event's handling) as the task
+    would, passing every suspension up to the task; a run that waits in
+    `ask()` yields its `Waiter` instead, and the lane sets the coroutine
+    aside (*parks* it): the await returns True, the task goes on (or ends),
+    and the run holds no task while it waits. The answer's lane awaits this
+    lane again (`resume`), which runs the coroutine on its own `context`.
+    """
 
-    def __init__(self, lanes: Lanes, key: Hashable) -> None:
+    __slots__ = ("context", "coro", "driving", "key", "lanes", "outside", "pending", "task")
+
+    def __init__(self, lanes: Lanes, key: Hashable, context: contextvars.Context) -> None:
         super().__init__()
         self.lanes = lanes
         self.key = key
-        self.task: asyncio.Task[None] = _current_task()  # type: ignore[assignment]
+        self.context = context  # the lane task's: a parked run resumes in it
+        self.task: asyncio.Task[Any] | None = _current_task()
+        self.coro: Coroutine[Any, Any, Any] | None = None
+        self.driving = False  # inside a step of `coro`: an ask there can park
+        self.outside = False  # driven from a task of another context (an answer's lane)
+        self.pending: Any = _NONE  # what a resume sends in first
+
+    # -- the driver: what `await lane` runs -----------------------------------------
+
+    def __await__(self) -> Generator[Any, Any, bool]:
+        return self  # type: ignore[return-value]
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        """One step of the run (the task's wake-up); StopIteration when it ends or parks."""
+        pending = self.pending
+        if pending is not _NONE:
+            self.pending = _NONE
+            if isinstance(pending, BaseException):
+                return self.throw(pending)
+            value = pending
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.send, value)  # type: ignore[union-attr]
+                if self.outside
+                else coro.send(value)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)  # parked: the coroutine waits here for its answer
+        return yielded
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """As `send`, raising in the run (a cancellation, an ask's end)."""
+        exc = typ if val is None else val
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.throw, exc)  # type: ignore[union-attr]
+                if self.outside
+                else coro.throw(exc)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)
+        return yielded
+
+    def close(self) -> None:
+        """Close the run (its frames' ``finally`` run), parked or not."""
+        coro, self.coro = self.coro, None
+        if coro is not None:
+            if self.outside or self.task is None:
+                self.context.run(coro.close)
+            else:
+                coro.close()
+            self._ended()
+
+    def _ended(self) -> None:
+        self.coro = None
+        if self.task is None:  # a resumed run ended (the lane task is gone)
+            self.finished()
+            self.context = None  # type: ignore[assignment]
+
+    # -- the lane -------------------------------------------------------------------
+
+    def parkable(self) -> bool:
+        """Whether the run asking now is this lane's run, inside one of its steps."""
+        return self.driving
+
+    def resume(self, answer: Any) -> _IntakeLane:
+        """Run the parked run on with `answer`, in the awaiting task (an answer's lane)."""
+        self.pending = answer
+        self.outside = True
+        return self
+
+    def resume_later(self, exc: BaseException) -> None:
+        """Run the parked run on with `exc` in a task of the lanes (a timeout, a stop)."""
+        self.pending = exc
+        self.outside = False
+        task = asyncio.get_running_loop().create_task(self._resumed(), context=self.context)
+        self.lanes.tasks.add(task)
+
+    async def _resumed(self) -> None:
+        try:
+            await self
+        except Exception:
+            log.exception("a conversation could not be ended")
+        finally:
+            self.lanes.tasks.discard(_current_task())  # type: ignore[arg-type]
 
     def release(self) -> None:
         """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
@@ -164,6 +284,7 @@ class _IntakeLane(Lane):
         lanes.detached.add(self)
         lanes.release()
         lanes.hand_over(self.key)
+        self.key = None  # a waiting run keeps no key it no longer needs
 
     def finished(self) -> None:
         """The detached run ended: its task ends now."""
