@@ -6,6 +6,7 @@ How the waiting asks are kept and answered is `_waiters`; their timeouts,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Generator
 from typing import Any
 
 from botrt.adapter import TextEvent
@@ -41,13 +42,13 @@ def dialogues_of(run: FlowRun, what: str) -> Dialogues:
     return dialogues
 
 
-# `timeout` is SPEC §8's name, on the host's clock: not a cancel scope (ASYNC109).
-async def ask(
+# `timeout` is SPEC §8's name, on the host's clock.
+def ask(
     prompt: str | None = None,
     *,
-    timeout: float | None = None,  # noqa: ASYNC109
+    timeout: float | None = None,
     keyboard: Any = None,
-) -> TextEvent:
+) -> Awaitable[TextEvent]:
     """Send `prompt` (if given) and wait for the user's next text message in this chat.
 
     Works anywhere on the call chain of a flow run started by a text event
@@ -70,19 +71,101 @@ async def ask(
     :raises FlowContextError: outside a flow run started by a text event, or
         when an ask already waits for this user in this chat.
     """
-    run = current_run("ask()")
-    event = run.event
-    if not isinstance(event, TextEvent):
-        raise FlowContextError(
-            f"ask() works only in a flow run started by a text message; this run handles "
-            f"{type(event).__name__}, which has no user and chat to ask"
+    return _Asking(prompt, timeout, keyboard)
+
+
+class _Asking:
+    """What `ask()` returns: awaited, it sends the prompt, then waits for the answer.
+
+    Written out as the coroutine it stands for (``await reply(prompt)``, then
+    ``return await dialogues.wait(...)``), so that a waiting ask keeps a
+    small object instead of a coroutine frame (one per waiting user). It
+    does what a coroutine would: nothing runs until it is awaited, every
+    suspension passes through, exceptions are thrown into what it awaits.
+    """
+
+    __slots__ = ("_inner", "_keyboard", "_latest", "_prompt", "_run", "_timeout")
+
+    def __init__(self, prompt: str | None, timeout: float | None, keyboard: Any) -> None:
+        self._prompt = prompt
+        self._timeout = timeout
+        self._keyboard = keyboard
+        # What it awaits now: the prompt's reply, then the wait (None: not started).
+        self._inner: Any = None
+        self._run: FlowRun | None = None
+        self._latest: TextEvent | None = None
+
+    def __await__(self) -> Generator[Any, Any, TextEvent]:
+        return self  # type: ignore[return-value]
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        """One step: what the awaited thing yields; StopIteration(answer) at the end."""
+        inner = self._inner
+        if inner is None:
+            inner = self._begin()
+        try:
+            return inner.send(value)
+        except StopIteration:
+            if self._prompt is None:
+                raise  # the answer
+        return self._wait()  # the prompt is sent
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """As `send`, raising in what it awaits."""
+        exc = typ if val is None else val
+        inner = self._inner
+        if inner is None:
+            raise exc
+        try:
+            return inner.throw(exc)
+        except StopIteration:
+            if self._prompt is None:
+                raise
+        return self._wait()
+
+    def close(self) -> None:
+        """Close what it awaits (the run is closed)."""
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.close()
+
+    def _begin(self) -> Any:
+        run = current_run("ask()")
+        event = run.event
+        if not isinstance(event, TextEvent):
+            raise FlowContextError(
+                f"ask() works only in a flow run started by a text message; this run handles "
+                f"{type(event).__name__}, which has no user and chat to ask"
+            )
+        dialogues_of(run, "ask()")
+        lane = LANE.get(None)
+        latest = lane.latest if lane is not None and lane.latest is not None else event
+        self._run = run
+        self._latest = latest
+        prompt = self._prompt
+        if prompt is None:
+            return self._waiting()
+        keyboard = self._keyboard
+        reply = (
+            latest.reply(prompt) if keyboard is None else latest.reply(prompt, keyboard=keyboard)
         )
-    dialogues = dialogues_of(run, "ask()")
-    lane = LANE.get(None)
-    latest = lane.latest if lane is not None and lane.latest is not None else event
-    if prompt is not None:
-        if keyboard is None:
-            await latest.reply(prompt)
-        else:
-            await latest.reply(prompt, keyboard=keyboard)
-    return await dialogues.wait(event, latest, timeout)
+        self._inner = inner = reply.__await__()
+        return inner
+
+    def _waiting(self) -> Any:
+        self._prompt = None
+        run = self._run
+        dialogues = dialogues_of(run, "ask()")  # type: ignore[arg-type]
+        self._inner = inner = dialogues.wait(
+            run.event,  # type: ignore[arg-type, union-attr]
+            self._latest,  # type: ignore[arg-type]
+            self._timeout,
+        ).__await__()
+        self._run = self._latest = self._keyboard = None
+        return inner
+
+    def _wait(self) -> Any:
+        return self._waiting().send(None)

@@ -98,8 +98,10 @@ class Waiter:
     def __next__(self) -> Waiter:
         return self  # what the lane's driver recognises: park the run
 
-    def send(self, answer: TextEvent) -> NoReturn:
-        """The run resumes with `answer` (the await's value)."""
+    def send(self, answer: TextEvent | None) -> Waiter:
+        """The run resumes with `answer` (the await's value); None: the first step."""
+        if answer is None:
+            return self
         self._resumed()
         raise StopIteration(answer)
 
@@ -174,6 +176,8 @@ class Dialogues:
         # may change it).
         self._cancel_source: object = None
         self._cancel_words: frozenset[str] = frozenset()
+        self._timeout_source: object = None
+        self._timeout = 0.0
 
     def wait(
         self, event: TextEvent, latest: TextEvent, within: float | None
@@ -195,7 +199,13 @@ class Dialogues:
                 f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
                 f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
             )
-        seconds = float(self._settings().timeout if within is None else within)
+        if within is None:
+            default = self._settings().timeout
+            if default is not self._timeout_source:  # once per value: no float per waiter
+                self._timeout_source, self._timeout = default, float(default)
+            seconds = self._timeout
+        else:
+            seconds = float(within)
         if not seconds > 0:
             raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
         lane = LANE.get(None)

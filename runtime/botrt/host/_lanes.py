@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
 from typing import Any
 
 from botrt.adapter import Event, ScheduleEvent
-from botrt.handle._internal import LANE, Lane, Waiter
+from botrt.handle._internal import LANE, Dialogues, Lane, Waiter
 
 log = logging.getLogger("botrt.host")
 
@@ -39,11 +39,21 @@ class Lanes:
         backlogs: a lane per busy conversation: its backlog (None while it has none).
         tasks: the lane tasks running (a detached run's included).
         context: what lane tasks run in a copy of (the worker sets the serving context).
-        detached: lanes whose run waits (or waited) in ask(): their tasks end with the run.
+        detached: lanes whose run waits (or waited) in ask() in its task: it ends with the run.
+        dialogues: where the parked runs' waiters are (`parked`).
         stopping: `join` ends detached runs: a run that starts to wait ends at once.
     """
 
-    __slots__ = ("backlogs", "context", "detached", "handle", "release", "stopping", "tasks")
+    __slots__ = (
+        "backlogs",
+        "context",
+        "detached",
+        "dialogues",
+        "handle",
+        "release",
+        "stopping",
+        "tasks",
+    )
 
     def __init__(
         self, handle: Callable[[Event], Awaitable[None]], release: Callable[[], None]
@@ -54,6 +64,7 @@ class Lanes:
         self.tasks: set[asyncio.Task[None]] = set()
         self.context = contextvars.Context()
         self.detached: set[_IntakeLane] = set()
+        self.dialogues: set[Dialogues] = set()
         self.stopping = False
 
     def start(self, event: Event) -> None:
@@ -139,11 +150,12 @@ class Lanes:
             if attached:
                 await asyncio.wait(attached)
                 continue
-            if ended or not self.detached:
+            parked = self.parked()
+            if ended or not (self.detached or parked):
                 return
             # Only runs waiting for an answer are left: no answer can come now.
             self.stopping = ended = True
-            for lane in list(self.detached):
+            for lane in [*self.detached, *parked]:
                 lane.end()
 
     async def cancel(self) -> None:
@@ -154,8 +166,20 @@ class Lanes:
         if tasks:
             await asyncio.wait(tasks)
         self.tasks.clear()
-        for lane in list(self.detached):
+        for lane in [*self.detached, *self.parked()]:
             lane.close()
+
+    def parked(self) -> list[_IntakeLane]:
+        """The lanes whose run is parked in a waiting ask (no task runs it)."""
+        return [
+            lane
+            for dialogues in self.dialogues
+            for waiter in list(dialogues.waiting.values())
+            if isinstance(lane := waiter.lane, _IntakeLane)
+            and lane.lanes is self
+            and lane.task is None
+            and lane.coro is not None
+        ]
 
 
 class _IntakeLane(Lane):
@@ -281,7 +305,13 @@ class _IntakeLane(Lane):
     def release(self) -> None:
         """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
         lanes = self.lanes
-        lanes.detached.add(self)
+        waiter = self.waiter
+        if waiter is not None and waiter.future is None:
+            # Parked: found through its waiter at a stop (`Lanes.parked`), not kept in a
+            # set (a set entry is a twentieth of what a waiting run costs).
+            lanes.dialogues.add(waiter.dialogues)
+        else:
+            lanes.detached.add(self)
         lanes.release()
         lanes.hand_over(self.key)
         self.key = None  # a waiting run keeps no key it no longer needs
