@@ -84,7 +84,7 @@ class _Asking:
     suspension passes through, exceptions are thrown into what it awaits.
     """
 
-    __slots__ = ("_inner", "_keyboard", "_latest", "_prompt", "_run", "_timeout")
+    __slots__ = ("_dialogues", "_inner", "_keyboard", "_latest", "_prompt", "_timeout")
 
     def __init__(self, prompt: str | None, timeout: float | None, keyboard: Any) -> None:
         self._prompt = prompt
@@ -92,7 +92,7 @@ class _Asking:
         self._keyboard = keyboard
         # What it awaits now: the prompt's reply, then the wait (None: not started).
         self._inner: Any = None
-        self._run: FlowRun | None = None
+        self._dialogues: Dialogues | None = None
         self._latest: TextEvent | None = None
 
     def __await__(self) -> Generator[Any, Any, TextEvent]:
@@ -140,14 +140,17 @@ class _Asking:
                 f"ask() works only in a flow run started by a text message; this run handles "
                 f"{type(event).__name__}, which has no user and chat to ask"
             )
-        dialogues_of(run, "ask()")
+        services = run.services
+        dialogues = services.dialogues if services is not None else None
+        self._dialogues = dialogues if dialogues is not None else dialogues_of(run, "ask()")
         lane = LANE.get(None)
-        latest = lane.latest if lane is not None and lane.latest is not None else event
-        self._run = run
-        self._latest = latest
+        # The conversation's latest message: the same user in the same chat as `event`.
+        self._latest = latest = (
+            lane.latest if lane is not None and lane.latest is not None else event
+        )
         prompt = self._prompt
         if prompt is None:
-            return self._waiting()
+            return self._wait(False)
         keyboard = self._keyboard
         reply = (
             latest.reply(prompt) if keyboard is None else latest.reply(prompt, keyboard=keyboard)
@@ -155,17 +158,14 @@ class _Asking:
         self._inner = inner = reply.__await__()
         return inner
 
-    def _waiting(self) -> Any:
+    def _wait(self, step: bool = True) -> Any:
+        """Start waiting; with `step`, take its first step (the prompt was just sent)."""
         self._prompt = None
-        run = self._run
-        dialogues = dialogues_of(run, "ask()")  # type: ignore[arg-type]
-        self._inner = inner = dialogues.wait(
-            run.event,  # type: ignore[arg-type, union-attr]
-            self._latest,  # type: ignore[arg-type]
+        latest = self._latest
+        self._inner = inner = self._dialogues.wait(  # type: ignore[union-attr]
+            latest,  # type: ignore[arg-type]
+            latest,  # type: ignore[arg-type]
             self._timeout,
         ).__await__()
-        self._run = self._latest = self._keyboard = None
-        return inner
-
-    def _wait(self) -> Any:
-        return self._waiting().send(None)
+        self._dialogues = self._latest = self._keyboard = None
+        return inner.send(None) if step else inner

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from botrt.handle._lane import Lane
 
 log = logging.getLogger("botrt.conversations")
+_lane = LANE.get  # bound once: read for every ask
 
 Key = tuple[str, int, int]
 """(bot, peer_id, user_id): whose next message answers a waiting ask."""
@@ -102,7 +103,9 @@ class Waiter:
         """The run resumes with `answer` (the await's value); None: the first step."""
         if answer is None:
             return self
-        self._resumed()
+        lane = self.lane
+        if lane is not None and lane.waiter is self:
+            lane.waiter = None
         raise StopIteration(answer)
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> NoReturn:
@@ -208,7 +211,7 @@ class Dialogues:
             seconds = float(within)
         if not seconds > 0:
             raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
-        lane = LANE.get(None)
+        lane = _lane(None)
         parks = lane is not None and lane.parkable()
         future = None if parks else asyncio.get_running_loop().create_future()
         waiter = Waiter(self, key, future, lane, latest, seconds)
@@ -217,7 +220,9 @@ class Dialogues:
             self._deadlines.add(waiter, seconds)
         if lane is not None:
             lane.waiter = waiter
-            if lane.detach() and lane.epoch is not None and self._count_out is not None:
+            if parks and lane.detached:
+                pass  # parks again: nothing held to give back, no answer's lane waits on it
+            elif lane.detach() and lane.epoch is not None and self._count_out is not None:
                 epoch, lane.epoch = lane.epoch, None
                 self._count_out(epoch)  # a reload no longer waits for this run
             if lane.stopping() and self.take(waiter):

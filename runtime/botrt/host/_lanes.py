@@ -212,7 +212,25 @@ class _IntakeLane(Lane):
         return self  # type: ignore[return-value]
 
     def __next__(self) -> Any:
-        return self.send(None)
+        # `send(None)` written out: the task's every step of every event comes here.
+        if self.pending is not _NONE:
+            return self.send(None)
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.send, None)  # type: ignore[union-attr]
+                if self.outside
+                else coro.send(None)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)
+        return yielded
 
     def send(self, value: Any) -> Any:
         """One step of the run (the task's wake-up); StopIteration when it ends or parks."""
