@@ -61,6 +61,7 @@ class Deadlines:
         "_clock",
         "_expire",
         "_heap",
+        "_idle_check",
         "_sleeping_until",
         "_stale",
         "_sweeper",
@@ -80,6 +81,7 @@ class Deadlines:
         # Waiters, ordered by deadline (`Waiter.__lt__`); answered ones stay until popped.
         self._heap: list[Waiter] = []
         self._stale = 0
+        self._idle_check = False
         self._sweeper: asyncio.Task[None] | None = None
         self._wake: anyio.Event | None = None
         self._sleeping_until: dt.datetime | None = None
@@ -108,8 +110,17 @@ class Deadlines:
         """`waiter` stopped waiting (answered, timed out, cancelled, ended)."""
         if waiter.deadline is not None:
             self._stale += 1
+        if not self.waiting and self._wake is not None and not self._idle_check:
+            # The sweeper may have nothing left to wait for; checked once this step is
+            # over, since an answered run usually asks again at once (one user's dialogue
+            # would otherwise end and restart the sweeper at every answer).
+            self._idle_check = True
+            asyncio.get_running_loop().call_soon(self._wake_if_idle)
+
+    def _wake_if_idle(self) -> None:
+        self._idle_check = False
         if not self.waiting and self._wake is not None:
-            self._wake.set()  # the sweeper has nothing left to wait for
+            self._wake.set()
 
     def _live(self, waiter: Waiter) -> bool:
         return self.waiting.get(waiter.key) is waiter

@@ -8,8 +8,11 @@ no loop callback is scheduled per event.
 
 A run waiting in `ask()` detaches from its lane (`_IntakeLane.release`): it
 gives its slot back and its lane's backlog to a fresh lane task, so its chat
-and the host go on; its own task ends with the run. At a stop, once every
-event still attached is done, the detached runs are told to end (`join`).
+and the host go on. The lane task drives its event's handling itself
+(`_IntakeLane` is what it awaits), so the waiting run is *parked*: its
+coroutine is set aside and the task ends; the answer's lane resumes it. At a
+stop, once every event still attached is done, the waiting runs are told to
+end (`join`); a hard stop closes them (`cancel`).
 """
 
 from __future__ import annotations
