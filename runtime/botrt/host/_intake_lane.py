@@ -66,7 +66,9 @@ class IntakeLane(Lane):
                 else coro.send(None)  # type: ignore[union-attr]
             )
         except BaseException:
-            self._ended()
+            self.coro = None  # `_ended`, inline for the first drive's usual end
+            if self.task is None:
+                self._ended()
             raise
         finally:
             self.driving = False
