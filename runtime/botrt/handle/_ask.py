@@ -62,7 +62,9 @@ def ask(
     version that started it).
 
     `timeout` is in seconds (default ``[conversations] timeout``); `keyboard`
-    (a ``botrt.adapter.Keyboard``) goes with the prompt.
+    (a ``botrt.adapter.Keyboard``) goes with the prompt. It returns an
+    awaitable, not a coroutine (a waiting ask keeps less memory): ``await``
+    it; a task for it needs a coroutine around it.
 
     :raises ConversationTimeout: no answer within `timeout` seconds.
     :raises ConversationCancelled: the user sent a ``[conversations] cancel`` word.
