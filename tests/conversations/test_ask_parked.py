@@ -61,7 +61,9 @@ async def hang(event: TextEvent) -> None:
 
 
 @asynccontextmanager
-async def served(clock: ManualClock | None = None) -> AsyncIterator[Host]:
+async def served(
+    clock: ManualClock | None = None, drain_grace: float | None = None
+) -> AsyncIterator[Host]:
     host = Host(
         parse_config(
             {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
@@ -71,6 +73,8 @@ async def served(clock: ManualClock | None = None) -> AsyncIterator[Host]:
     )
     if clock is not None:
         host.info.clock = clock
+    if drain_grace is not None:
+        host.drain_grace = drain_grace  # read when serving starts
     await host.start()
     host.dispatcher.replace((), [loop, patient, forever, hang])
     try:
@@ -134,8 +138,8 @@ async def test_a_hard_stop_closes_parked_runs(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.WARNING, "botrt")
     CLOSED.clear()
     host: Any
-    async with served() as host:
-        host.drain_grace = 0.2  # the hung run below outlives it: the lanes are cancelled
+    # The hung run below outlives the grace: the lanes are cancelled.
+    async with served(drain_grace=0.2) as host:
         await say(host, "/hang", user_id=1)
         await say(host, "/forever", user_id=2)
         assert len(host.dispatcher.dialogues.waiting) == 1
