@@ -39,6 +39,8 @@ from typing import Any
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if "--runtime" in sys.argv:  # another botrt's runtime/ (a before-and-after run)
+    sys.path.insert(0, sys.argv[sys.argv.index("--runtime") + 1])
 
 from _workload import CPU_SECONDS, drive, report, rss_mib, text
 from botrt_dispatch import BOT_TOML, plugin_source
@@ -103,7 +105,9 @@ async def open_chats(host: Host, users: int) -> None:
             raise SystemExit(f"user {user + 1}: /chat answered {event.got!r}")
 
 
-async def timed(variant: str, users: int, seconds: float) -> tuple[int, float, int]:
+async def timed(
+    variant: str, users: int, seconds: float, events: int | None = None
+) -> tuple[int, float, int]:
     """Time `variant` for `seconds`; returns (events, seconds, wrong replies)."""
     wrong = [0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +139,7 @@ async def timed(variant: str, users: int, seconds: float) -> tuple[int, float, i
                     if event.got != expected:
                         wrong[0] += 1
 
-                done, took = await drive(make, step, seconds=seconds)
+                done, took = await drive(make, step, seconds=seconds, events=events)
                 host.request_stop()
         finally:
             await host.stop()
@@ -189,12 +193,14 @@ def main() -> None:
     p.add_argument("--variant", choices=("command", "ask", "memory"), default="ask")
     p.add_argument("--users", type=int, default=1)
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--events", type=int, help="time exactly this many events (callgrind)")
+    p.add_argument("--runtime", help="import botrt from this runtime/ directory")
     args = p.parse_args()
     logging.disable(logging.WARNING)  # the queue's "no adapter" warning
     if args.variant == "memory":
         print(json.dumps(anyio.run(memory, args.users)), flush=True)
         return
-    done, seconds, wrong = anyio.run(timed, args.variant, args.users, args.seconds)
+    done, seconds, wrong = anyio.run(timed, args.variant, args.users, args.seconds, args.events)
     if wrong:
         raise SystemExit(f"{wrong} of {done} replies were not the expected text")
     report(done, seconds, done, done, users=args.users, cpu_s=CPU_SECONDS[0])

@@ -4,7 +4,7 @@ Not public API: plugins never import it. A sibling needing more of this
 package adds the name here instead of importing a private module of it.
 """
 
-from botrt.handle._ask import Dialogues
+from botrt.handle._ask import Dialogues, Waiter
 from botrt.handle._dispatch import Reporter
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
@@ -26,6 +26,7 @@ __all__ = [
     "Lane",
     "Reporter",
     "Texts",
+    "Waiter",
     "optional_service",
     "uninjectable",
 ]

@@ -10,8 +10,12 @@ conversation's next events in a fresh task, and the waiting run lives on in
 its own task, which ends when the run does.
 
 The answer is handled by the answer's own lane, and the run resumes on its
-behalf: that lane waits (`step`) until the run waits again or ends, so the
-answer's handling holds a slot, a turn and an epoch like any event's.
+behalf until it waits again or ends, so the answer's handling holds a slot,
+a turn and an epoch like any event's. A lane that can *park* the run (the
+host's intake: `parkable`) keeps no task for it: the run's coroutine is set
+aside while it waits, and the answer's lane drives it on (`resume`).
+Otherwise the run waits in its own task, and the answer's lane waits
+(`step`) until the run waits again or ends.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from botrt.adapter import TextEvent
-    from botrt.handle._ask import Waiter
+    from botrt.handle._waiters import Waiter
 
 
 class Lane:
@@ -72,6 +78,22 @@ class Lane:
         step, self.step = self.step, None
         if step is not None and not step.done():
             step.set_result(None)
+
+    def parkable(self) -> bool:
+        """Whether a run asking now can be parked: set aside with no task until its answer."""
+        return False
+
+    def resume(self, answer: TextEvent | BaseException) -> Awaitable[None]:
+        """Resume the parked run with `answer` (an exception: raised by its `ask`), awaited.
+
+        Runs it in the awaiting task, on the run's own context, until it waits
+        again or ends. Only for a lane whose run was parked.
+        """
+        raise NotImplementedError("this lane does not park runs")
+
+    def resume_later(self, exc: BaseException) -> None:
+        """Resume the parked run with `exc` in a task of the runner's (a timeout, a stop)."""
+        raise NotImplementedError("this lane does not park runs")
 
     def stopping(self) -> bool:
         """Whether the runner is stopping: a run that starts to wait is ended at once."""

@@ -172,7 +172,8 @@ class FlowRun:
         return True
 
 
-CURRENT: ContextVar[FlowRun] = ContextVar("botrt_flow_run")
+CURRENT: ContextVar[FlowRun | None] = ContextVar("botrt_flow_run")
+"""The run of this call chain; None (or unset) outside one."""
 
 
 def current_run(what: str) -> FlowRun:

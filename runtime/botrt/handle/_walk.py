@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 # Bound once: CPython 3.11 compiles `CURRENT.set(...)` on an imported name as an
 # attribute load, which makes a bound method on every call (every event).
 _make_current = CURRENT.set
-_restore_current = CURRENT.reset
+_current = CURRENT.get
+# `args` of a node whose only parameter is the event: called with it, no tuple made.
+_EVENT: Any = object()
 
 
 def run_flow(
@@ -50,7 +52,10 @@ async def walk(
     Returns whether `stop()` ended it; `failed` is as in `run_flow`. Nodes run
     inline (no coroutine each); their signals and failures go to `_settle`.
     """
-    token = _make_current(run)
+    # The previous run is put back by value, not with a token: a waiting run keeps
+    # no token alive (and a parked run may finish in another task's frame chain).
+    previous = _current(None)
+    _make_current(run)
     rsucc = run.graph.rsucc
     records = run.records
     frames = run.frames
@@ -62,7 +67,7 @@ async def walk(
             records.append(n.start_record)
             types = n.event_types
             if types is not None and isinstance(event, types):
-                args: Sequence[Any] = (event,)
+                args: Sequence[Any] = _EVENT
             elif not n.plan:
                 args = ()
             else:
@@ -73,12 +78,12 @@ async def walk(
             depth = len(frames)
             frames.append(n)
             try:
-                result = n.call(*args)
+                result = n.call(event) if args is _EVENT else n.call(*args)
                 if n.is_async:
                     result = await result
                 records.append(n.finish_record)
             except BaseException as exc:
-                result = await _settle(run, n, args, exc)
+                result = await _settle(run, n, (event,) if args is _EVENT else args, exc)
             finally:
                 frames.pop()
             if run.nexted is not None and run.unmark_nexted(depth):
@@ -96,7 +101,7 @@ async def walk(
         else:
             await failed(run.flow, event, exc, run.delivery)
     finally:
-        _restore_current(token)
+        _make_current(previous)
     return False
 
 

@@ -6,10 +6,13 @@ order, so replies keep their order; conversations run concurrently. A lane is
 a plain asyncio task that takes its conversation's backlog until it is empty;
 no loop callback is scheduled per event.
 
-A run waiting in `ask()` detaches from its lane (`_IntakeLane.release`): it
+A run waiting in `ask()` detaches from its lane (`IntakeLane.release`): it
 gives its slot back and its lane's backlog to a fresh lane task, so its chat
-and the host go on; its own task ends with the run. At a stop, once every
-event still attached is done, the detached runs are told to end (`join`).
+and the host go on. The lane task drives its event's handling itself
+(`IntakeLane` is what it awaits), so the waiting run is *parked*: its
+coroutine is set aside and the task ends; the answer's lane resumes it. At a
+stop, once every event still attached is done, the waiting runs are told to
+end (`join`); a hard stop closes them (`cancel`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from botrt.adapter import Event, ScheduleEvent
-from botrt.handle._internal import LANE, Lane
+from botrt.handle._internal import LANE, Dialogues
+from botrt.host._intake_lane import IntakeLane
 
 log = logging.getLogger("botrt.host")
 
@@ -38,11 +42,21 @@ class Lanes:
         backlogs: a lane per busy conversation: its backlog (None while it has none).
         tasks: the lane tasks running (a detached run's included).
         context: what lane tasks run in a copy of (the worker sets the serving context).
-        detached: lanes whose run waits (or waited) in ask(): their tasks end with the run.
+        detached: lanes whose run waits (or waited) in ask() in its task: it ends with the run.
+        dialogues: where the parked runs' waiters are (`parked`).
         stopping: `join` ends detached runs: a run that starts to wait ends at once.
     """
 
-    __slots__ = ("backlogs", "context", "detached", "handle", "release", "stopping", "tasks")
+    __slots__ = (
+        "backlogs",
+        "context",
+        "detached",
+        "dialogues",
+        "handle",
+        "release",
+        "stopping",
+        "tasks",
+    )
 
     def __init__(
         self, handle: Callable[[Event], Awaitable[None]], release: Callable[[], None]
@@ -52,7 +66,8 @@ class Lanes:
         self.backlogs: dict[Hashable, deque[Event] | None] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.context = contextvars.Context()
-        self.detached: set[_IntakeLane] = set()
+        self.detached: set[IntakeLane] = set()
+        self.dialogues: set[Dialogues] = set()
         self.stopping = False
 
     def start(self, event: Event) -> None:
@@ -71,8 +86,9 @@ class Lanes:
     def _spawn(self, key: Hashable, event: Event) -> None:
         # The task leaves `tasks` itself when it ends (a done callback would
         # cost a loop callback per event).
+        context = self.context.copy()
         task = asyncio.get_running_loop().create_task(
-            self._run(key, event), context=self.context.copy()
+            self._run(key, event, context), context=context
         )
         self.tasks.add(task)
 
@@ -84,16 +100,18 @@ class Lanes:
             return
         self._spawn(key, backlog.popleft())
 
-    async def _run(self, key: Hashable, event: Event) -> None:
-        lane = _IntakeLane(self, key)
+    async def _run(self, key: Hashable, event: Event, context: contextvars.Context) -> None:
+        lane = IntakeLane(self, key, context)
         _enter_lane(lane)  # once per lane task: the task runs in a context of its own
         backlogs = self.backlogs
         handle = self.handle
         release = self.release
+        parked = False
         try:
             while True:
+                lane.coro = handle(event)
                 try:
-                    await handle(event)
+                    parked = await lane  # the lane drives the event's run: it may park it
                 except Exception:
                     log.exception("event %r could not be handled", event)
                 finally:
@@ -107,76 +125,67 @@ class Lanes:
                 event = backlog.popleft()
         finally:
             if lane.detached:
-                lane.finished()  # the run it detached ended: an answer's lane waits for that
+                if not parked:
+                    lane.finished()  # the run it detached ended: an answer's lane waits for that
             else:
                 backlog = backlogs.pop(key)
                 for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
                     release()
-            self.tasks.discard(lane.task)
-            # The task's context holds the lane: a lane that kept its task would make a
-            # cycle per event, left for the garbage collector.
-            lane.task = None  # type: ignore[assignment]
+                # The context holds the lane: a lane that kept it would make a cycle per
+                # event, left for the garbage collector (a parked run keeps both).
+                lane.context = None  # type: ignore[assignment]
+            self.tasks.discard(lane.task)  # type: ignore[arg-type]
+            lane.task = None
 
     def busy(self, key: Hashable) -> bool:
         """Whether the conversation `key` has a lane running."""
         return key in self.backlogs
 
     async def join(self) -> None:
-        """Wait for every lane task; once only detached runs are left, end them."""
+        """Wait for every lane task; once only runs waiting for an answer are left, end them."""
         tasks = self.tasks
-        while tasks:
-            attached = tasks - {lane.task for lane in self.detached}
+        ended = False
+        while True:
+            # A task cancelled before it started never ran its `finally`.
+            tasks.difference_update([t for t in tasks if t.done()])
+            waiting = {lane.task for lane in self.detached if lane.waiter is not None}
+            attached = tasks - waiting
             if attached:
                 await asyncio.wait(attached)
-            else:
-                # Only runs waiting for an answer are left: no answer can come now.
-                self.stopping = True
-                for lane in list(self.detached):
-                    lane.end()
-                await asyncio.wait(set(tasks))
-            # A task cancelled before it started never ran its `finally`.
-            tasks -= {t for t in tasks if t.done()}
+                continue
+            parked = self.parked()
+            if ended or not (self.detached or parked):
+                return
+            # Only runs waiting for an answer are left: no answer can come now.
+            self.stopping = ended = True
+            for lane in [*self.detached, *parked]:
+                lane.end()
 
     async def cancel(self) -> None:
-        """Cancel the lane tasks still running (plain asyncio tasks) and wait for them."""
+        """Cancel the lane tasks still running (plain asyncio tasks) and close the parked runs."""
         tasks = set(self.tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
         self.tasks.clear()
+        for lane in [*self.detached, *self.parked()]:
+            lane.close()
 
-
-class _IntakeLane(Lane):
-    """A lane task of the intake, as a run waiting in `ask()` detaches from it."""
-
-    __slots__ = ("key", "lanes", "task")
-
-    def __init__(self, lanes: Lanes, key: Hashable) -> None:
-        super().__init__()
-        self.lanes = lanes
-        self.key = key
-        self.task: asyncio.Task[None] = _current_task()  # type: ignore[assignment]
-
-    def release(self) -> None:
-        """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
-        lanes = self.lanes
-        lanes.detached.add(self)
-        lanes.release()
-        lanes.hand_over(self.key)
-
-    def finished(self) -> None:
-        """The detached run ended: its task ends now."""
-        self.lanes.detached.discard(self)
-        super().finished()
-
-    def stopping(self) -> bool:
-        """Whether the intake ends detached runs now (a stop)."""
-        return self.lanes.stopping
+    def parked(self) -> list[IntakeLane]:
+        """The lanes whose run is parked in a waiting ask (no task runs it)."""
+        return [
+            lane
+            for dialogues in self.dialogues
+            for waiter in list(dialogues.waiting.values())
+            if isinstance(lane := waiter.lane, IntakeLane)
+            and lane.lanes is self
+            and lane.task is None
+            and lane.coro is not None
+        ]
 
 
 _enter_lane = LANE.set  # bound once: called for every lane task
-_current_task = asyncio.current_task
 
 
 def lane_key(event: Event) -> Hashable:

@@ -1,0 +1,301 @@
+"""The asks of a dispatcher that wait for an answer, and how an answer reaches one.
+
+A waiting ask is a `Waiter` in `Dialogues.waiting`, keyed (bot, chat, user);
+the dispatcher looks there first, and only while one waits, so an event
+costs one truth test of an empty dict otherwise. A waiting run is detached
+from its lane (see `_lane`): it holds no slot, no turn of its chat and no
+reload. Where the lane can *park* the run (the host's intake), the run keeps
+no task while it waits: the `Waiter` is what the run's coroutine yields to
+its lane, which sets the coroutine aside; the answer's handling resumes it
+(`Lane.resume`). Elsewhere (`TestHost`, a task the run started) the run
+waits on a future in its own task. Timeouts: `_timeouts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from botrt.adapter import TextEvent
+from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
+from botrt.handle._lane import LANE
+from botrt.handle._run import FlowContextError
+from botrt.handle._timeouts import Deadlines, DialogueClock, WallClock
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from botrt.adapter import Event
+    from botrt.handle._lane import Lane
+
+log = logging.getLogger("botrt.conversations")
+_lane = LANE.get  # bound once: read for every ask
+
+Key = tuple[str, int, int]
+"""(bot, peer_id, user_id): whose next message answers a waiting ask."""
+
+
+class DialogueSettings(Protocol):
+    """What `Dialogues` reads of ``[conversations]`` (``botrt.config.ConversationsSection``)."""
+
+    @property
+    def timeout(self) -> float:
+        """Seconds an `ask` waits by default."""
+        ...
+
+    @property
+    def cancel(self) -> Iterable[str]:
+        """Words that end a conversation."""
+        ...
+
+
+class _Defaults:
+    """``[conversations]``'s defaults, for a dispatcher that runs without a host."""
+
+    timeout = 300.0
+    cancel = ("/cancel",)
+
+
+class Waiter:
+    """One waiting `ask()`: what resolves it, and what it answers to.
+
+    With a `future`, the run waits on it in its own task. Without one, the run
+    is parked: awaiting the waiter yields the waiter itself to the lane's
+    driver, which keeps the run's coroutine; the answer comes back through
+    the coroutine's ``send`` (the await's value) or ``throw``.
+    """
+
+    __slots__ = ("deadline", "dialogues", "future", "key", "lane", "latest", "timeout")
+
+    def __init__(
+        self,
+        dialogues: Dialogues,
+        key: Key,
+        future: asyncio.Future[TextEvent] | None,
+        lane: Lane | None,
+        latest: TextEvent,
+        timeout: float,
+    ) -> None:
+        self.dialogues = dialogues
+        self.key = key
+        self.future = future
+        self.lane = lane
+        self.latest = latest
+        self.timeout = timeout
+        self.deadline: dt.datetime | None = None
+
+    def __lt__(self, other: Waiter) -> bool:
+        """Deadline order, for the timeout heap."""
+        return self.deadline < other.deadline  # type: ignore[operator]
+
+    # -- awaited while parked: a one-step iterator, no frame ----------------------
+
+    def __await__(self) -> Generator[Any, Any, TextEvent]:
+        return self  # type: ignore[return-value]
+
+    def __next__(self) -> Waiter:
+        return self  # what the lane's driver recognises: park the run
+
+    def send(self, answer: TextEvent | None) -> Waiter:
+        """The run resumes with `answer` (the await's value); None: the first step."""
+        if answer is None:
+            return self
+        lane = self.lane
+        if lane is not None and lane.waiter is self:
+            lane.waiter = None
+        raise StopIteration(answer)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> NoReturn:
+        """The run resumes with an exception (a timeout, a cancel word, a stop)."""
+        self._resumed()
+        raise typ if val is None else val
+
+    def close(self) -> None:
+        """The parked run is closed (cancelled at shutdown): it no longer waits."""
+        self.dialogues.take(self)
+        self._resumed()
+
+    def _resumed(self) -> None:
+        lane = self.lane
+        if lane is not None and lane.waiter is self:
+            lane.waiter = None
+
+    def stop(self) -> None:
+        """End the wait with `ConversationEnded` (the host stops); no-op once resolved."""
+        if self.dialogues.take(self):
+            self.fail(
+                ConversationEnded("the bot stopped while waiting for an answer", event=self.latest)
+            )
+
+    def fail(self, exc: ConversationEnded) -> None:
+        """End the wait (already taken out of the waiting asks) with `exc`."""
+        if self.future is not None:
+            self.future.set_exception(exc)
+        else:
+            self.lane.resume_later(exc)  # type: ignore[union-attr]
+
+
+class _Nothing:
+    """An awaitable that is done at once (an answer to an ask that no longer waits)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+_NOTHING = _Nothing()
+
+
+class Dialogues:
+    """The asks of one dispatcher that wait for an answer.
+
+    The host passes what it owns: `settings` (``[conversations]``), `clock`,
+    `translate` (a text in the bot's language) and `count_out` (takes a
+    detached event out of its reload epoch). Without a host, the defaults of
+    ``[conversations]``, the real time and English apply.
+
+    Attributes:
+        waiting: the waiting asks by (bot, peer_id, user_id).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Callable[[], DialogueSettings] | None = None,
+        clock: Callable[[], DialogueClock] | None = None,
+        translate: Callable[[str], str] | None = None,
+        count_out: Callable[[int], None] | None = None,
+    ) -> None:
+        self.waiting: dict[Key, Waiter] = {}
+        self._settings: Callable[[], DialogueSettings] = settings or _Defaults
+        self._translate = translate or (lambda text: text)
+        self._count_out = count_out
+        self._deadlines = Deadlines(self.waiting, clock or WallClock, self._expire)
+        # The cancel words, folded once per ``[conversations] cancel`` value (a reload
+        # may change it).
+        self._cancel_source: object = None
+        self._cancel_words: frozenset[str] = frozenset()
+        self._timeout_source: object = None
+        self._timeout = 0.0
+
+    def wait(
+        self, event: TextEvent, latest: TextEvent, within: float | None
+    ) -> Awaitable[TextEvent]:
+        """What to await for the next message of `event`'s user in its chat on its bot.
+
+        `within` is in seconds (None: ``[conversations] timeout``); `latest`
+        is what the end notice answers. The checks below raise at once.
+
+        :raises ConversationTimeout: no answer within `within` seconds.
+        :raises ConversationCancelled: the answer was a cancel word.
+        :raises ConversationEnded: the host stopped meanwhile.
+        :raises FlowContextError: an ask already waits for that user there.
+        :raises ValueError: `within` is not a positive number of seconds.
+        """
+        key = (event.bot, event.peer_id, event.user_id)
+        if key in self.waiting:
+            raise FlowContextError(
+                f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
+                f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
+            )
+        if within is None:
+            default = self._settings().timeout
+            if default is not self._timeout_source:  # once per value: no float per waiter
+                self._timeout_source, self._timeout = default, float(default)
+            seconds = self._timeout
+        else:
+            seconds = float(within)
+        if not seconds > 0:
+            raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
+        lane = _lane(None)
+        parks = lane is not None and lane.parkable()
+        future = None if parks else asyncio.get_running_loop().create_future()
+        waiter = Waiter(self, key, future, lane, latest, seconds)
+        self.waiting[key] = waiter
+        if not math.isinf(seconds):
+            self._deadlines.add(waiter, seconds)
+        if lane is not None:
+            lane.waiter = waiter
+            if parks and lane.detached:
+                pass  # parks again: nothing held to give back, no answer's lane waits on it
+            elif lane.detach() and lane.epoch is not None and self._count_out is not None:
+                epoch, lane.epoch = lane.epoch, None
+                self._count_out(epoch)  # a reload no longer waits for this run
+            if lane.stopping() and self.take(waiter):
+                waiter._resumed()
+                raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
+        return waiter if future is None else self._wait_future(waiter, future)
+
+    async def _wait_future(self, waiter: Waiter, future: asyncio.Future[TextEvent]) -> TextEvent:
+        try:
+            return await future
+        finally:
+            self.take(waiter)  # cancelled while waiting
+            waiter._resumed()
+
+    def take(self, waiter: Waiter) -> bool:
+        """Remove `waiter` from the waiting asks; False if it was resolved already."""
+        if self.waiting.get(waiter.key) is not waiter:
+            return False
+        del self.waiting[waiter.key]
+        self._deadlines.left(waiter)
+        return True
+
+    def _expire(self, waiter: Waiter) -> None:
+        if self.take(waiter):
+            waiter.fail(ConversationTimeout(waiter.timeout, event=waiter.latest))
+
+    def answer(self, waiter: Waiter, event: TextEvent) -> Awaitable[None]:
+        """Hand `event` to the waiting `waiter`: awaited, returns once the run waits again or ends.
+
+        A cancel word ends the wait with `ConversationCancelled` instead.
+        """
+        if not self.take(waiter):
+            return _NOTHING
+        lane = waiter.lane
+        if lane is not None:
+            lane.latest = event
+        text = event.text.strip()
+        cancel = self._settings().cancel
+        if cancel is not self._cancel_source:
+            self._cancel_words = frozenset(w.strip().casefold() for w in cancel)
+            self._cancel_source = cancel
+        result: TextEvent | ConversationCancelled = event
+        if self._cancel_words and text.casefold() in self._cancel_words:
+            result = ConversationCancelled(text, event=event)
+        if waiter.future is None:
+            return lane.resume(result)  # type: ignore[union-attr]
+        return _resume_future(waiter.future, lane, result)
+
+    async def tell_ended(self, exc: ConversationEnded, event: Event) -> None:
+        """An uncaught `exc` ended the run of `event`: tell the user, quietly for the log."""
+        target = exc.event if exc.event is not None else event
+        log.info("conversation ended without an answer (%s): %r", exc, target)
+        if not isinstance(target, TextEvent):
+            return
+        try:
+            await target.reply(self._translate(exc.notice))
+        except Exception:
+            log.exception("could not tell %r that the conversation ended", target)
+
+
+async def _resume_future(
+    future: asyncio.Future[TextEvent],
+    lane: Lane | None,
+    result: TextEvent | ConversationCancelled,
+) -> None:
+    """Resolve a run waiting in its own task; wait until it waits again or ends."""
+    step: asyncio.Future[None] | None = None
+    if lane is not None and lane.detached:
+        step = asyncio.get_running_loop().create_future()
+        lane.step = step
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+    if step is not None:
+        await step

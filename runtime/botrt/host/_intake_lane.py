@@ -1,0 +1,188 @@
+"""A lane of the intake, and the driver that parks a run waiting in `ask()`.
+
+`Lanes` (`_lanes.py`) runs one task per busy conversation; each task makes
+one `IntakeLane` and awaits it for every event: the lane runs the event's
+handling as the task would, and sets a run that waits for an answer aside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Coroutine, Generator, Hashable
+from typing import TYPE_CHECKING, Any
+
+from botrt.handle._internal import Lane, Waiter
+
+if TYPE_CHECKING:
+    from botrt.host._lanes import Lanes
+
+log = logging.getLogger("botrt.host")
+
+_NONE: Any = object()  # `IntakeLane.pending`: nothing to send in first
+_current_task = asyncio.current_task
+
+
+class IntakeLane(Lane):
+    """A lane task of the intake, and the driver of the runs of its events.
+
+    Awaiting the lane runs its `coro` (an event's handling) as the task
+    would, passing every suspension up to the task; a run that waits in
+    `ask()` yields its `Waiter` instead, and the lane sets the coroutine
+    aside (*parks* it): the await returns True, the task goes on (or ends),
+    and the run holds no task while it waits. The answer's lane awaits this
+    lane again (`resume`), which runs the coroutine on its own `context`.
+    """
+
+    __slots__ = ("context", "coro", "driving", "key", "lanes", "outside", "pending", "task")
+
+    def __init__(self, lanes: Lanes, key: Hashable, context: contextvars.Context) -> None:
+        super().__init__()
+        self.lanes = lanes
+        self.key = key
+        self.context = context  # the lane task's: a parked run resumes in it
+        self.task: asyncio.Task[Any] | None = _current_task()
+        self.coro: Coroutine[Any, Any, Any] | None = None
+        self.driving = False  # inside a step of `coro`: an ask there can park
+        self.outside = False  # driven from a task of another context (an answer's lane)
+        self.pending: Any = _NONE  # what a resume sends in first
+
+    # -- the driver: what `await lane` runs -----------------------------------------
+
+    def __await__(self) -> Generator[Any, Any, bool]:
+        return self  # type: ignore[return-value]
+
+    def __next__(self) -> Any:
+        # `send(None)` written out: the task's every step of every event comes here.
+        if self.pending is not _NONE:
+            return self.send(None)
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.send, None)  # type: ignore[union-attr]
+                if self.outside
+                else coro.send(None)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self.coro = None  # `_ended`, inline for the first drive's usual end
+            if self.task is None:
+                self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)
+        return yielded
+
+    def send(self, value: Any) -> Any:
+        """One step of the run (the task's wake-up); StopIteration when it ends or parks."""
+        pending = self.pending
+        if pending is not _NONE:
+            self.pending = _NONE
+            if isinstance(pending, BaseException):
+                return self.throw(pending)
+            value = pending
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.send, value)  # type: ignore[union-attr]
+                if self.outside
+                else coro.send(value)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)  # parked: the coroutine waits here for its answer
+        return yielded
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """As `send`, raising in the run (a cancellation, an ask's end)."""
+        exc = typ if val is None else val
+        coro = self.coro
+        self.driving = True
+        try:
+            yielded = (
+                self.context.run(coro.throw, exc)  # type: ignore[union-attr]
+                if self.outside
+                else coro.throw(exc)  # type: ignore[union-attr]
+            )
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            raise StopIteration(True)
+        return yielded
+
+    def close(self) -> None:
+        """Close the run (its frames' ``finally`` run), parked or not."""
+        coro, self.coro = self.coro, None
+        if coro is not None:
+            if self.outside or self.task is None:
+                self.context.run(coro.close)
+            else:
+                coro.close()
+            self._ended()
+
+    def _ended(self) -> None:
+        self.coro = None
+        if self.task is None:  # a resumed run ended (the lane task is gone)
+            self.finished()
+            self.context = None  # type: ignore[assignment]
+
+    # -- the lane -------------------------------------------------------------------
+
+    def parkable(self) -> bool:
+        """Whether the run asking now is this lane's run, inside one of its steps."""
+        return self.driving
+
+    def resume(self, answer: Any) -> IntakeLane:
+        """Run the parked run on with `answer`, in the awaiting task (an answer's lane)."""
+        self.pending = answer
+        self.outside = True
+        return self
+
+    def resume_later(self, exc: BaseException) -> None:
+        """Run the parked run on with `exc` in a task of the lanes (a timeout, a stop)."""
+        self.pending = exc
+        self.outside = False
+        task = asyncio.get_running_loop().create_task(self._resumed(), context=self.context)
+        self.lanes.tasks.add(task)
+
+    async def _resumed(self) -> None:
+        try:
+            await self
+        except Exception:
+            log.exception("a conversation could not be ended")
+        finally:
+            self.lanes.tasks.discard(_current_task())  # type: ignore[arg-type]
+
+    def release(self) -> None:
+        """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
+        lanes = self.lanes
+        waiter = self.waiter
+        if waiter is not None and waiter.future is None:
+            # Parked: found through its waiter at a stop (`Lanes.parked`), not kept in a
+            # set (a set entry is a twentieth of what a waiting run costs).
+            lanes.dialogues.add(waiter.dialogues)
+        else:
+            lanes.detached.add(self)
+        lanes.release()
+        lanes.hand_over(self.key)
+        self.key = None  # a waiting run keeps no key it no longer needs
+
+    def finished(self) -> None:
+        """The detached run ended: its task ends now."""
+        self.lanes.detached.discard(self)
+        super().finished()
+
+    def stopping(self) -> bool:
+        """Whether the intake ends detached runs now (a stop)."""
+        return self.lanes.stopping

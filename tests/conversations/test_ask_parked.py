@@ -1,0 +1,148 @@
+"""A waiting `ask()` on a served host is parked: no task, and every way out of the wait works."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from botrt.adapter import TextEvent
+from botrt.config import parse_config
+from botrt.handle import ConversationTimeout, ask, get_event, on_command
+from botrt.host import Host
+from botrt.testing import ManualClock, MemoryEvent
+
+pytestmark = pytest.mark.anyio
+
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+TAG: contextvars.ContextVar[str] = contextvars.ContextVar("tag", default="unset")
+CLOSED: list[int] = []
+
+
+@on_command("loop")
+async def loop(event: TextEvent) -> None:
+    TAG.set(f"user{event.user_id}")
+    answer = await ask("first?")
+    for _ in range(2):
+        # The run's context and flow state survive each park: set before, seen after.
+        assert get_event() is event
+        answer = await ask(f"{TAG.get()} got {answer.text}")
+    await answer.reply(f"done {answer.text}")
+
+
+@on_command("patient")
+async def patient(event: TextEvent) -> None:
+    try:
+        await ask("waiting", timeout=30)
+    except ConversationTimeout:
+        await event.reply("timed out; again?")
+        answer = await ask("again", timeout=30)
+        await answer.reply("back: " + answer.text)
+
+
+@on_command("forever")
+async def forever(event: TextEvent) -> None:
+    try:
+        await ask("?")
+    finally:
+        CLOSED.append(event.user_id)
+
+
+@on_command("hang")
+async def hang(event: TextEvent) -> None:
+    await anyio.Event().wait()
+
+
+@asynccontextmanager
+async def served(
+    clock: ManualClock | None = None, drain_grace: float | None = None
+) -> AsyncIterator[Host]:
+    host = Host(
+        parse_config(
+            {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
+            base_dir=".",
+        ),
+        entry_points=False,
+    )
+    if clock is not None:
+        host.info.clock = clock
+    if drain_grace is not None:
+        host.drain_grace = drain_grace  # read when serving starts
+    await host.start()
+    host.dispatcher.replace((), [loop, patient, forever, hang])
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: host.serve(signals=False))
+            await anyio.wait_all_tasks_blocked()
+            yield host
+            host.request_stop()
+    finally:
+        await host.stop()
+
+
+async def say(host: Host, text: str, user_id: int) -> MemoryEvent:
+    ev = MemoryEvent(text, user_id=user_id)
+    await host.submit(ev)
+    await anyio.wait_all_tasks_blocked()
+    return ev
+
+
+async def test_waiting_asks_keep_no_task_and_resume_in_their_own_context() -> None:
+    async with served() as host:
+        await say(host, "/loop", user_id=1)
+        tasks = len(asyncio.all_tasks())
+        firsts = [await say(host, "/loop", user_id=u) for u in range(2, 22)]
+        assert [ev.replies for ev in firsts] == [["first?"]] * 20
+        assert len(host.dispatcher.dialogues.waiting) == 21
+        assert len(asyncio.all_tasks()) == tasks  # twenty more waiting asks, no task more
+        for u in range(1, 22):
+            assert (await say(host, "a", user_id=u)).replies == [f"user{u} got a"]
+        for u in range(1, 22):
+            assert (await say(host, "b", user_id=u)).replies == [f"user{u} got b"]
+        for u in range(1, 22):
+            assert (await say(host, "c", user_id=u)).replies == ["done c"]
+        assert host.dispatcher.dialogues.waiting == {}
+
+
+async def test_a_parked_run_times_out_and_can_ask_again() -> None:
+    clock = ManualClock(START)
+    async with served(clock) as host:
+        first = await say(host, "/patient", user_id=1)
+        assert first.replies == ["waiting"]
+        clock.advance(START + dt.timedelta(seconds=31))
+        await anyio.wait_all_tasks_blocked()  # the sweeper resumed the run: it asks again
+        assert first.replies == ["waiting", "timed out; again?", "again"]
+        assert len(host.dispatcher.dialogues.waiting) == 1
+        assert (await say(host, "yes", user_id=1)).replies == ["back: yes"]
+        assert host.dispatcher.dialogues.waiting == {}
+
+
+async def test_a_cancel_word_ends_a_parked_run(caplog: pytest.LogCaptureFixture) -> None:
+    async with served() as host:
+        await say(host, "/forever", user_id=5)
+        cancel = await say(host, "/cancel", user_id=5)
+        assert cancel.replies == ["The conversation was cancelled."]
+        assert CLOSED[-1:] == [5]
+        assert host.dispatcher.dialogues.waiting == {}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_hard_stop_closes_parked_runs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "botrt")
+    CLOSED.clear()
+    host: Any
+    # The hung run below outlives the grace: the lanes are cancelled.
+    async with served(drain_grace=0.2) as host:
+        await say(host, "/hang", user_id=1)
+        await say(host, "/forever", user_id=2)
+        assert len(host.dispatcher.dialogues.waiting) == 1
+    # The parked run was closed: its `finally` ran, and it waits no more.
+    assert CLOSED == [2]
+    assert host.dispatcher.dialogues.waiting == {}
