@@ -5,7 +5,7 @@ package adds the name here instead of importing a private module of it.
 """
 
 from botrt.handle._ask import Dialogues
-from botrt.handle._dispatch import Reporter
+from botrt.handle._failures import Reporter
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
 from botrt.handle._inject import optional_service, uninjectable
