@@ -8,15 +8,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botrt.adapter import Event
+from botrt.protocols.vk._community import GroupJoin, GroupLeave, VkEvent
 from botrt.protocols.vk._errors import VkPayloadError
-from botrt.protocols.vk._events import (
-    CHAT_PEER_OFFSET,
-    GroupJoin,
-    GroupLeave,
-    MessageEvent,
-    MessageNew,
-    VkEvent,
-)
+from botrt.protocols.vk._events import MessageNew
+from botrt.protocols.vk._platform import CHAT_PEER_OFFSET
+from botrt.protocols.vk._press import MessageEvent
 from botrt.protocols.vk._text import strip_leading_mention
 
 if TYPE_CHECKING:
