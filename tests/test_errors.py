@@ -19,7 +19,7 @@ OUTSIDE = {
     "botrt.handle._signals.Signal",
     "botrt.handle._inject.NoMatch",
     "botrt.protocols.vk._http.TransientHttpError",
-    "botrt.protocols.vk._longpoll._PollError",
+    "botrt.protocols.vk._lpserver._PollError",
     "botrt.protocols.vk._leader.LeadershipLost",
     "botrt.testing._fakevk._state.ApiError",
 }

@@ -17,7 +17,6 @@ from botrt.handle import (
     RecordStage,
     node,
 )
-from botrt.handle import _inject as inject_module
 from botrt.handle._run import FlowRun
 from botrt.testing import MemoryEvent, TestHost
 
@@ -219,7 +218,7 @@ async def test_the_signature_is_read_once_when_the_node_is_made(
         calls.append(args[0])
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inject_module.inspect, "signature", counting)
+    monkeypatch.setattr(inspect, "signature", counting)
     async with TestHost(flows=[Flow("f", [typed])]) as host:
         for _ in range(5):
             await host.emit(text())

@@ -1,4 +1,8 @@
-"""The ``bot.toml`` schema: defaults, types and cross-checks, from parsed data to `BotConfig`."""
+"""The ``bot.toml`` schema: defaults, types and cross-checks, from parsed data to `BotConfig`.
+
+The sections are checked here; the ``[[bots]]`` array, one table per bot
+account, in `_bots`.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from botrt.config import _check as c
+from botrt.config._bots import build_bots
 from botrt.config._check import Table
 from botrt.config._errors import ConfigIssue
 from botrt.config._fs import absolute_path
-from botrt.config._keys import join_index, join_key
 from botrt.config._model import (
     BotConfig,
     BotSection,
@@ -23,7 +27,6 @@ from botrt.config._model import (
     PluginsSection,
     ServerSection,
     StorageSection,
-    VkBotConfig,
 )
 from botrt.config._storage import resolve_url
 from botrt.config._timezone import is_zone_name, local_zone_name
@@ -36,13 +39,9 @@ DEFAULT_ENABLED = ("*",)
 DEFAULT_STORAGE_URL = "sqlite:///botrt.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-DEFAULT_API_URL = "https://api.vk.com/method"
-DEFAULT_API_VERSION = "5.199"
-DEFAULT_RATE_LIMIT = 20
 LANGUAGES = ("en", "ru")
 """The values ``[bot] language`` takes: the languages botrt's own texts are translated into."""
 DEFAULT_LANGUAGE = "en"
-_CALLBACK_ONLY = ' (required when transport is "callback")'
 
 
 def build_config(
@@ -69,7 +68,7 @@ def build_config(
         storage=storage,
         console=_console(root.table("console")),
         server=_server(root.table("server")),
-        bots=_bots(root, issues),
+        bots=build_bots(root, issues),
         conversations=_conversations(root.table("conversations")),
         cluster=_cluster(root.table("cluster"), storage),
     )
@@ -243,76 +242,3 @@ def _failover(value: Any, path: str, report: c.Report) -> Any:
         report(path, f"expected at least {_MIN_FAILOVER} second, got {c.render(seconds)}")
         return c.INVALID
     return seconds
-
-
-def _bots(root: Table, issues: list[ConfigIssue]) -> tuple[VkBotConfig, ...]:
-    entries = root.raw("bots")
-    if entries is None:
-        return ()
-    if not isinstance(entries, list):
-        hint = " (write [[bots]] above each bot's table)" if isinstance(entries, dict) else ""
-        root.report("bots", f"expected an array of tables, got {c.describe(entries)}{hint}")
-        return ()
-    bots: list[VkBotConfig] = []
-    names: dict[str, str] = {}
-    paths: dict[str, str] = {}
-    for i, entry in enumerate(entries):
-        where = join_index("bots", i)
-        if not isinstance(entry, dict):
-            root.report(where, f"expected a table, got {c.describe(entry)}")
-            continue
-        bot = _bot_entry(Table(entry, where, issues, root.failed))
-        route = bot.path if bot.transport == "callback" else None  # unused paths can't clash
-        for value, seen, key in ((bot.name, names, "name"), (route, paths, "path")):
-            if value is None:
-                continue
-            if value in seen:
-                root.report(join_key(where, key), f'"{value}" is already used by {seen[value]}')
-            else:
-                seen[value] = where
-        bots.append(bot)
-    return tuple(bots)
-
-
-def _bot_entry(t: Table) -> VkBotConfig:
-    secret = c.string(nonempty=True, hide=True)
-    name = t.get("name", c.string(nonempty=True))
-    platform = t.get("platform", c.choice("vk"))
-    token = t.get("token", secret)
-    group_id = t.get("group_id", c.integer(1, wording="a positive integer"))
-    transport = t.get("transport", c.choice("longpoll", "callback"), "longpoll")
-    # Callback-only keys are accepted with long poll too, so switching transport back
-    # and forth is a one-line edit; they are required only where they are used.
-    needed = c.MISSING if transport == "callback" else None
-    path = t.get("path", _route, needed, note=_CALLBACK_ONLY)
-    bot = VkBotConfig(
-        name=name,
-        platform=platform,
-        token=token,
-        group_id=group_id,
-        transport=transport,
-        api_url=t.get("api_url", _http_url, DEFAULT_API_URL),
-        api_version=t.get("api_version", c.string(nonempty=True), DEFAULT_API_VERSION),
-        rate_limit=t.get("rate_limit", c.positive_number, DEFAULT_RATE_LIMIT),
-        path=path,
-        secret=t.get("secret", secret, needed, note=_CALLBACK_ONLY),
-        confirmation=t.get("confirmation", secret, needed, note=_CALLBACK_ONLY),
-    )
-    t.finish()
-    return bot
-
-
-def _route(value: Any, path: str, report: c.Report) -> Any:
-    route = c.string()(value, path, report)
-    if route is not c.INVALID and not route.startswith("/"):
-        report(path, f'must start with "/", got {c.render(route)}')
-        return c.INVALID
-    return route
-
-
-def _http_url(value: Any, path: str, report: c.Report) -> Any:
-    url = c.string()(value, path, report)
-    if url is not c.INVALID and not url.startswith(("http://", "https://")):
-        report(path, f"expected an http:// or https:// URL, got {c.render(url)}")
-        return c.INVALID
-    return url

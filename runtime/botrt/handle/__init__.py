@@ -30,9 +30,10 @@ from botrt.handle._conversation import Conversation, ConversationDataError
 from botrt.handle._dispatch import Dispatcher
 from botrt.handle._flow import Flow
 from botrt.handle._graph import FlowCycleError
-from botrt.handle._inject import InjectionError, NoMatch, Services
+from botrt.handle._inject import NoMatch, Services
 from botrt.handle._middleware import CallNext, FlowMiddleware, Outcome
 from botrt.handle._node import FlowNode, node
+from botrt.handle._plan import InjectionError
 from botrt.handle._run import (
     FlowContextError,
     FlowRecord,

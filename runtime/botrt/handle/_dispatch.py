@@ -1,37 +1,40 @@
-"""Delivering an event to a set of flows, by priority tier."""
+"""Delivering an event to a set of flows, by priority tier.
+
+`Dispatcher` holds the per-event path (`deliver`: the lookup, then the
+admitted flows); its bases keep the rest: `_flowset.FlowSet` the flows, gates
+and routes, `_failures.Failures` what happens when a flow fails.
+"""
 
 from __future__ import annotations
 
 import inspect
-import logging
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from botrt.adapter import ButtonEvent, TextEvent
+from botrt.adapter import TextEvent
 from botrt.handle._admission import Admission, IsAdmin
 from botrt.handle._ask import Dialogues
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._conversation import Conversation
 from botrt.handle._cooldown import Cooldowns
+from botrt.handle._failures import Failures, Reporter, tell
 from botrt.handle._flow import Flow
+from botrt.handle._flowset import FlowSet
 from botrt.handle._inject import Services
 from botrt.handle._middleware import FlowMiddleware
 from botrt.handle._routes import Gate, Route, Routes, Tier
 from botrt.handle._run import Delivery
 from botrt.handle._states import ConversationStates, conversation_provider
 from botrt.handle._texts import Texts
-from botrt.handle._walk import failure_site
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
 
-log = logging.getLogger("botrt.dispatch")
 
-
-class Dispatcher:
+class Dispatcher(FlowSet, Failures):
     """Delivers each event to its flows: higher priority first, one tier at a time.
 
     Flows of one tier run concurrently; when any of them calls `block()`,
@@ -95,104 +98,6 @@ class Dispatcher:
         self._routes: Routes | None = None
         self._gates: list[Gate] = []
         self.replace((), flows)
-
-    @property
-    def flows(self) -> tuple[Flow, ...]:
-        """Every flow, in the order it was added."""
-        return tuple(self._flows)
-
-    @property
-    def middleware(self) -> tuple[FlowMiddleware, ...]:
-        """The middleware around every flow's run, outermost first; each flow's own is inside.
-
-        Set by the host from the ``botrt_flow_middleware`` hook; it takes effect
-        from the next event (the chains are composed with the routes).
-        """
-        return self._middleware
-
-    @middleware.setter
-    def middleware(self, value: Iterable[FlowMiddleware]) -> None:
-        self._middleware = tuple(value)
-        self._routes = None
-
-    @property
-    def prefixes(self) -> tuple[str, ...]:
-        """The command prefixes."""
-        return self._prefixes
-
-    @prefixes.setter
-    def prefixes(self, value: Sequence[str]) -> None:
-        self._prefixes = tuple(value)
-        self._routes = None
-
-    def add(self, flow: Flow) -> None:
-        """Start delivering events to `flow` (from the next event on)."""
-        self.replace((), (flow,))
-
-    def remove(self, flow: Flow) -> None:
-        """Stop delivering events to `flow` (no error when it is not here)."""
-        self.replace((flow,), ())
-
-    def replace(self, old: Iterable[Flow], new: Iterable[Flow]) -> None:
-        """Remove `old` and add `new` in one step: no event sees half of the change.
-
-        :raises TypeError: if something in `new` is not a `Flow`.
-        """
-        new = tuple(new)
-        for f in new:
-            if not isinstance(f, Flow):
-                raise TypeError(f"a dispatcher takes flows, got {f!r}")
-        for f in old:
-            if f in self._flows:
-                del self._flows[f]
-                f.unwatch(self._invalidate)
-        for f in new:
-            if f not in self._flows:
-                self._flows[f] = None
-                f.watch(self._invalidate)
-        self._routes = None
-
-    @property
-    def gates(self) -> tuple[Gate, ...]:
-        """The gates closed now (`hold`), oldest first."""
-        return tuple(self._gates)
-
-    def hold(self, flows: Iterable[Flow]) -> Gate:
-        """Hold back, from the next event on, the events that would reach `flows`.
-
-        For a reload: the plugin's flows stay in place while its versions hand
-        over; events that reach them wait at the returned gate until `release`,
-        then are delivered afresh. Events already past their lookup run on.
-        """
-        gate = Gate(flows)
-        self._gates.append(gate)
-        self._routes = None
-        return gate
-
-    def release(self, gate: Gate) -> None:
-        """Open `gate`: the events it held are delivered on the routes of now."""
-        if gate in self._gates:
-            self._gates.remove(gate)
-            self._routes = None
-        gate.open()
-
-    def _invalidate(self, _flow: Flow) -> None:
-        self._routes = None
-
-    def _build_routes(self) -> Routes:
-        routes = Routes(
-            self._flows,
-            self._prefixes,
-            self._is_admin,
-            self._gates,
-            inner=self._middleware,
-            cooldowns=self.cooldowns,
-        )
-        self._routes = routes
-        return routes
-
-    async def _is_admin(self, event: Event) -> bool:
-        return self.is_admin is not None and await self.is_admin(event)
 
     async def dispatch(self, event: Event) -> None:
         """Deliver `event` and return when every flow that took it has finished."""
@@ -260,7 +165,7 @@ class Dispatcher:
     async def _hint(self, event: Event) -> None:
         text = self.unknown_reply() if self.unknown_reply is not None else ""
         if text and isinstance(event, TextEvent):
-            await _tell(event, text, "the unknown-command hint")
+            await tell(event, text, "the unknown-command hint")
 
     async def _deliver_in_state(
         self, event: TextEvent, routes: Routes, states: ConversationStates
@@ -324,61 +229,9 @@ class Dispatcher:
             return
         await rule.run(flow, event, delivery, self.services, self._failed)
 
-    async def _failed(self, flow: Flow, event: Event, exc: Exception, delivery: Delivery) -> None:
-        """Log, count and report a failure; then the flow's handlers, or the sender is told."""
-        flow_name, node_name = failure_site(exc) or (flow.name, "(guard)")
-        log.error(
-            "plugin %r, flow %r, node %r failed on %r: %s: %s",
-            flow.plugin or "-",
-            flow_name,
-            node_name,
-            event,
-            type(exc).__name__,
-            exc,
-            exc_info=exc,
-        )
-        if self.on_error is not None:
-            self.on_error(flow, exc)
-        if self.reporter is not None:
-            try:
-                self.reporter(flow.plugin, flow_name, node_name, event, exc)
-            except Exception:
-                log.exception("an error reporter failed on the error of flow %r", flow_name)
-        for handler in flow.error_handlers:
-            try:
-                result = handler(event, exc)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as again:
-                if again is not exc:  # re-raising the error passes it on; anything else is news
-                    log.exception(
-                        "the error handler %r of plugin %r failed",
-                        getattr(handler, "__qualname__", handler),
-                        flow.plugin,
-                    )
-                continue
-            return  # handled: the plugin answered (or chose silence)
-        if delivery.told or self.error_reply is None:
-            return
-        delivery.told = True
-        text = self.error_reply()
-        if text and isinstance(event, TextEvent | ButtonEvent):
-            await _tell(event, text, "the error reply")
-
-
-async def _tell(event: TextEvent | ButtonEvent, text: str, what: str) -> None:
-    try:
-        await event.reply(text)
-    except Exception:
-        log.exception("could not send %s to user %s", what, event.user_id)
-
 
 async def _raise(exc: Exception) -> bool:
     raise exc
-
-
-Reporter = Callable[[str | None, str, str, "Event", Exception], None]
-"""Told of every failure: plugin (None outside plugins), flow name, node name, event, error."""
 
 
 class _Nothing:

@@ -5,11 +5,11 @@ package adds the name here instead of importing a private module of it.
 """
 
 from botrt.handle._ask import Dialogues, Waiter
-from botrt.handle._dispatch import Reporter
+from botrt.handle._failures import Reporter
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
-from botrt.handle._inject import optional_service, uninjectable
 from botrt.handle._lane import LANE, Lane
+from botrt.handle._plan import optional_service, uninjectable
 from botrt.handle._routes import Gate
 from botrt.handle._run import FlowRun
 from botrt.handle._states import ConversationStates

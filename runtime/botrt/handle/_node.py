@@ -6,15 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from botrt.handle._inject import (
-    EVENT,
-    Injector,
-    Param,
-    build_call,
-    build_injector,
-    build_plan,
-    where,
-)
+from botrt.handle._inject import Injector, build_call, build_injector
+from botrt.handle._plan import EVENT, Param, build_plan, where
 from botrt.handle._run import RecordStage
 
 

@@ -8,7 +8,8 @@ A reload of plugin ``name`` from version *old* to *new* is, in order:
 2. **gate** (`Swap._gate`): the dispatcher holds *old*'s flows: events that
    reach them from now on wait at a `Gate` (see `botrt.handle._routes`);
    events that found their route before keep it. A new epoch starts.
-3. **drain** (`Swap._drain`): wait until the events of earlier epochs are done.
+3. **drain** (`Swap._drain`): wait until the events of earlier epochs are done
+   (`_inflight.InFlight`).
 4. **unload old** (`Swap._unload_old`): its background tasks end, its
    ``on_unload`` runs (what it returns is the hand-over), its table
    declarations are dropped. Its modules and flows stay, for a roll-back.
@@ -33,10 +34,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from botrt.handle import Dispatcher
 from botrt.handle._internal import Gate
+from botrt.host._inflight import InFlight
 from botrt.plugin import LoadedPlugin, PluginLoadError, load_plugin
 from botrt.plugin._internal import (
     PluginImporter,
@@ -48,51 +48,6 @@ from botrt.plugin._internal import (
 log = logging.getLogger("botrt.plugins")
 
 LifecycleServices = Callable[[str], Mapping[type, Any]]
-
-
-class InFlight:
-    """Events counted per epoch: a swap waits for the events of the epochs before its own."""
-
-    def __init__(self) -> None:
-        self.epoch = 0
-        # A plain dict, not a Counter: Counter's Python-level __missing__ and
-        # __delitem__ would run on every event.
-        self._counts: dict[int, int] = {}
-        self._drained = anyio.Event()
-        self._waiting = 0  # per-event signalling only while a swap waits
-
-    def started(self) -> int:
-        """Count an event in; returns its epoch for `finished`."""
-        epoch = self.epoch
-        counts = self._counts
-        counts[epoch] = counts.get(epoch, 0) + 1
-        return epoch
-
-    def finished(self, epoch: int) -> None:
-        """Count an event out."""
-        left = self._counts[epoch] - 1
-        if left:
-            self._counts[epoch] = left
-        else:
-            del self._counts[epoch]
-            if self._waiting:
-                # Set and replaced only here: every waiter of this generation wakes.
-                drained, self._drained = self._drained, anyio.Event()
-                drained.set()
-
-    def advance(self) -> int:
-        """Start a new epoch; returns it."""
-        self.epoch += 1
-        return self.epoch
-
-    async def wait_before(self, epoch: int) -> None:
-        """Wait until no event that started before `epoch` is still running."""
-        while any(e < epoch for e in self._counts):
-            self._waiting += 1
-            try:
-                await self._drained.wait()
-            finally:
-                self._waiting -= 1
 
 
 class Stage:

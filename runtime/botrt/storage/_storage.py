@@ -1,111 +1,28 @@
-"""`Storage`: the one database of a bot runtime, its connections and its transactions."""
+"""`Storage`: the one database of a bot runtime, its connections and its transactions.
+
+botrt's own tables are defined in `_core`; the URL, the private file behind
+``:memory:`` and the "cannot connect" message in `_url`.
+"""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import anyio
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from botrt.storage._conversations import define_table
+from botrt.storage._core import CoreTables
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._errors import StorageError
 from botrt.storage._lease import LeaseTiming
-from botrt.storage._lease import define_table as define_lease
 from botrt.storage._plugin import PluginStorage
-from botrt.storage._url import Target, parse
-
-
-@dataclass(frozen=True, slots=True)
-class CoreTables:
-    """botrt's own tables: the plugins' (keyed by plugin name) and the inbox of updates.
-
-    Attributes:
-        metadata: the metadata holding the tables.
-        schema: ``botrt_schema(plugin, version, updated_at)``, each plugin's schema version.
-        kv: ``botrt_kv(plugin, key, value)``, the plugins' key-value pairs (JSON text).
-        conversation: ``botrt_conversation(bot, peer, user_id, plugin, state, data,
-            expires_at)``, the durable conversation states (``botrt.handle.Conversation``).
-        inbox: ``botrt_inbox(id, bot, event_id, body, received_at, handled_at)``, the
-            updates a bot accepted (times in seconds since the epoch; `handled_at` is
-            NULL until handled), unique per (bot, event_id).
-        cursor: ``botrt_cursor(bot, position, updated_at)``, where each bot's update
-            stream resumes (the Long Poll `ts`).
-        lease: ``botrt_lease(name, owner, epoch, expires_at)``, who runs which piece of
-            work (`botrt.storage._lease`).
-    """
-
-    metadata: MetaData
-    schema: Table
-    kv: Table
-    conversation: Table
-    inbox: Table
-    cursor: Table
-    lease: Table
-
-    @classmethod
-    def define(cls) -> CoreTables:
-        """Build the table definitions (no database access). Raises nothing."""
-        metadata = MetaData()
-        schema = Table(
-            "botrt_schema",
-            metadata,
-            Column("plugin", String(200), primary_key=True),
-            Column("version", Integer, nullable=False),
-            Column("updated_at", DateTime(timezone=True), nullable=False),
-        )
-        kv = Table(
-            "botrt_kv",
-            metadata,
-            Column("plugin", String(200), nullable=False),
-            Column("key", String(500), nullable=False),
-            Column("value", Text, nullable=False),
-            PrimaryKeyConstraint("plugin", "key"),
-        )
-        inbox = Table(
-            "botrt_inbox",
-            metadata,
-            # A surrogate key: the order updates were recorded in, replayed in that order.
-            Column("id", Integer, primary_key=True, autoincrement=True),
-            Column("bot", String(200), nullable=False),
-            Column("event_id", String(200), nullable=False),
-            Column("body", Text, nullable=False),
-            Column("received_at", Float, nullable=False),
-            Column("handled_at", Float, nullable=True),
-            UniqueConstraint("bot", "event_id", name="botrt_inbox_event"),
-            Index("botrt_inbox_received", "received_at"),
-        )
-        cursor = Table(
-            "botrt_cursor",
-            metadata,
-            Column("bot", String(200), primary_key=True),
-            Column("position", String(200), nullable=False),
-            Column("updated_at", Float, nullable=False),
-        )
-        return cls(
-            metadata, schema, kv, define_table(metadata), inbox, cursor, define_lease(metadata)
-        )
+from botrt.storage._url import Target, in_private_file, parse, unavailable
 
 
 class Storage:
@@ -188,12 +105,7 @@ class Storage:
             reached or refuses the login within `connect_timeout` seconds. The message
             names the file or host, port, database and user, never the password.
         """
-        target = parse(url, base_dir=base_dir)
-        temp_dir: Path | None = None
-        if target.memory:
-            temp_dir = Path(tempfile.mkdtemp(prefix="botrt-memory-"))
-            path = temp_dir / "memory.db"
-            target = Target(target.url.set(database=str(path)), "sqlite", path)
+        target, temp_dir = in_private_file(parse(url, base_dir=base_dir))
         connections = SqliteConnections() if target.backend == "sqlite" else None
         engine = make_engine(
             target,
@@ -208,16 +120,20 @@ class Storage:
             connections=connections,
             busy_timeout=busy_timeout,
         )
-        try:
-            async with storage.transaction(write=True) as conn:
-                await conn.run_sync(storage.core.metadata.create_all)
-        except DBAPIError as exc:
-            await storage._dispose()
-            raise storage._unavailable(exc) from None
-        except BaseException:
-            await storage._dispose()
-            raise
+        await storage._create_core_tables()
         return storage
+
+    async def _create_core_tables(self) -> None:
+        # The first connection too: a database that cannot be reached is reported here.
+        try:
+            async with self.transaction(write=True) as conn:
+                await conn.run_sync(self.core.metadata.create_all)
+        except DBAPIError as exc:
+            await self._dispose()
+            raise unavailable(self._target, exc) from None
+        except BaseException:
+            await self._dispose()
+            raise
 
     @property
     def url(self) -> str:
@@ -361,7 +277,7 @@ class Storage:
             with anyio.CancelScope(shield=True):
                 await conn.start()
         except (DBAPIError, OSError, TimeoutError) as exc:
-            raise self._unavailable(exc) from None
+            raise unavailable(self._target, exc) from None
         try:
             transaction = await conn.begin()
             try:
@@ -379,16 +295,6 @@ class Storage:
         finally:
             with anyio.CancelScope(shield=True):
                 await conn.close()
-
-    def _unavailable(self, exc: BaseException) -> StorageError:
-        original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = self._target.scrub(f"{type(original).__name__}: {original}".strip())
-        where = self._target.describe()
-        if self._target.backend == "sqlite":
-            hint = "check that the file is a SQLite database and that its folder is writable"
-            return StorageError(f"cannot open {where}: {reason}; {hint}")
-        hint = "check [storage] url, and that the server is running and accepts this login"
-        return StorageError(f"cannot connect to {where}: {reason}; {hint}")
 
     async def _dispose(self) -> None:
         await self._engine.dispose()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from botrt.storage._errors import StorageError
 
@@ -128,3 +129,24 @@ def parse(url: str, *, base_dir: Path | None = None) -> Target:
 def _mask(text: str) -> str:
     # Used where the URL could not be parsed, so SQLAlchemy cannot mask it for us.
     return _PASSWORD_IN_TEXT.sub(r"\g<head>***@", text)
+
+
+def unavailable(target: Target, exc: BaseException) -> StorageError:
+    """The error for a database at `target` that cannot be opened or reached: no password."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = target.scrub(f"{type(original).__name__}: {original}".strip())
+    where = target.describe()
+    if target.backend == "sqlite":
+        hint = "check that the file is a SQLite database and that its folder is writable"
+        return StorageError(f"cannot open {where}: {reason}; {hint}")
+    hint = "check [storage] url, and that the server is running and accepts this login"
+    return StorageError(f"cannot connect to {where}: {reason}; {hint}")
+
+
+def in_private_file(target: Target) -> tuple[Target, Path | None]:
+    """`target` with ``:memory:`` moved to a private temporary file, and that file's folder."""
+    if not target.memory:
+        return target, None
+    temp_dir = Path(tempfile.mkdtemp(prefix="botrt-memory-"))
+    path = temp_dir / "memory.db"
+    return Target(target.url.set(database=str(path)), "sqlite", path), temp_dir

@@ -1,4 +1,7 @@
-"""`TestHost`: a real host over an in-memory platform, for tests."""
+"""`TestHost`: a real host over an in-memory platform, for tests.
+
+Each message runs on a lane of its own (`_testlane`), as the host's intake gives it.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from botrt._errors import BotrtError
 from botrt.adapter import Event, ScheduleEvent
 from botrt.config import BotConfig, parse_config
 from botrt.handle import Dispatcher, Flow, Services
-from botrt.handle._internal import LANE, Lane
+from botrt.handle._internal import LANE
 from botrt.host import Host
 from botrt.plugin import Clock, PluginIssue, PluginLoadError
 from botrt.testing._memory import MemoryButtonEvent, MemoryEvent, MemoryOutbound
+from botrt.testing._testlane import _TestLane
 
 
 class TestHostError(BotrtError):
@@ -277,65 +281,3 @@ class TestHost:
                 lane.closing = True
                 lane.end()
             await asyncio.wait(set(self._runs))
-
-
-class _TestLane(Lane):
-    """A `TestHost` message's lane: detaching wakes the `send` that waits for it."""
-
-    __slots__ = ("closing", "detached_future", "event", "test_host")
-
-    def __init__(self, test_host: TestHost, event: Event) -> None:
-        super().__init__()
-        self.test_host = test_host
-        self.event = event
-        self.closing = False
-        self.detached_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def release(self) -> None:
-        """Let the `send` that started the run return."""
-        if not self.detached_future.done():
-            self.detached_future.set_result(None)
-
-    def detach(self) -> bool:
-        """As `Lane.detach`; a run that waits again wakes `TestHost.settle`."""
-        first = super().detach()
-        self.test_host._nudge()
-        return first
-
-    def finished(self) -> None:
-        """As `Lane.finished`; wakes `TestHost.settle`."""
-        super().finished()
-        self.test_host._nudge()
-
-    def stopping(self) -> bool:
-        """Whether the `TestHost` is closing."""
-        return self.closing
-
-    def echo_to(self, answer: Event | None) -> None:
-        """While `answer` resumes this run, copy replies to its first message into `answer`'s.
-
-        A handler may reply through the message that started it after an
-        ``ask``; `send` returns the replies of the message it sent. None ends it.
-        """
-        first = self.event
-        if not isinstance(first, MemoryEvent):
-            return
-        if isinstance(answer, MemoryEvent):
-            first.replies = _Echo(first.replies, answer.replies)
-            first.reply_options = _Echo(first.reply_options, answer.reply_options)
-        else:
-            first.replies = list(first.replies)
-            first.reply_options = list(first.reply_options)
-
-
-class _Echo(list[Any]):
-    """A list that also appends each new item to another list."""
-
-    def __init__(self, items: list[Any], echo: list[Any]) -> None:
-        super().__init__(items)
-        self.echo = echo
-
-    def append(self, item: Any) -> None:
-        """Append `item` here and to the echo."""
-        super().append(item)
-        self.echo.append(item)

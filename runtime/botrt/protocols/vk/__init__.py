@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from botrt.protocols.vk._api import ApiStats, VkApi
 from botrt.protocols.vk._batch import EXECUTE_MAX_CALLS, PEER_IDS_MAX, SendResult
+from botrt.protocols.vk._community import GroupJoin, GroupLeave, VkEvent
 from botrt.protocols.vk._docs import upload_document
 from botrt.protocols.vk._errors import (
     UNREACHABLE_CODES,
@@ -43,9 +44,10 @@ from botrt.protocols.vk._errors import (
     VkPayloadError,
     VkTransportError,
 )
-from botrt.protocols.vk._events import GroupJoin, GroupLeave, MessageEvent, MessageNew, VkEvent
+from botrt.protocols.vk._events import MessageNew
 from botrt.protocols.vk._longpoll import BotsLongPoll, LongPollStatistics, UpdateSink
 from botrt.protocols.vk._parse import parse_update
+from botrt.protocols.vk._press import MessageEvent
 from botrt.protocols.vk._ratelimit import RateLimiter
 from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH, split_message, strip_leading_mention
 from botrt.protocols.vk._timer import MonotonicTimer, Timer

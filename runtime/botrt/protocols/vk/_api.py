@@ -1,8 +1,11 @@
-"""`VkApi`: VK API calls over one aiohttp session, paced, retried, token kept secret."""
+"""`VkApi`: VK API calls over one aiohttp session, paced, retried, token kept secret.
+
+The client's surface is here; one request's pacing, retries and redaction in
+its base, `_exchange.Exchange`.
+"""
 
 from __future__ import annotations
 
-import logging
 import random
 import secrets
 from collections import Counter
@@ -13,23 +16,15 @@ from typing import TYPE_CHECKING, Any, Self
 
 from botrt.protocols.vk._batch import SendResult, execute, send_many
 from botrt.protocols.vk._coalesce import SendCoalescer
-from botrt.protocols.vk._errors import (
-    VkApiError,
-    VkConfigError,
-    VkError,
-    VkTransportError,
-    api_error_from_object,
-)
-from botrt.protocols.vk._http import Secret, TransientHttpError, post_form
-from botrt.protocols.vk._params import encode_value
+from botrt.protocols.vk._errors import VkConfigError, VkError
+from botrt.protocols.vk._exchange import Exchange
+from botrt.protocols.vk._http import Secret
 from botrt.protocols.vk._ratelimit import LimiterStatistics, RateLimiter
-from botrt.protocols.vk._retry import RETRYABLE_CODES, RetryPolicy
+from botrt.protocols.vk._retry import RetryPolicy
 from botrt.protocols.vk._timer import MonotonicTimer, Timer
 
 if TYPE_CHECKING:
     import aiohttp
-
-logger = logging.getLogger("botrt.vk.api")
 
 DEFAULT_API_URL = "https://api.vk.com/method"
 DEFAULT_VERSION = "5.199"
@@ -60,7 +55,7 @@ class ApiStats:
     coalesced: int = 0
 
 
-class VkApi:
+class VkApi(Exchange):
     """A client for the VK API, one per bot account.
 
     Use it as `async with VkApi(token) as api:` or call `await api.close()`.
@@ -182,14 +177,6 @@ class VkApi:
             self._sends = SendCoalescer(self, self._limiter)
         return self._sends
 
-    def _client_timeout(self) -> aiohttp.ClientTimeout:
-        # Made once: building it for every request showed in the reply path's profile.
-        if self._timeout is None:
-            import aiohttp
-
-            self._timeout = aiohttp.ClientTimeout(total=self.timeout)
-        return self._timeout
-
     @property
     def stats(self) -> ApiStats:
         """A snapshot of the client's counters."""
@@ -238,83 +225,6 @@ class VkApi:
             return await self._coalescer().send(params)
         return await self._exchange(method, params)
 
-    async def _exchange(
-        self, method: str, params: Mapping[str, Any], *, held: bool = False
-    ) -> dict[str, Any]:
-        # `request` without the counting and the coalescing, for `SendCoalescer` too:
-        # with `held`, the first attempt goes out in a limiter slot the caller took.
-        try:
-            form = {k: encode_value(v) for k, v in params.items()}
-        except BaseException:
-            if held:
-                self._limiter.release(used=False)
-            raise
-        url = f"{self.api_url}/{method}"
-        timer = self.timer
-        started = timer.now()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                body = await self._send(url, form, method, held)
-            except TransientHttpError as exc:
-                cause: int | str = exc.cause
-                failure: VkError = VkTransportError(
-                    f"VK API {method} failed after {attempt} attempt(s): {exc}",
-                    method=method,
-                    attempts=attempt,
-                )
-                slowdown = 1.0
-            else:
-                error = body.get("error")
-                if not isinstance(error, Mapping):
-                    return body
-                error = {**error, "error_msg": self._redact(str(error.get("error_msg", "")))}
-                failure = api_error_from_object(error, method=method, params=params)
-                if failure.code not in RETRYABLE_CODES:
-                    self._errors[failure.code] += 1
-                    raise failure
-                cause = failure.code
-                slowdown = RETRYABLE_CODES[failure.code]
-            delay = self.retry.backoff(attempt, slowdown, self._jitter)
-            if not self.retry.allows(attempt, timer.now() - started, delay):
-                if isinstance(failure, VkApiError):
-                    self._errors[failure.code] += 1
-                raise failure
-            held = False  # a retry waits for a slot of its own
-            self._retries[cause] += 1
-            # Error 6 is routine when several clients share a token: keep it quiet.
-            logger.log(
-                logging.INFO if cause == 6 else logging.WARNING,
-                "VK %s: %s; retry %d of %d in %.2fs",
-                method,
-                failure if isinstance(failure, VkApiError) else cause,
-                attempt,
-                self.retry.max_retries,
-                delay,
-            )
-            await timer.sleep(delay)
-
-    async def _send(
-        self, url: str, form: dict[str, str], method: str, held: bool
-    ) -> dict[str, Any]:
-        # The slot is held until the answer is back: see `RateLimiter`.
-        if not held:
-            await self._limiter.acquire()
-        self._requests += 1
-        try:
-            return await post_form(
-                self.http_session(),
-                url,
-                form,
-                token=self._token,
-                version=self.version,
-                client_timeout=self._client_timeout(),
-                method=method,
-            )
-        finally:
-            self._limiter.release()
-
     def prepare(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return `params` without `None` values, with defaults VK needs filled in.
 
@@ -355,10 +265,6 @@ class VkApi:
             most 100 peers per call).
         """
         return await send_many(self, peer_ids, message, **params)
-
-    def _redact(self, text: str) -> str:
-        token = self._token.reveal()
-        return text.replace(token, "<token>") if token in text else text
 
 
 class _Namespace:

@@ -1,17 +1,23 @@
-"""Bots Long Poll: a community's updates pulled over long-lived HTTP requests."""
+"""Bots Long Poll: a community's updates pulled over long-lived HTTP requests.
+
+The poll loop and what it does with VK's answers are here; its requests in
+`_lpserver.ServerSteps`, its journal (the stored position) in
+`_lpjournal.JournalSteps`, its two bases.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from botrt import _json
 from botrt._backoff import Backoff
 from botrt.protocols.vk._errors import VkApiError, VkConfigError, VkError, VkTransportError
 from botrt.protocols.vk._leader import LeadershipLost
+from botrt.protocols.vk._lpjournal import JournalSteps, LongPollJournal, duration
+from botrt.protocols.vk._lpserver import ServerSteps, _PollError
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
@@ -20,20 +26,6 @@ logger = logging.getLogger("botrt.vk.longpoll")
 
 UpdateSink = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Where VK updates go: `await sink(bot_name, update)`, for Long Poll and Callback alike."""
-
-
-class LongPollJournal(Protocol):
-    """Where a `BotsLongPoll` keeps its position and records batches (the storage's inbox)."""
-
-    async def resume(self, bot: str) -> tuple[str, float] | None:
-        """The stored `ts` and how many seconds ago it was stored, or None."""
-        ...
-
-    async def record(
-        self, bot: str, updates: Sequence[dict[str, Any]], ts: str | None
-    ) -> list[dict[str, Any]]:
-        """Record a batch and the `ts` after it in one transaction; return the new updates."""
-        ...
 
 
 # VK errors that mean "VK is busy", not "this will never work": getting a new
@@ -62,12 +54,7 @@ class LongPollStatistics:
     errors: int = 0
 
 
-# Outside botrt's tree: the poll loop catches it, backs off and retries.
-class _PollError(Exception):
-    """One `a_check` request failed in a way worth retrying."""
-
-
-class BotsLongPoll:
+class BotsLongPoll(ServerSteps, JournalSteps):
     """Receives one community's updates through the Bots Long Poll API.
 
     `run(sink)` gets a server with `groups.getLongPollServer`, then asks
@@ -214,44 +201,6 @@ class BotsLongPoll:
             self._running = False
             self._connected = False
 
-    async def _resume(self, journal: LongPollJournal) -> None:
-        stored = await journal.resume(self.bot)
-        self._resumed = True
-        if stored is None or self._ts is not None:
-            return
-        self._ts, self._away = stored
-        self._stored_ts = self._ts
-        logger.info(
-            "bot %s: resuming Long Poll from the stored ts %s (stored %s ago)",
-            self.bot,
-            self._ts,
-            _duration(self._away),
-        )
-
-    async def _record(self, journal: LongPollJournal, body: dict[str, Any]) -> dict[str, Any]:
-        # The batch and its `ts` go to the journal before anything reaches the sink;
-        # what the journal has seen before is left out of the body.
-        updates, new_ts = body.get("updates"), body.get("ts")
-        if body.get("failed") is not None or not isinstance(updates, list) or new_ts is None:
-            return body
-        batch = [u for u in updates if isinstance(u, dict)]
-        ts = str(new_ts)
-        now = self.api.timer.now()
-        if not batch and ts == self._stored_ts and now - self._stored_at < _TOUCH_EVERY:
-            return body  # nothing new: no write
-        try:
-            fresh = await journal.record(self.bot, batch, ts)
-        except LeadershipLost:
-            raise  # another worker polls this bot now: this one stops
-        except Exception as exc:
-            # Not recorded, so not handed on: the same `ts` is asked again.
-            reason = f"{type(exc).__name__}: {exc}"
-            raise _PollError(f"the batch could not be stored ({reason})") from exc
-        self._stored_ts, self._stored_at = ts, now
-        if len(batch) != len(updates):
-            logger.warning("bot %s: skipped Long Poll updates that are not objects", self.bot)
-        return {**body, "updates": fresh}
-
     def _accept(self, body: dict[str, Any]) -> None:
         failed = body.get("failed")
         if failed is not None:
@@ -284,7 +233,7 @@ class BotsLongPoll:
                     "sent meanwhile are lost, continuing from VK's current position",
                     self.bot,
                     self._ts,
-                    _duration(away),
+                    duration(away),
                 )
             else:
                 logger.warning(
@@ -316,77 +265,3 @@ class BotsLongPoll:
             self._updates += 1
         if self._pending_ts is not None:
             self._ts, self._pending_ts = self._pending_ts, None
-
-    async def _get_server(self) -> None:
-        answer = await self.api.call("groups.getLongPollServer", group_id=self.group_id)
-        if not isinstance(answer, dict) or not answer.get("server") or not answer.get("key"):
-            raise _PollError("groups.getLongPollServer answered without server/key")
-        server = str(answer["server"])
-        self._server = server if "://" in server else f"https://{server}"
-        self._key = str(answer["key"])
-        if self._ts is None:
-            if answer.get("ts") is None:
-                raise _PollError("groups.getLongPollServer answered without ts")
-            self._ts = str(answer["ts"])
-
-    async def _check(self) -> dict[str, Any]:
-        # On first use, not at the top: see `VkApi.http_session`.
-        import aiohttp
-
-        server, key, ts = self._server, self._key, self._ts
-        if server is None or key is None or ts is None:
-            raise _PollError("no Long Poll server yet")
-        params = {"act": "a_check", "key": key, "ts": ts, "wait": str(self.wait)}
-        self._requests += 1
-        session = self.api.http_session()
-        try:
-            async with session.get(
-                server,
-                params=params,
-                # VK holds the request up to `wait` seconds; give it room.
-                timeout=aiohttp.ClientTimeout(total=self.wait + 15),
-            ) as response:
-                status = response.status
-                payload = await response.read()
-        except TimeoutError:
-            raise _PollError("timeout") from None
-        except aiohttp.ClientError as exc:
-            # The exception text may hold the URL, and so the key: name it only.
-            raise _PollError(f"network ({type(exc).__name__})") from None
-        if status != 200:
-            raise _PollError(f"HTTP {status}")
-        try:
-            body = _json.loads(payload)
-        except ValueError:
-            raise _PollError("bad JSON") from None
-        if not isinstance(body, dict):
-            raise _PollError("bad JSON")
-        self._connected = True
-        return body
-
-    async def _pause(self, failures: int, exc: Exception) -> None:
-        self._connected = False
-        self._errors += 1
-        delay = self._backoff.delay(failures)
-        logger.warning(
-            "bot %s: Long Poll request failed (%s); retry %d in %.2fs",
-            self.bot,
-            exc,
-            failures,
-            delay,
-        )
-        await self.api.timer.sleep(delay)
-
-
-# An idle bot's `ts` does not move; it is still written this often, so that the
-# time it was stored says when the bot was last seen running.
-_TOUCH_EVERY = 60.0
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -8,15 +8,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botrt.adapter import Event
+from botrt.protocols.vk._community import GroupJoin, GroupLeave, VkEvent
 from botrt.protocols.vk._errors import VkPayloadError
-from botrt.protocols.vk._events import (
-    CHAT_PEER_OFFSET,
-    GroupJoin,
-    GroupLeave,
-    MessageEvent,
-    MessageNew,
-    VkEvent,
-)
+from botrt.protocols.vk._events import MessageNew
+from botrt.protocols.vk._platform import CHAT_PEER_OFFSET
+from botrt.protocols.vk._press import MessageEvent
 from botrt.protocols.vk._text import strip_leading_mention
 
 if TYPE_CHECKING:
@@ -58,18 +54,7 @@ def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = Non
     if type_ == "message_new":
         return _message_new(obj, common, event_id, api)
     if type_ == "message_event":
-        return MessageEvent(
-            user_id=_required_int(obj, "user_id", type_),
-            peer_id=_required_int(obj, "peer_id", type_),
-            event_id=_required_str(obj, "event_id", type_),
-            payload=_decode_payload(obj.get("payload"), type_),
-            conversation_message_id=_optional_int(
-                obj.get("conversation_message_id"), "conversation_message_id", type_
-            ),
-            update_id=event_id,
-            api=api,
-            **common,
-        )
+        return _message_event(obj, common, event_id, api)
     if type_ == "group_join":
         join_type = obj.get("join_type")
         return GroupJoin(
@@ -86,6 +71,24 @@ def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = Non
             **common,
         )
     return VkEvent(type_=type_, object_=dict(obj), event_id=event_id, **common)
+
+
+def _message_event(
+    obj: Mapping[str, Any], common: dict[str, Any], event_id: str | None, api: VkApi | None
+) -> MessageEvent:
+    type_ = "message_event"
+    return MessageEvent(
+        user_id=_required_int(obj, "user_id", type_),
+        peer_id=_required_int(obj, "peer_id", type_),
+        event_id=_required_str(obj, "event_id", type_),
+        payload=_decode_payload(obj.get("payload"), type_),
+        conversation_message_id=_optional_int(
+            obj.get("conversation_message_id"), "conversation_message_id", type_
+        ),
+        update_id=event_id,
+        api=api,
+        **common,
+    )
 
 
 def _message_new(

@@ -1,37 +1,34 @@
-"""`FakeVK`: the server's lifecycle and routes, its registry, faults, events and inspection.
+"""`FakeVK`: the server's lifecycle and routes, its registry, faults and events.
 
-The work is done elsewhere: `_api` and `_methods` answer API calls, `_longpoll`
+Its bases add button presses (`_presses`) and inspection (`_inspection`). The
+work is done elsewhere: `_api` and `_methods` answer API calls, `_longpoll`
 serves `a_check`, `_docs` takes uploads, `_callback` sends Callback API
 requests; all of them share one `State`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
 
-from botrt.testing._fakevk import _callback, _keyboards, _longpoll, _updates
+from botrt.testing._fakevk import _callback, _longpoll, _updates
 from botrt.testing._fakevk._api import ApiEndpoint
 from botrt.testing._fakevk._docs import DocsEndpoint
 from botrt.testing._fakevk._faults import Faults
+from botrt.testing._fakevk._inspection import Inspection
 from botrt.testing._fakevk._longpoll import LongPollEndpoint
+from botrt.testing._fakevk._presses import Presses
 from botrt.testing._fakevk._state import (
-    Activity,
-    EventAnswer,
     FakeVKError,
     Group,
-    LiveMessage,
-    SavedDoc,
-    SentMessage,
     State,
 )
 
 
-class FakeVK:
+class FakeVK(Presses, Inspection):
     """A fake VK on 127.0.0.1, for `async with`; see the package docstring.
 
     Attributes:
@@ -252,174 +249,7 @@ class FakeVK:
         self._state.group(group_id)
         return _updates.envelope(group_id, type_, dict(object_))
 
-    # -- keyboards -----------------------------------------------------------
-
-    def make_press(
-        self,
-        peer_id: int,
-        label: str,
-        *,
-        user_id: int | None = None,
-        group_id: int | None = None,
-        conversation_message_id: int | None = None,
-    ) -> dict[str, Any]:
-        """Press a button the bot sent; return VK's update for it, without pushing it.
-
-        The newest keyboard in the conversation (or in the message
-        `conversation_message_id`) with a button labelled `label` is pressed,
-        as the user `user_id` (default: `peer_id`, for a private
-        conversation). A text button gives a `message_new` whose text is the
-        label and whose `payload` is the button's JSON string (a one-time
-        standard keyboard hides); a callback button gives a `message_event`
-        with a fresh 12-hex `event_id`. Deliver it with `push` (Long Poll) or
-        `deliver_callback` (Callback API). `group_id` may be left out when
-        one group is registered.
-
-        :raises FakeVKError: if there is no such button (the message lists the
-            buttons there are), the group is unknown or ambiguous, or a chat
-            press names no `user_id`.
-        """
-        group = self._group_for(group_id)
-        if user_id is None:
-            if peer_id >= 2_000_000_000:
-                raise FakeVKError(f"say which user presses in chat {peer_id}: pass user_id=")
-            user_id = peer_id
-        message, button = _keyboards.find_button(
-            self._state.messages, group.group_id, peer_id, label, conversation_message_id
-        )
-        type_, obj = _keyboards.press_object(message, button, user_id)
-        if type_ == "message_new":
-            return _updates.message_new(
-                group, user_id, obj["text"], peer_id=peer_id, payload=obj["payload"], attachments=()
-            )
-        return _updates.envelope(group.group_id, type_, obj)
-
-    def press(
-        self,
-        peer_id: int,
-        label: str,
-        *,
-        user_id: int | None = None,
-        group_id: int | None = None,
-        conversation_message_id: int | None = None,
-    ) -> dict[str, Any]:
-        """Press a button (see `make_press`) and queue the update for Long Poll; return it.
-
-        :raises FakeVKError: as `make_press`.
-        """
-        return self.push(
-            self.make_press(
-                peer_id,
-                label,
-                user_id=user_id,
-                group_id=group_id,
-                conversation_message_id=conversation_message_id,
-            )
-        )
-
-    def buttons(self, peer_id: int, *, group_id: int | None = None) -> list[str]:
-        """The labels a user can press in the conversation now, newest keyboard first.
-
-        :raises FakeVKError: if the group is unknown or ambiguous.
-        """
-        gid = self._group_for(group_id).group_id
-        shown = [
-            m
-            for m in reversed(self._state.messages)
-            if m.group_id == gid and m.peer_id == peer_id and m.keyboard
-        ]
-        return [label for m in shown for label in _keyboards.labels(m)]
-
-    def _group_for(self, group_id: int | None) -> Group:
-        if group_id is not None:
-            return self._state.group(group_id)
-        if len(self._state.groups) != 1:
-            raise FakeVKError(
-                f"{len(self._state.groups)} groups are registered: pass group_id= to say which"
-            )
-        return next(iter(self._state.groups.values()))
-
     # -- Callback API sender -----------------------------------------------
 
     # Sending needs nothing from the server: the sender is the plain function.
     deliver_callback = staticmethod(_callback.deliver_callback)
-
-    # -- inspection --------------------------------------------------------
-
-    @property
-    def sent(self) -> list[SentMessage]:
-        """Every message accepted, in order."""
-        return self._state.sent
-
-    @property
-    def messages(self) -> list[LiveMessage]:
-        """Every message sent, as its conversation shows it now (edits and keyboards applied)."""
-        return self._state.messages
-
-    @property
-    def event_answers(self) -> list[EventAnswer]:
-        """Every `messages.sendMessageEventAnswer` accepted, in order."""
-        return self._state.event_answers
-
-    @property
-    def activities(self) -> list[Activity]:
-        """Every `messages.setActivity` accepted ("typing..."), in order."""
-        return self._state.activities
-
-    @property
-    def docs(self) -> list[SavedDoc]:
-        """Every document stored by `docs.save`, in order."""
-        return self._state.docs
-
-    @property
-    def calls(self) -> Counter[str]:
-        """API requests received, by method (failed ones included)."""
-        return self._state.calls
-
-    @property
-    def rate_limited(self) -> int:
-        """Requests refused with error 6."""
-        return self._state.rate_limited
-
-    @rate_limited.setter
-    def rate_limited(self, value: int) -> None:
-        self._state.rate_limited = value
-
-    @property
-    def longpoll_requests(self) -> int:
-        """`a_check` requests received."""
-        return self._state.longpoll_requests
-
-    @longpoll_requests.setter
-    def longpoll_requests(self, value: int) -> None:
-        self._state.longpoll_requests = value
-
-    @property
-    def rate_limit(self) -> int:
-        """API requests a token may make in any one second."""
-        return self._state.rate_limit
-
-    @rate_limit.setter
-    def rate_limit(self, value: int) -> None:
-        self._state.rate_limit = value
-
-    @property
-    def longpoll_wait_cap(self) -> float:
-        """The longest, in seconds, an `a_check` waits for events, whatever its `wait`."""
-        return self._state.longpoll_wait_cap
-
-    @longpoll_wait_cap.setter
-    def longpoll_wait_cap(self, value: float) -> None:
-        self._state.longpoll_wait_cap = value
-
-    def sent_to(self, peer_id: int) -> list[SentMessage]:
-        """Return the messages sent to `peer_id`, in order."""
-        return [m for m in self._state.sent if m.peer_id == peer_id]
-
-    async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until `predicate()` is true; checked as each request arrives and is answered.
-
-        Bound the wait with `anyio.fail_after`.
-        """
-        while not predicate():
-            await self._state.changed.wait()
