@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from botrt.adapter import Adapter, Event
+    from botrt.config import VkBotConfig
     from botrt.handle._internal import FlowRun
     from botrt.host import Host
     from botrt.protocols.vk._adapters import VkPlatform
@@ -46,9 +47,28 @@ def botrt_adapters(host: Host) -> list[Adapter]:
 
         typing = Typing(busy=host.busy, prefixes=lambda: host.dispatcher.prefixes)
         host.pm.register(MemberTracker(typing), name=MemberTracker.name)
-    from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter, VkPlatform
+    from botrt.protocols.vk._adapters import VkLongPollAdapter
+
+    platform = _platform(host, bots)
+    polled = [b for b in bots if b.transport == "longpoll"]
+    leads = _leaderships(host, platform, [b.name for b in polled])
+    pollers = [VkLongPollAdapter(platform, b.name, b.group_id, leads.get(b.name)) for b in polled]
+    adapters: list[Adapter] = list(pollers)
+    callback = _callback_adapter(host, platform, bots)
+    if callback is not None:
+        adapters.append(callback)
+    if host.metrics.registry is not None:  # None: metrics are off, nothing can scrape them
+        # Here: prometheus-client is loaded only where there is a registry.
+        from botrt.protocols.vk._metrics import VkApiCollector
+
+        host.metrics.registry.register(VkApiCollector(platform))
+    return adapters
+
+
+def _platform(host: Host, bots: list[VkBotConfig]) -> VkPlatform:
+    # The bots' API clients, injectable as `VkApi`, and each bot's outbound and members.
+    from botrt.protocols.vk._adapters import VkPlatform
     from botrt.protocols.vk._api import VkApi
-    from botrt.protocols.vk._callback import CallbackBot
     from botrt.protocols.vk._outbound import VkMemberSource, VkOutbound
 
     platform = VkPlatform(
@@ -71,30 +91,28 @@ def botrt_adapters(host: Host) -> list[Adapter]:
     for b in bots:
         api = platform.apis[b.name]
         host.register_bot(b.name, outbound=VkOutbound(api), members=VkMemberSource(api, b.group_id))
-    polled = [b for b in bots if b.transport == "longpoll"]
-    leads = _leaderships(host, platform, [b.name for b in polled])
-    pollers = [VkLongPollAdapter(platform, b.name, b.group_id, leads.get(b.name)) for b in polled]
-    adapters: list[Adapter] = list(pollers)
+    return platform
+
+
+def _callback_adapter(host: Host, platform: VkPlatform, bots: list[VkBotConfig]) -> Adapter | None:
+    # One HTTP server's routes for every Callback API bot (None: there is none).
+    from botrt.protocols.vk._adapters import VkCallbackAdapter
+    from botrt.protocols.vk._callback import CallbackBot
+
     callback = [
         CallbackBot(b.name, b.group_id, b.path or f"/vk/{b.name}", b.confirmation or "", b.secret)
         for b in bots
         if b.transport == "callback"
     ]
-    if callback:
-        if not host.config.server_active:
-            log.error(
-                "bots %s use the Callback API but [server] enabled = false: "
-                "they will receive nothing",
-                ", ".join(b.name for b in callback),
-            )
-        router = _router(host, platform, [b.name for b in callback])
-        adapters.append(VkCallbackAdapter(platform, callback, router))
-    if host.metrics.registry is not None:  # None: metrics are off, nothing can scrape them
-        # Here: prometheus-client is loaded only where there is a registry.
-        from botrt.protocols.vk._metrics import VkApiCollector
-
-        host.metrics.registry.register(VkApiCollector(platform))
-    return adapters
+    if not callback:
+        return None
+    if not host.config.server_active:
+        log.error(
+            "bots %s use the Callback API but [server] enabled = false: they will receive nothing",
+            ", ".join(b.name for b in callback),
+        )
+    router = _router(host, platform, [b.name for b in callback])
+    return VkCallbackAdapter(platform, callback, router)
 
 
 def _leaderships(host: Host, platform: VkPlatform, names: list[str]) -> dict[str, Leadership]:
