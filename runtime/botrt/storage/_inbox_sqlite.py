@@ -1,0 +1,132 @@
+"""The inbox's own SQLite connection: a whole transaction in one hop to its thread.
+
+`_SqliteWriter` runs `_sqlite_commit` (the statements of `Inbox._commit`, in
+SQLite's SQL) for the inbox of a SQLite storage (`botrt.storage._inbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from botrt.storage._engine import set_up_sqlite
+from botrt.storage._errors import StorageError
+
+if TYPE_CHECKING:
+    from botrt.storage._inbox import Key
+    from botrt.storage._storage import Storage
+
+
+# The same statements as the SQLAlchemy path above, in SQLite's SQL, for
+# `_sqlite_commit` (which runs on the connection's own thread). 200 rows of 4
+# parameters stay well under SQLite's limit of 32766 parameters per statement.
+_SQLITE_ROWS = 200
+_SQLITE_INSERT = (
+    "INSERT INTO botrt_inbox (bot, event_id, body, received_at) VALUES {values} "
+    "ON CONFLICT (bot, event_id) DO NOTHING RETURNING bot, event_id"
+)
+_SQLITE_POSITION = (
+    "INSERT INTO botrt_cursor (bot, position, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (bot) DO UPDATE SET position = excluded.position, "
+    "updated_at = excluded.updated_at"
+)
+_SQLITE_MARK = "UPDATE botrt_inbox SET handled_at = ? WHERE bot = ? AND event_id = ?"
+_SQLITE_PRUNE = "DELETE FROM botrt_inbox WHERE handled_at IS NOT NULL AND received_at < ?"
+
+
+def _sqlite_commit(
+    db: sqlite3.Connection,
+    *,
+    rows: Sequence[tuple[str, str, str]],
+    position: tuple[str, str] | None,
+    marks: Sequence[Key],
+    now: float,
+    prune_before: float | None,
+) -> set[Key]:
+    """`Inbox._commit`'s statements, inside the transaction `_SqliteWriter` opened on `db`."""
+    fresh: set[Key] = set()
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        sql = _SQLITE_INSERT.format(values=", ".join(["(?, ?, ?, ?)"] * len(chunk)))
+        params = [value for bot, key, body in chunk for value in (bot, key, body, now)]
+        fresh.update((str(bot), str(key)) for bot, key in db.execute(sql, params).fetchall())
+    if position is not None:
+        db.execute(_SQLITE_POSITION, (*position, now))
+    if marks:
+        db.executemany(_SQLITE_MARK, [(now, bot, key) for bot, key in marks])
+    if prune_before is not None:
+        db.execute(_SQLITE_PRUNE, (prune_before,))
+    return fresh
+
+
+class _SqliteWriter:
+    """The inbox's own SQLite connection, on its own thread: one transaction, one hop.
+
+    Through SQLAlchemy and aiosqlite a transaction costs a thread hop per step
+    (connect, BEGIN, each statement, COMMIT, the pool's reset), several times the
+    write itself; the webhook's group commit runs one per batch of requests. It
+    takes the `Storage`'s write lock, as every writer of that storage does.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        # The storage package's own internals: its file, lock and busy timeout.
+        self._storage = storage
+        self._path = str(storage._target.path)
+        self._busy_ms = int(storage._busy_timeout * 1000)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botrt-inbox")
+        self._db: sqlite3.Connection | None = None  # made and used on the executor's thread
+        self._closed = False
+
+    async def commit(self, **work: Any) -> set[Key]:
+        """Run `_sqlite_commit(**work)` in a transaction of its own; returns the new keys.
+
+        :raises StorageError: if the storage or this writer is closed.
+        :raises sqlite3.Error: if SQLite refuses (nothing is written).
+        """
+        if self._closed or self._storage.closed:
+            raise StorageError(f"storage {self._storage.url} is closed")
+        loop = asyncio.get_running_loop()
+        lock = self._storage._write_lock
+        # Shielded, as the storage's own commits are: once started, a transaction's
+        # outcome must be known to whoever waits for it.
+        with anyio.CancelScope(shield=True):
+            if lock is None:
+                return await loop.run_in_executor(self._executor, partial(self._run, work))
+            async with lock:
+                return await loop.run_in_executor(self._executor, partial(self._run, work))
+
+    def _run(self, work: dict[str, Any]) -> set[Key]:
+        db = self._db
+        if db is None:
+            db = self._db = sqlite3.connect(self._path, check_same_thread=False)
+            set_up_sqlite(db, self._busy_ms)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = _sqlite_commit(db, **work)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return fresh
+
+    async def close(self) -> None:
+        """Close the connection and end the thread; idempotent. Raises nothing."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        with anyio.CancelScope(shield=True):
+            await asyncio.get_running_loop().run_in_executor(self._executor, shut)
+        self._executor.shutdown(wait=False)
