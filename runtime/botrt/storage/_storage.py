@@ -1,31 +1,29 @@
 """`Storage`: the one database of a bot runtime, its connections and its transactions.
 
 botrt's own tables are defined in `_core`; the URL, the private file behind
-``:memory:`` and the "cannot connect" message in `_url`.
+``:memory:`` and the "cannot connect" message in `_url`; transactions in `_transaction`.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 
 import anyio
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from botrt.storage._core import CoreTables
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
-from botrt.storage._errors import StorageError
 from botrt.storage._lease import LeaseTiming
 from botrt.storage._plugin import PluginStorage
+from botrt.storage._transaction import StorageTransactions
 from botrt.storage._url import Target, in_private_file, parse, unavailable
 
 
-class Storage:
+class Storage(StorageTransactions):
     """A bot runtime's database: SQLite (a file, by default beside ``bot.toml``) or PostgreSQL.
 
     Open it with ``await Storage.open(url)`` and close it with ``await storage.close()``
@@ -38,7 +36,8 @@ class Storage:
 
     Many coroutines may use one `Storage` at once. On SQLite, write transactions take
     turns on a lock (readers never wait for it); other processes writing the same file
-    are waited for up to the busy timeout.
+    are waited for up to the busy timeout. Transactions are `StorageTransactions`, a
+    base class.
     """
 
     __slots__ = (
@@ -191,41 +190,6 @@ class Storage:
             # The other plugins' statements are compiled again once, on first use.
             self._engine.sync_engine.clear_compiled_cache()
 
-    @asynccontextmanager
-    async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        """A transaction on its own connection, committed when the block exits normally.
-
-        With `write` True, it is a write transaction: on SQLite it waits for the write
-        lock and starts with ``BEGIN IMMEDIATE``. Read transactions never wait for writers.
-        An exception in the block rolls everything back and propagates.
-
-        :raises StorageError: if the storage is closed, the database cannot be reached, or
-            (with `write`) this task is already inside a write transaction of this storage,
-            which on SQLite would wait for itself forever.
-        """
-        if self._closed:
-            raise StorageError(f"storage {self.url} is closed")
-        if not write:
-            async with self._transaction_on(self._engine) as conn:
-                yield conn
-            return
-        if self._in_write.get(False):
-            raise StorageError(
-                "a write transaction is already open in this task: run the statement on "
-                "the connection of the enclosing `async with ps.begin() as conn` block "
-                "(conveniences such as execute, upsert and kv_set open their own transaction)"
-            )
-        token = self._in_write.set(True)
-        try:
-            if self._write_lock is None:
-                async with self._transaction_on(self._write_engine) as conn:
-                    yield conn
-            else:
-                async with self._write_lock, self._transaction_on(self._write_engine) as conn:
-                    yield conn
-        finally:
-            self._in_write.reset(token)
-
     async def schema_changed(self) -> None:
         """Tell the storage that tables were altered, so no connection keeps stale plans.
 
@@ -266,35 +230,6 @@ class Storage:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Storage {self.url} {state}>"
-
-    @asynccontextmanager
-    async def _transaction_on(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        conn = engine.connect()
-        try:
-            # Shielded: a connect cut by cancellation leaves a half-open connection
-            # (on SQLite, a worker thread) that nothing closes and that keeps the
-            # process from exiting. Connecting is bounded by the connect timeout.
-            with anyio.CancelScope(shield=True):
-                await conn.start()
-        except (DBAPIError, OSError, TimeoutError) as exc:
-            raise unavailable(self._target, exc) from None
-        try:
-            transaction = await conn.begin()
-            try:
-                yield conn
-            except BaseException:
-                # Shielded: a cancelled task must still hand back a clean connection
-                # (and, on SQLite, the write lock), not one inside an open transaction.
-                with anyio.CancelScope(shield=True):
-                    await transaction.rollback()
-                raise
-            # Shielded: once the block has run, its write is committed even if the task
-            # is cancelled now; a COMMIT cut in half would leave the outcome unknown.
-            with anyio.CancelScope(shield=True):
-                await transaction.commit()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await conn.close()
 
     async def _dispose(self) -> None:
         await self._engine.dispose()
