@@ -52,16 +52,12 @@ does not wait for the expiry.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import case, select, update
 
-from botrt.storage._errors import StorageError
+from botrt.storage._lease_hold import LeaseHolding
 from botrt.storage._lease_model import (
     MAX_NAME,
     Lease,
@@ -92,10 +88,8 @@ __all__ = [
     "worker_id",
 ]
 
-log = logging.getLogger("botrt.storage.lease")
 
-
-class Leases:
+class Leases(LeaseHolding):
     """The leases of one `Storage`, timed by the host's `clock`.
 
     Cheap to make (no database access); one per user is fine.
@@ -104,6 +98,8 @@ class Leases:
         clock: what expiry and renewal are measured on.
         timing: the time to live (and standby period) when a call names none:
             `timing` if given, else the storage's `lease_timing`.
+
+    `hold` is `LeaseHolding`'s, a base class.
     """
 
     def __init__(self, storage: Storage, clock: Clock, timing: LeaseTiming | None = None) -> None:
@@ -233,62 +229,6 @@ class Leases:
             )
         ).first()
         return row is not None and (str(row[0]), int(row[1])) == (lease.owner, lease.epoch)
-
-    @asynccontextmanager
-    async def hold(
-        self, name: str, *, owner: str, ttl: float | None = None
-    ) -> AsyncIterator[Lease]:
-        """Hold lease `name` while the block runs: renewed every ``ttl / 3``, released after.
-
-        The lease yielded is the one acquired (its `epoch` is the fencing token).
-        `ttl` defaults to ``timing.ttl``.
-
-        :raises LeaseBusyError: if another owner holds it alive (the block does not run).
-        :raises LeaseLostError: if a renewal found it taken over; the block was cancelled.
-        :raises StorageError: if the database cannot be reached.
-        """
-        ttl = self.timing.ttl if ttl is None else ttl
-        lease = await self.acquire(name, owner=owner, ttl=ttl)
-        if lease is None:
-            holder = await self.holder(name)
-            if holder is None:  # it expired between the two reads: try once more
-                lease = await self.acquire(name, owner=owner, ttl=ttl)
-            if lease is None:
-                raise LeaseBusyError(holder or Lease(name, "", 0, 0.0))
-        lost: list[LeaseLostError] = []
-        body = anyio.CancelScope()
-        current = [lease]
-
-        async def keep() -> None:
-            wake = anyio.Event()  # never set: the renewer is ended by cancellation
-            moment = current[0].expires_at - ttl * 2 / 3
-            while True:
-                await self.clock.sleep_until(dt.datetime.fromtimestamp(moment, dt.UTC), wake)
-                try:
-                    current[0] = await self.renew(current[0], ttl=ttl)
-                except LeaseLostError as exc:
-                    lost.append(exc)
-                    body.cancel()
-                    return
-                except StorageError as exc:
-                    # The database is away for a moment: try again soon; if it stays
-                    # away past the expiry, the next renewal finds the lease lost.
-                    log.warning("lease %r not renewed, retrying: %s", name, exc)
-                    moment = self._now() + ttl / 6
-                    continue
-                moment = current[0].expires_at - ttl * 2 / 3
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(keep)
-            try:
-                with body:
-                    yield lease
-            finally:
-                tg.cancel_scope.cancel()
-                if not lost:
-                    await self.release(current[0])
-        if lost:
-            raise lost[0]
 
     async def _read(self, conn: AsyncConnection, name: str) -> Lease | None:
         t = self._table
