@@ -38,10 +38,26 @@ QUEUE_VS_VKBOTTLE = 20.0  # issue 21's target for the queue path
 QUEUE_VS_HANDLE = 0.5
 
 
-def contenders(workload: str) -> list[Contender]:
-    """botrt's two paths and the two VK peers, for one workload."""
+def contenders(workload: str, before: str | None = None) -> list[Contender]:
+    """botrt's two paths and the two VK peers, for one workload.
+
+    With `before` (a copy of ``runtime/`` before a change), also botrt's queue
+    path run from that copy.
+    """
     w = ("--workload", workload)
     botrt = "drivers/botrt_vk.py"
+    earlier = []
+    if before is not None:
+        earlier.append(
+            Contender(
+                "botrt-before",
+                "botrt before the change (`--before`): the same queue path",
+                "botrt-extra",
+                "botrt",
+                "drivers/botrt_before.py",
+                (before, botrt, *w, "--variant", "queue"),
+            )
+        )
     return [
         Contender(
             "botrt",
@@ -75,12 +91,13 @@ def contenders(workload: str) -> list[Contender]:
             "peers/vkflow_vk.py",
             w,
         ),
+        *earlier,
     ]
 
 
-def table(workload: str, figures: Trials) -> str:
+def table(workload: str, figures: Trials, before: str | None = None) -> str:
     """One workload's table, with botrt's ratios to each contender (wall and CPU)."""
-    cs = {c.key: c for c in contenders(workload)}
+    cs = {c.key: c for c in contenders(workload, before)}
     wall = {k: medians(v, "events_per_s") for k, v in figures.items()}
     cpu = {k: medians(v, "events_per_cpu_s") for k, v in figures.items()}
     rows = [
@@ -107,6 +124,12 @@ def table(workload: str, figures: Trials) -> str:
         f"- botrt's queue path ÷ its `Host.handle`, per CPU second: **{vs_handle:.2f}** "
         f"(target ≥ {QUEUE_VS_HANDLE}: {handle_mark})"
     )
+    if "botrt-before" in cpu:
+        lines.append(
+            f"- botrt's queue path after ÷ before the change: "
+            f"**{cpu['botrt'] / cpu['botrt-before']:.2f}×** per CPU second, "
+            f"{wall['botrt'] / wall['botrt-before']:.2f}× in events/s"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -171,6 +194,11 @@ def main() -> None:
     )
     p.add_argument("--json", help="also save the raw figures to this file")
     p.add_argument("--no-write", action="store_true", help="print, do not touch docs/")
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run botrt's queue path from DIR, a copy of runtime/ before a change",
+    )
     args = p.parse_args()
     if args.scaling:
         body = scaling([int(n) for n in args.scaling.split(",")], args.trials, args.seconds)
@@ -183,7 +211,7 @@ def main() -> None:
     plan = [
         Contender(f"{w}:{c.key}", c.label, c.kind, c.venv, c.script, c.args)
         for w in args.workloads
-        for c in contenders(w)
+        for c in contenders(w, args.before)
     ]
     runs = round_robin(plan, args.trials, ("--seconds", str(args.seconds)))
     per_workload = {
@@ -192,10 +220,14 @@ def main() -> None:
     }
     if args.json:
         Path(args.json).write_text(json.dumps(per_workload, indent=1), encoding="utf-8")
-    sections = "\n".join(table(w, per_workload[w]) for w in args.workloads)
+    sections = "\n".join(table(w, per_workload[w], args.before) for w in args.workloads)
     command = f".venv/bin/python benchmarks/vk_path.py --trials {args.trials}"
     if args.seconds != MIN_SECONDS:
         command += f" --seconds {args.seconds:g}"
+    if args.workloads != "bc":
+        command += f" --workloads {args.workloads}"
+    if args.before:
+        command += " --before DIR"
     body = f"""## Like for like on VK: raw updates in, replies out at the HTTP session
 
 Command: `{command}`

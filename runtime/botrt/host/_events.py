@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from botrt.handle._internal import LANE
+from botrt.host._direct_hook import DirectHook
 from botrt.host._flood import FloodControl
 from botrt.host._metrics import EVENT_BUCKETS
 from botrt.host._middleware import EventMiddleware, outer_chain
@@ -56,6 +57,7 @@ class EventPath:
     _sources: dict[tuple[str, str], Source]
     _outer: Callable[[Event], Awaitable[None]] | None
     _received: bool
+    _received_hook: DirectHook  # the ``botrt_event_received`` implementations
 
     def _wire_middleware(self) -> None:
         # Decided once: with no middleware and no flood limit, `handle` calls nothing more.
@@ -75,6 +77,7 @@ class EventPath:
         hook = self.pm.hook
         # The filters run inline in `handle`, first: as cheap as before for VK's tracker.
         self._received = bool(hook.botrt_event_received.get_hookimpls())
+        self._received_hook = DirectHook(hook.botrt_event_received)
         chain.extend(hook.botrt_event_middleware(host=self))
         self._outer = outer_chain(chain, partial(self.handle, past_middleware=True))
         self.dispatcher.middleware = hook.botrt_flow_middleware(host=self)
@@ -122,7 +125,7 @@ class EventPath:
         """
         if not past_middleware:
             if self._received:
-                for verdict in self.pm.hook.botrt_event_received(host=self, event=event):
+                for verdict in self._received_hook(host=self, event=event):
                     if inspect.isawaitable(verdict):
                         verdict = await verdict
                     if verdict is False:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,7 +71,9 @@ class SendCoalescer:
         self._api = api
         self._limiter = limiter
         self._queue: deque[_Waiting] = deque()
-        self._busy: Counter[Hashable] = Counter()  # conversations with a call in flight
+        # Conversations with calls in flight, and how many (a plain dict: `Counter`'s
+        # deletion is Python code, paid on every reply).
+        self._busy: dict[Hashable, int] = {}
         self._changed: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
@@ -91,18 +93,16 @@ class SendCoalescer:
         if peer is None or "peer_ids" in params:
             return await api._exchange(_SEND, params)
         timer = api.timer
-        if (
-            not self._queue
-            and peer not in self._busy
-            and not self._scarce()
-            and self._limiter.try_acquire()
-        ):
-            self._last = timer.now()
-            self._busy[peer] += 1
-            try:
-                return await api._exchange(_SEND, params, held=True)
-            finally:
-                self._done(peer)
+        busy = self._busy
+        if not self._queue and peer not in busy:
+            now = timer.now()
+            if not self._scarce(now) and self._limiter.try_acquire(now):
+                self._last = now
+                busy[peer] = 1  # not busy before: see the test above
+                try:
+                    return await api._exchange(_SEND, params, held=True)
+                finally:
+                    self._done(peer)
         started = timer.now()
         attempt = 0
         while True:
@@ -159,22 +159,25 @@ class SendCoalescer:
                 if not batch:  # every call it was for was cancelled meanwhile
                     self._limiter.release(used=False)
                     continue
+                busy = self._busy
                 for waiting in batch:
-                    self._busy[waiting.peer] += 1
+                    busy[waiting.peer] = busy.get(waiting.peer, 0) + 1
                 task = asyncio.get_running_loop().create_task(self._request(batch))
                 self._requests.add(task)
                 task.add_done_callback(self._requests.discard)
         finally:
             self._flusher = None
 
-    def _scarce(self) -> bool:
+    def _scarce(self, now: float | None = None) -> bool:
         # Half the slots or more are spent and a request went out within the
-        # spacing: the next one waits for the spacing to pass.
+        # spacing: the next one waits for the spacing to pass. `now`: the
+        # timer's time, when the caller has just read it.
+        if now is None:
+            now = self._api.timer.now()
+        if now >= self._last + self._spacing:  # the cheaper test first
+            return False
         limiter = self._limiter
-        return (
-            limiter.free() * 2 <= limiter.burst
-            and self._api.timer.now() < self._last + self._spacing
-        )
+        return limiter.free(now) * 2 <= limiter.burst
 
     def _sendable(self) -> bool:
         busy = self._busy
@@ -224,8 +227,10 @@ class SendCoalescer:
 
     def _done(self, peer: Hashable) -> None:
         busy = self._busy
-        busy[peer] -= 1
-        if busy[peer] <= 0:
+        left = busy[peer] - 1
+        if left > 0:
+            busy[peer] = left
+        else:
             del busy[peer]
             self._wake()
 

@@ -1,6 +1,6 @@
 """One VK API request, paced and retried: `Exchange`, the base of `VkApi`.
 
-Each attempt waits for a rate-limiter slot (`_send`); VK's retryable errors
+Each attempt waits for a rate-limiter slot; VK's retryable errors
 (6, 9, 10) and transport failures are retried with backoff under the client's
 `RetryPolicy`; the token is redacted from VK's error messages.
 """
@@ -45,6 +45,8 @@ class Exchange:
     _timeout: aiohttp.ClientTimeout | None
     _jitter: random.Random
     _requests: int
+    _urls: dict[str, str]  # method → URL, for `_urls_for` (empty at first)
+    _urls_base: str  # the `api_url` `_urls` were made from
     _retries: Counter[int | str]
     _errors: Counter[int]
     http_session: Callable[[], aiohttp.ClientSession]  # `VkApi.http_session`
@@ -57,26 +59,56 @@ class Exchange:
             self._timeout = aiohttp.ClientTimeout(total=self.timeout)
         return self._timeout
 
+    def _url(self, method: str) -> str:
+        # Made once per method (and again if `api_url` is changed).
+        urls = self._urls
+        if self._urls_base is not self.api_url:
+            urls.clear()
+            self._urls_base = self.api_url
+        url = urls.get(method)
+        if url is None:
+            url = urls[method] = f"{self.api_url}/{method}"
+        return url
+
     async def _exchange(
         self, method: str, params: Mapping[str, Any], *, held: bool = False
     ) -> dict[str, Any]:
         # `request` without the counting and the coalescing, for `SendCoalescer` too:
         # with `held`, the first attempt goes out in a limiter slot the caller took.
+        limiter = self._limiter
         try:
-            form = {k: encode_value(v) for k, v in params.items()}
+            # Strings and ints (text, peer and random ids: nearly every parameter of
+            # a reply) inline, without a call each.
+            form = {
+                k: v if (kind := type(v)) is str else str(v) if kind is int else encode_value(v)
+                for k, v in params.items()
+            }
         except BaseException:
             if held:
-                self._limiter.release(used=False)
+                limiter.release(used=False)
             raise
-        url = f"{self.api_url}/{method}"
+        url = self._url(method)
         timer = self.timer
         started = timer.now()
         attempt = 0
         while True:
             attempt += 1
+            # The slot is held until the answer is back: see `RateLimiter`.
+            if not held:
+                await limiter.acquire()
+            self._requests += 1
             try:
-                body = await self._send(url, form, method, held)
+                body = await post_form(
+                    self.http_session(),
+                    url,
+                    form,
+                    token=self._token,
+                    version=self.version,
+                    client_timeout=self._client_timeout(),
+                    method=method,
+                )
             except TransientHttpError as exc:
+                limiter.release()
                 cause: int | str = exc.cause
                 failure: VkError = VkTransportError(
                     f"VK API {method} failed after {attempt} attempt(s): {exc}",
@@ -84,9 +116,13 @@ class Exchange:
                     attempts=attempt,
                 )
                 slowdown = 1.0
+            except BaseException:
+                limiter.release()
+                raise
             else:
+                limiter.release()
                 error = body.get("error")
-                if not isinstance(error, Mapping):
+                if error is None or not isinstance(error, Mapping):
                     return body
                 failure = self._api_failure(error, method, params)
                 cause = failure.code
@@ -125,26 +161,6 @@ class Exchange:
             self.retry.max_retries,
             delay,
         )
-
-    async def _send(
-        self, url: str, form: dict[str, str], method: str, held: bool
-    ) -> dict[str, Any]:
-        # The slot is held until the answer is back: see `RateLimiter`.
-        if not held:
-            await self._limiter.acquire()
-        self._requests += 1
-        try:
-            return await post_form(
-                self.http_session(),
-                url,
-                form,
-                token=self._token,
-                version=self.version,
-                client_timeout=self._client_timeout(),
-                method=method,
-            )
-        finally:
-            self._limiter.release()
 
     def _redact(self, text: str) -> str:
         token = self._token.reveal()

@@ -70,7 +70,9 @@ class RateLimiter:
         self._in_flight = 0
         # When each released slot may be taken again, oldest first.
         self._cooling: deque[float] = deque()
-        self._released = anyio.Event()
+        # Set by `release` for a waiter whom every slot in flight keeps waiting;
+        # None while nobody waits so (a release then pays nothing for it).
+        self._released: anyio.Event | None = None
         self._lock = anyio.Lock()
         self._acquired = 0
         self._delayed = 0
@@ -99,27 +101,34 @@ class RateLimiter:
                     await self.timer.sleep(self._cooling[0] - now)
                 else:
                     # Every slot is in flight: the first release frees one.
-                    self._released = anyio.Event()
-                    await self._released.wait()
+                    self._released = released = anyio.Event()
+                    await released.wait()
                 now = self.timer.now()
             if now > started:
                 self._delayed += 1
                 self._waited += now - started
 
-    def free(self) -> int:
-        """How many slots are free now (none is taken by this)."""
+    def free(self, now: float | None = None) -> int:
+        """How many slots are free now (none is taken by this).
+
+        `now` is the timer's time, when the caller has just read it.
+        """
         cooling = self._cooling
-        now = self.timer.now()
+        if now is None:
+            now = self.timer.now()
         while cooling and cooling[0] <= now:
             cooling.popleft()
         return self.burst - self._in_flight - len(cooling)
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self, now: float | None = None) -> bool:
         """Take a slot if one is free now and nobody waits for one; never waits.
 
         Returns whether a slot was taken (then `release` it as after `acquire`).
+        `now` is the timer's time, when the caller has just read it.
         """
-        return not self._lock.locked() and self._take(self.timer.now())
+        if self._lock.locked():
+            return False
+        return self._take(self.timer.now() if now is None else now)
 
     def release(self, *, used: bool = True) -> None:
         """Give back a slot taken by `acquire`: it is free again one period from now.
@@ -135,7 +144,10 @@ class RateLimiter:
             self._cooling.append(self.timer.now() + self.period)
         else:
             self._acquired -= 1
-        self._released.set()
+        released = self._released
+        if released is not None:
+            self._released = None
+            released.set()
 
     def _take(self, now: float) -> bool:
         cooling = self._cooling

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botrt.protocols.vk._text import split_message
+from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH, split_message
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
@@ -18,6 +18,10 @@ _INT32_MAX = 2**31 - 1
 
 async def send_reply(api: VkApi, peer_id: int, text: str, options: dict[str, Any]) -> None:
     """Send `text` to `peer_id` in pieces; `options` go with every piece or the last one."""
+    if not options and len(text) <= MAX_MESSAGE_LENGTH:
+        # The usual reply: one piece, nothing to share out.
+        await api.call("messages.send", peer_id=peer_id, message=text)
+        return
     pieces = split_message(text)
     random_id = options.pop("random_id", None)
     every = {k: options.pop(k) for k in _EVERY_PIECE & options.keys()}
