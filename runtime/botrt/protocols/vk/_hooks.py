@@ -60,6 +60,8 @@ def botrt_adapters(host: Host) -> list[Adapter]:
         },
         _inbox(host),
     )
+    if host.config.cluster.enabled and host.dispatcher.states is not None:
+        platform.adopt = host.dispatcher.states.adopt  # takeovers read others' states
 
     def provide(run: FlowRun) -> VkApi:
         api = platform.api_for(run.event)

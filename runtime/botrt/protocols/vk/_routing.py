@@ -20,6 +20,11 @@ as handled, so it is not handed twice, and its partition is busy meanwhile (not 
 back to a joining worker). A worker that dies leaves its rows unhandled: the
 worker that takes its partitions after they run out handles them (at least once;
 replies keep their `random_id`, so users see each reply once).
+
+Before it hands over the first rows of partitions it did not own at its last read
+(it just took them, or took them back), a worker reads the bot's conversation states
+again (`VkPlatform.adopt`): the worker that handled those conversations until now
+may have set or cleared states this one's memory does not know.
 """
 
 from __future__ import annotations
@@ -183,20 +188,36 @@ class CallbackRouter:
     async def _claim(self, bot: str, submit: Submit) -> None:
         assignment = self.assignments[bot]
         taken = self._taken[bot]
+        adopted: dict[int, int] = {}  # partition -> epoch whose states were read since
         while True:
             wake = self._wakes[bot] = anyio.Event()  # a wake from here on: another pass
             parts = assignment.mine()
+            rows: list[tuple[int, str, str, int]] | None = None
             try:
+                await self._adopt(bot, assignment, parts, adopted)
                 rows = await pending_rows(self._storage, bot, parts)
             except Exception as exc:
                 log.warning(
                     "worker %s could not read bot %s's inbox: %s", assignment.owner, bot, exc
                 )
-                rows = None
             if rows is not None:
                 await self._hand_over(bot, assignment, taken, parts, rows, submit)
             moment = self._clock.now() + dt.timedelta(seconds=self.poll)
             await self._clock.sleep_until(moment, wake)
+
+    async def _adopt(
+        self, bot: str, assignment: Assignment, parts: Sequence[int], adopted: dict[int, int]
+    ) -> None:
+        # A partition held at another epoch than when the states were last read
+        # changed hands meanwhile: its conversations' states may have changed elsewhere.
+        epochs = {p: assignment.owned[p] for p in parts if p in assignment.owned}
+        for part in [p for p in adopted if p not in assignment.owned]:
+            del adopted[part]
+        adopt = self._platform.adopt
+        if adopt is None or all(adopted.get(p) == e for p, e in epochs.items()):
+            return
+        await adopt(bot)
+        adopted.update(epochs)
 
     async def _hand_over(
         self,
