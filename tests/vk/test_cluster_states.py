@@ -86,7 +86,7 @@ def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str, transport: str
         "storage": {"url": url},
         "server": {"host": "127.0.0.1", "port": free_port()},
         "bots": [bot],
-        "cluster": {"enabled": True, "worker_id": worker, "failover": 2},
+        "cluster": {"enabled": True, "worker_id": worker, "failover": 3},
     }
     return parse_config(data, base_dir=tmp_path)
 

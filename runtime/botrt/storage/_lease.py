@@ -21,7 +21,7 @@ What it promises:
   takes over without waiting for the expiry. Releasing a lease already lost does
   nothing. The row stays, so the epoch keeps increasing across owners.
 - `Leases.hold` does all three around a block: acquire (or raise `LeaseBusyError`),
-  renew every third of the time to live while the block runs, release at the end;
+  renew every quarter of the time to live while the block runs, release at the end;
   if a renewal finds the lease lost, the block is cancelled and `LeaseLostError` raised.
 - `Leases.holds` is the fence: inside the caller's own transaction, whether a lease is
   still this holding, with the row locked until that transaction ends.
@@ -39,10 +39,10 @@ Usage::
         ...  # renewed while this runs; cancelled if lost
 
 A dead process's lease is taken over once it expires: `ttl` is how long the work
-waits after a crash, and renewals run at a third of it, so a busy process has two
+waits after a crash, and renewals run at a quarter of it, so a busy process has three
 chances to renew before it loses the lease. The time to live is the storage's
 `LeaseTiming` (`Storage.lease_timing`) unless a call names one: 30 s by default, and
-in a cluster 0.6 of ``[cluster] failover``, which the host sets when it opens the
+in a cluster 0.4 of ``[cluster] failover``, which the host sets when it opens the
 storage, so every lease user (schedules, broadcast jobs, member syncs, Long Poll
 leadership) is taken over within `failover` seconds of its holder's death. A process
 on the same host takes it over at once if the owner id names a process that has
