@@ -11,13 +11,14 @@ partitions in the order they were recorded and hands them to the host, whose lan
 take one conversation's events one at a time. Every update of a conversation thus
 goes through one worker, and its waiting ``ask`` gets them all.
 
-A worker reads its partitions' rows when it recorded an update itself (at once),
-when PostgreSQL notifies that another worker recorded one (``LISTEN``, a hint that
-costs no query), after every round of its leases (partitions it just took), and
-every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a notification
-is lost while nobody listens. An update handed to the host is remembered until its row reads
-as handled, so it is not handed twice, and its partition is busy meanwhile (not given
-back to a joining worker). A worker that dies leaves its rows unhandled: the
+A worker reads its partitions' rows when PostgreSQL notifies that a row was recorded
+in one of them (``LISTEN``: a hint that costs no query, naming the bot and the
+partition, so only the owner reads; while it is not listening, it reads whenever it
+recorded an update itself), after every round of its leases (partitions it just
+took), and every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a
+notification is lost while nobody listens. An update handed to the host is remembered
+until its row reads as handled, so it is not handed twice, and its partition is busy
+meanwhile (not given back to a joining worker). A worker that dies leaves its rows unhandled: the
 worker that takes its partitions after they run out handles them (at least once;
 replies keep their `random_id`, so users see each reply once).
 
@@ -95,13 +96,31 @@ class CallbackRouter:
         self._relisten = failover
         self._wakes = {bot: anyio.Event() for bot in bots}
         self._keeper: asyncio.Task[None] | None = None
+        self._listening = False
 
     def _busy_in(self, bot: str) -> Callable[[int], bool]:
         taken = self._taken[bot]
         return lambda part: part in taken.values()
 
     def arrived(self, bot: str) -> None:
-        """An update of `bot` was recorded here: read its partitions now. Raises nothing."""
+        """An update of `bot` was recorded here. Raises nothing.
+
+        While listening, PostgreSQL's notification wakes the update's owner (this
+        worker or another); else this worker reads its partitions now.
+        """
+        if not self._listening:
+            self._wake(bot)
+
+    def _notified(self, payload: str) -> None:
+        # ``<bot>/<partition>``: only the owner reads. Anything else wakes by bot name.
+        bot, _, part = payload.rpartition("/")
+        assignment = self.assignments.get(bot)
+        if assignment is None or not part.isdigit():
+            self._wake(payload)
+        elif int(part) in assignment.owned:
+            self._wake(bot)
+
+    def _wake(self, bot: str) -> None:
         wake = self._wakes.get(bot)
         if wake is not None:
             wake.set()
@@ -159,7 +178,7 @@ class CallbackRouter:
                 )
                 continue
             if set(assignment.owned) - before:
-                self.arrived(bot)  # partitions just taken may hold rows left by another
+                self._wake(bot)  # partitions just taken may hold rows left by another
 
     async def _keep(self) -> None:
         # A plain task, not in `run`'s task group: after a stop cancels `run`, the
@@ -177,13 +196,20 @@ class CallbackRouter:
         never = anyio.Event()
         while True:
             try:
-                await listen_inbox(self._storage, self.arrived)
+                await listen_inbox(self._storage, self._notified, self._listen_started)
             except Exception as exc:
                 log.warning("cluster: not listening for new updates (%s); reading on a timer", exc)
+            finally:
+                self._listening = False
             for bot in self.assignments:
-                self.arrived(bot)  # what was notified meanwhile is lost: read now
+                self._wake(bot)  # what was notified meanwhile is lost: read now
             moment = self._clock.now() + dt.timedelta(seconds=self._relisten)
             await self._clock.sleep_until(moment, never)
+
+    def _listen_started(self) -> None:
+        self._listening = True
+        for bot in self.assignments:
+            self._wake(bot)  # what was recorded before the listener was in place
 
     async def _claim(self, bot: str, submit: Submit) -> None:
         assignment = self.assignments[bot]
