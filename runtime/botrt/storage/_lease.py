@@ -54,12 +54,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import DBAPIError
 
 from botrt.storage._errors import StorageError
 from botrt.storage._lease_model import (
@@ -136,7 +137,7 @@ class Leases:
         t = self._table
         now = self._now()
         ttl = self.timing.ttl if ttl is None else ttl
-        with anyio.CancelScope(shield=True):  # its outcome must be known once started
+        with anyio.CancelScope(shield=True), _failed_midway(name):  # outcome known once started
             async with self._storage.transaction(write=True) as conn:
                 row = {"name": name, "owner": "", "epoch": 0, "expires_at": 0.0}
                 await conn.execute(build_upsert(conn.dialect.name, t, [row], ["name"], ()), [row])
@@ -172,7 +173,7 @@ class Leases:
         """
         t = self._table
         expires_at = self._now() + (self.timing.ttl if ttl is None else ttl)
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), _failed_midway(lease.name):
             async with self._storage.transaction(write=True) as conn:
                 result = await conn.execute(
                     update(t)
@@ -192,7 +193,7 @@ class Leases:
         :raises StorageError: if the database cannot be reached.
         """
         t = self._table
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), _failed_midway(lease.name):
             async with self._storage.transaction(write=True) as conn:
                 await conn.execute(
                     update(t)
@@ -207,8 +208,9 @@ class Leases:
 
         :raises StorageError: if the database cannot be reached.
         """
-        async with self._storage.transaction(write=False) as conn:
-            lease = await self._read(conn, name)
+        with _failed_midway(name):
+            async with self._storage.transaction(write=False) as conn:
+                lease = await self._read(conn, name)
         if lease is None or not lease.owner or lease.expires_at <= self._now():
             return None
         return lease
@@ -300,3 +302,16 @@ class Leases:
         if row is None:
             return None
         return Lease(str(row[0]), str(row[1]), int(row[2]), float(row[3]))
+
+
+@contextmanager
+def _failed_midway(name: str) -> Iterator[None]:
+    # A connection lost in the middle of a statement (the database restarting) is a
+    # driver error, not the StorageError a caller that retries expects.
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(
+            f"lease {name!r}: the database failed in the middle of a statement ({exc.orig}); "
+            "retry once it is reachable"
+        ) from exc
