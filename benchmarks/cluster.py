@@ -43,15 +43,22 @@ from botrt.testing._postgres import PostgresServer, start_postgres  # noqa: E402
 SENDERS = 16
 NOTES = """\
 How to read it: no worker is near a full core (CPU seconds per worker against
-the run's wall time), so on this machine the ceiling is the path every
-update shares: a PostgreSQL commit per accepted update before `ok`, and the
-one machine's two cores for PostgreSQL, HAProxy, the sender and FakeVK. More
-workers add their own background work (lease renewals, standby looks) and
-contention on those two cores, so throughput does not grow here; the workers
-are for surviving a lost process or machine, and spread the handling's CPU
-when they run on separate machines. Failover is a lease running out (0.6 of
-`failover`) plus a standby's next look (a tenth of `failover`) plus the
-take-over's round trip."""
+the run's wall time), and the machine's two cores also run PostgreSQL,
+HAProxy, the sender and FakeVK (and, when this was run, other work: see the
+load average). A profile of one worker of two (cProfile, 2000 updates) put
+most of its time in socket sends and polls, i.e. round trips to PostgreSQL:
+the two workers ran 8,778 transactions for 2,000 updates, each with a pool
+ping, BEGIN and COMMIT around its statement. Before this run every worker
+read its partitions at every notification, whoever owned the update (1,808
+of one worker's transactions were such reads); now the trigger names the
+partition and only its owner reads. What still grows with the workers: the
+16 senders are split among them, so each worker's group commit is smaller
+and there are more commits per update, and each worker adds its own lease
+rounds and timer reads. On one 2-core machine throughput therefore falls
+rather than grows; workers on separate machines spread the handling's CPU,
+and here they are for surviving a lost process. Failover is a lease running
+out (0.4 of `failover`) and the standby's look at that very moment (it sleeps
+until the expiry it read), plus the take-over's round trip."""
 FAILOVER = 5
 
 

@@ -394,8 +394,8 @@ class Broadcaster:
     async def _run_leased(self, job: Job, options: Options) -> None:
         """Send `job` holding its lease; while another process holds it, wait to take over.
 
-        The lease is renewed while the job runs (every third of the storage's
-        lease time to live: 30 s, or 0.6 of ``[cluster] failover`` in a
+        The lease is renewed while the job runs (every quarter of the storage's
+        lease time to live: 30 s, or 0.4 of ``[cluster] failover`` in a
         cluster); a process that dies stops renewing it, and once it expires a
         process that waits takes the job over where the recorded outcomes stop.
         """

@@ -254,7 +254,7 @@ class Cluster:
     vk: FakeVK
     storage_url: str
     count: int = 3
-    failover: float = 2
+    failover: float = 3  # lease 1.2 s, renewed every 0.3 s: a busy machine keeps it
     extra: str = ""  # more TOML, appended to every worker's config
     plugins: str = ""  # the [plugins] table's lines; default: only the tally plugin
     keep_groups: set[int] = field(default_factory=set)  # groups the test registered itself
@@ -399,6 +399,15 @@ class Traffic:
     sent: list[str] = field(default_factory=list)
     retried: int = 0
     _queue: list[dict[str, Any]] = field(default_factory=list)
+    _stopping: anyio.Event = field(default_factory=anyio.Event)
+
+    def stop(self) -> None:
+        """Send nothing new: `run` returns once what it sent is delivered (`ok`).
+
+        Not a cancellation: an update counted as sent but cancelled before its POST
+        (waiting for a free sender) would never reach the cluster, and read as lost.
+        """
+        self._stopping.set()
 
     def _next(self, group: int, prefix: str) -> dict[str, Any]:
         tag = f"{prefix}{len(self.sent) + 1}"
@@ -424,7 +433,7 @@ class Traffic:
             await anyio.sleep(0.05)  # VK's pause between attempts, not a synchronisation
 
     async def run(self, count: int | None = None) -> None:
-        """Send `count` updates (None: until cancelled), waiting for every Callback `ok`."""
+        """Send `count` updates (None: until `stop`), waiting for every Callback `ok`."""
         limiter = anyio.CapacityLimiter(self.concurrency)
 
         async def one(update: dict[str, Any]) -> None:
@@ -433,13 +442,14 @@ class Traffic:
 
         async with anyio.create_task_group() as tg:
             n = 0
-            while count is None or n < count:
+            while (count is None or n < count) and not self._stopping.is_set():
                 n += 1
                 if n % self.polled_every == 0:
                     self.vk.push(self._next(POLLED_GROUP, "p"))
                 else:
                     tg.start_soon(one, self.next_callback())
-                await anyio.sleep(self.pace)  # a steady pace of traffic
+                with anyio.move_on_after(self.pace):  # a steady pace of traffic
+                    await self._stopping.wait()
 
     def missing(self) -> list[str]:
         """The updates sent and not replied to yet."""

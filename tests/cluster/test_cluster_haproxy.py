@@ -88,7 +88,7 @@ async def test_sigterm_of_each_worker_in_turn_loses_nothing(
                     assert await worker.terminate() == 0
                     await worker.start()
                     await worker.ready()
-                tg.cancel_scope.cancel()
+                traffic.stop()  # and wait until what it sent is delivered
             await traffic.until_all_replied()
         finally:
             await cluster.close()
@@ -118,7 +118,7 @@ async def test_kill_9_of_the_long_poll_leader_under_load(tmp_path: Path, postgre
                 seen = len(traffic.sent)
                 with anyio.fail_after(LIMIT):
                     await vk.wait_for(lambda: len(traffic.sent) >= seen + 20)
-                tg.cancel_scope.cancel()
+                traffic.stop()  # and wait until what it sent is delivered
             await traffic.until_all_replied()
         finally:
             await cluster.close()
@@ -151,7 +151,7 @@ async def test_a_postgresql_restart_mid_run_loses_nothing(tmp_path: Path) -> Non
                     seen = len(traffic.sent)
                     with anyio.fail_after(LIMIT):
                         await vk.wait_for(lambda: len(traffic.sent) >= seen + 30)
-                    tg.cancel_scope.cancel()
+                    traffic.stop()  # and wait until what it sent is delivered
                 await traffic.until_all_replied()
                 alive = [w.name for w in cluster.workers if w.alive]
             finally:

@@ -84,8 +84,8 @@ async def fetched(source: Source, count: int) -> None:
 
 async def test_the_cluster_timing_comes_from_failover() -> None:
     timing = lease_timing(ClusterSection(enabled=True, worker_id="w", failover=FAILOVER))
-    assert timing.ttl == pytest.approx(3.0)
-    assert timing.renew_every == pytest.approx(1.0)
+    assert timing.ttl == pytest.approx(2.0)
+    assert timing.renew_every == pytest.approx(0.5)
     assert timing.ttl + timing.standby_every < FAILOVER
     # Without a cluster: today's 30 s.
     assert lease_timing(ClusterSection()).ttl == 30.0
@@ -101,13 +101,13 @@ async def test_a_dead_workers_member_sync_is_taken_over_after_failover_not_befor
         await fetched(a.source, 1)  # a holds members:g1 and synced
         tg.start_soon(b.sync.run, 300.0)
         await clock.wait_settled(1)  # b stands by until a's lease runs out
-        assert [moment for moment, _ in clock.sleepers] == [at(3)]
+        assert [moment for moment, _ in clock.sleepers] == [at(2)]
         # a is dead from now on: its clock never moves, it neither renews nor releases.
-        clock.advance(at(2.9))
+        clock.advance(at(1.9))
         await clock.wait_settled(1)
         assert b.source.fetched == 0  # not before the lease ran out
-        clock.advance(at(FAILOVER))
-        await fetched(b.source, 1)  # taken over, within failover
+        clock.advance(at(2))
+        await fetched(b.source, 1)  # taken over as it ran out, well within failover
         await clock.wait_settled(2)  # b renews and waits for its next sync
         assert (a.source.fetched, b.source.fetched) == (1, 1)
         tg.cancel_scope.cancel()
@@ -208,19 +208,19 @@ async def test_a_dead_workers_slot_is_taken_over_after_failover_not_before(
         cluster_host(postgres_url, tick, clock) as b,
         anyio.create_task_group() as tg,
     ):
-        assert b.host.storage.lease_timing.ttl == pytest.approx(3.0)
+        assert b.host.storage.lease_timing.ttl == pytest.approx(2.0)
         # a takes the 08:00 slot, then dies mid-run (its clock stops: no renewal).
         tg.start_soon(a.host.scheduler.run_due, minute(0))
         with anyio.fail_after(10):
             await tick.running.wait()
         tg.start_soon(lambda: b.host.serve(signals=False))
         await clock.wait_settled(1)
-        assert [moment for moment, _ in clock.sleepers] == [minute(0, 3)]
-        clock.advance(minute(0, 2))
+        assert [moment for moment, _ in clock.sleepers] == [minute(0, 2)]
+        clock.advance(minute(0, 1) + dt.timedelta(seconds=0.9))
         await clock.wait_settled(1)
         assert tick.started == [minute(0)]  # not before a's lease ran out
         tick.running = anyio.Event()
-        clock.advance(minute(0, 5))  # failover seconds after a took it
+        clock.advance(minute(0, 2))  # as a's lease runs out, well within failover
         with anyio.fail_after(10):
             await tick.running.wait()
         assert tick.started == [minute(0), minute(0)]

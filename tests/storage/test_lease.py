@@ -202,3 +202,26 @@ async def test_a_lease_of_an_exited_process_on_this_host_is_taken_over_at_once(
     assert taken.epoch == dead.epoch + 1
     alive = await Leases(storage, clock).acquire("job", owner="elsewhere:1:x", ttl=30)
     assert alive is None  # the new owner's process runs: nothing to take over
+
+
+async def test_a_connection_lost_mid_statement_is_a_storage_error(
+    storage: Storage, clock: ManualClock
+) -> None:
+    # As when PostgreSQL restarts under a worker: its member sync and jobs retry on a
+    # StorageError, and stopped the whole worker on the driver's own error.
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from botrt.storage import StorageError
+
+    def cut(*_args: object) -> None:
+        raise OperationalError("UPDATE botrt_lease", {}, ConnectionResetError("cut"))
+
+    engine = storage.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", cut)
+    try:
+        with pytest.raises(StorageError, match=r"'job:1'.*in the middle of a statement"):
+            await Leases(storage, clock).acquire("job:1", owner="a", ttl=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", cut)
+    assert await Leases(storage, clock).acquire("job:1", owner="a", ttl=30) is not None

@@ -92,7 +92,7 @@ def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str | None) -> Any:
         ],
     }
     if worker is not None:
-        data["cluster"] = {"enabled": True, "worker_id": worker, "failover": 2}
+        data["cluster"] = {"enabled": True, "worker_id": worker, "failover": 3}
     return parse_config(data, base_dir=tmp_path)
 
 

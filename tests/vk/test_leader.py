@@ -14,7 +14,13 @@ import anyio.lowlevel
 import pytest
 from vkhelpers import ManualTimer
 
-from botrt.protocols.vk._leader import Leadership, LeadershipLost, MemoryLeases, Tenure
+from botrt.protocols.vk._leader import (
+    EXPIRY_MARGIN,
+    Leadership,
+    LeadershipLost,
+    MemoryLeases,
+    Tenure,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -141,6 +147,33 @@ async def test_a_dead_leader_is_replaced_within_failover() -> None:
             await anyio.lowlevel.checkpoint()
             assert timer.now() - died <= FAILOVER, "b did not take over within failover"
         assert b.terms == [2]  # a new epoch: a's writes are fenced off from here on
+
+
+async def test_a_standby_looks_again_as_the_dead_leaders_lease_runs_out() -> None:
+    timer = ManualTimer()
+    store = Store(timer)
+    a, b = Worker(store, "a", timer), Worker(store, "b", timer)
+    async with running(a) as scopes:
+        await a.wait(lambda: a.terms == [1])
+        await settle(timer, 1)
+        timer.advance(0.2)  # b starts between two renewals: its looks are off a's beat
+        async with running(b):
+            await settle(timer, 2)
+            store.cut.add("a")  # kill -9, as above
+            scopes[a].cancel()
+            a.leadership._keeper.cancel()  # type: ignore[union-attr]
+            await settle(timer, 1)
+            expires = store.rows[NAME][2]
+            while not b.terms:
+                # Move to b's next look each time: it never sleeps past the expiry.
+                ((moment, _),) = timer._sleepers
+                assert moment <= expires + EXPIRY_MARGIN + 1e-9
+                timer.advance(moment - timer.now())
+                await anyio.lowlevel.checkpoint()
+                await settle(timer, 1)
+            # Taken as the lease ran out, not at b's next look on its own beat.
+            assert timer.now() == pytest.approx(expires + EXPIRY_MARGIN)
+            assert b.terms == [2]
 
 
 async def test_a_graceful_step_down_hands_over_at_once() -> None:

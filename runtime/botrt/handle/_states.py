@@ -6,10 +6,15 @@ change, so that the dispatcher tells with one dict lookup, and no query,
 whether a message's sender has a state at all. Most senders have none, and
 for them a state costs nothing more.
 
-Several workers on one database (issue 17) would each hold such an index:
-a state one worker sets is then unknown to the others until they load it.
-The two places to refresh it are marked ``CLUSTER:`` below (the lookup of a
-key, and `load`).
+Several workers on one database (issue 17) each hold such an index, and a
+state one worker sets is unknown to the others. That is right as long as each
+conversation is handled by one worker: the owner of its partition (Callback
+API) or the bot's Long Poll leader. When a worker takes conversations over
+from another (a partition or a lead changes hands: a stop, a death, a
+rebalancing), it calls `adopt` for the bot before it handles any of their
+updates: the bot's states are read again from storage, which every worker
+writes through to. Without a cluster nothing calls `adopt`, and a lookup stays
+one dict lookup.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class StateBackend(Protocol):
 
     async def load(self, now: float) -> list[StoredState]:
         """Delete the states expired at `now`; return the others."""
+        ...
+
+    async def load_bot(self, bot: str, now: float) -> list[StoredState]:
+        """The states of `bot`'s conversations that have not expired at `now`."""
         ...
 
     async def put(
@@ -100,14 +109,14 @@ class ConversationStates:
         self._index: dict[StateKey, dict[str, Entry]] = {}
         self._next_sweep = 0.0
         self._unhandled_logged: set[tuple[str, str]] = set()
+        # One set per `adopt` under way: the keys changed here while it reads.
+        self._adopting: list[set[StateKey]] = []
 
     async def load(self) -> None:
         """Read every state that has not expired (and delete those that have) from storage.
 
         :raises StorageError: if the storage is closed or unreachable.
         """
-        # CLUSTER: a worker joining late reads here what the others wrote before;
-        # later writes of theirs would need to reach `_index` too.
         now = self._clock()
         index: dict[StateKey, dict[str, Entry]] = {}
         for key, plugin, state, data, expires_at in await self._backend.load(now):
@@ -119,10 +128,42 @@ class ConversationStates:
         """How many (bot, peer, user) keys have a state in memory (expired ones included)."""
         return len(self._index)
 
+    async def adopt(self, bot: str) -> None:
+        """Read `bot`'s states from storage again, replacing what memory holds of them.
+
+        A cluster's worker calls this when it takes over conversations of `bot`
+        that another worker handled (a Callback partition or the Long Poll lead
+        changes hands), before it handles their updates: the states that worker
+        set, changed or cleared are then known here. A state this worker
+        changes while the read is under way keeps its change.
+
+        :raises StorageError: if the storage is closed or unreachable (memory is
+            left as it was).
+        """
+        changed: set[StateKey] = set()
+        self._adopting.append(changed)
+        try:
+            rows = await self._backend.load_bot(bot, self._clock())
+        finally:
+            self._adopting.remove(changed)
+        fresh: dict[StateKey, dict[str, Entry]] = {}
+        for key, plugin, state, data, expires_at in rows:
+            fresh.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
+        for key in [k for k in self._index if k[0] == bot and k not in changed]:
+            del self._index[key]
+        for key, entries in fresh.items():
+            if key not in changed:
+                self._index[key] = entries
+
+    def _changing(self, key: StateKey) -> None:
+        # Before a write's first await: an `adopt` reading meanwhile may miss it.
+        for changed in self._adopting:
+            changed.add(key)
+
     def has(self, key: StateKey) -> bool:
         """Whether `key` may have a state: one dict lookup, for every message."""
-        # CLUSTER: a state another worker set is not in `_index`; a cluster would
-        # refresh the index here (or on a notification) before answering no.
+        # A state another worker set is here once this worker handles the key's
+        # conversations: it adopted them (`adopt`) before it took their updates.
         return key in self._index
 
     async def live(self, key: StateKey) -> dict[str, Entry]:
@@ -215,6 +256,8 @@ class ConversationStates:
         """
         now = self._clock()
         expires_at = now + self._ttl()
+        if self._adopting:
+            self._changing(key)
         await self._backend.put(key, plugin, state, data, expires_at)
         self._index.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
         if now >= self._next_sweep:
@@ -226,6 +269,8 @@ class ConversationStates:
         :raises StorageError: if the storage is closed or unreachable.
         """
         expires_at = self._clock() + self._ttl()
+        if self._adopting:
+            self._changing(key)
         await self._backend.touch(key, plugins, expires_at)
         entries = self._index.get(key, {})
         for plugin in plugins:
@@ -241,6 +286,8 @@ class ConversationStates:
         entries = self._index.get(key)
         if not entries or not any(p in entries for p in plugins):
             return
+        if self._adopting:
+            self._changing(key)
         await self._backend.delete(key, plugins)
         for plugin in plugins:
             entries.pop(plugin, None)

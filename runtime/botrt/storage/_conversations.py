@@ -2,7 +2,8 @@
 
 The host keeps these rows in memory too (``botrt.handle``'s `ConversationStates`
 loads them at start and writes through to here); this module is only the
-database side: load (pruning what has expired), put, touch, delete, prune.
+database side: load (pruning what has expired), load one bot's (a cluster's
+takeover), put, touch, delete, prune.
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ class StateRows:
         async with self._storage.transaction(write=True) as conn:
             await conn.execute(delete(t).where(t.c.expires_at <= now))
             rows = (await conn.execute(select(t))).all()
+        return [
+            ((r.bot, int(r.peer), int(r.user_id)), r.plugin, r.state, r.data, float(r.expires_at))
+            for r in rows
+        ]
+
+    async def load_bot(self, bot: str, now: float) -> list[StoredState]:
+        """Every row of `bot` that has not expired at `now` (nothing is deleted).
+
+        :raises StorageError: if the storage is closed or unreachable.
+        """
+        t = self._table
+        async with self._storage.transaction(write=False) as conn:
+            rows = (await conn.execute(select(t).where(t.c.bot == bot, t.c.expires_at > now))).all()
         return [
             ((r.bot, int(r.peer), int(r.user_id)), r.plugin, r.state, r.data, float(r.expires_at))
             for r in rows

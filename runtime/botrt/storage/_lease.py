@@ -21,7 +21,7 @@ What it promises:
   takes over without waiting for the expiry. Releasing a lease already lost does
   nothing. The row stays, so the epoch keeps increasing across owners.
 - `Leases.hold` does all three around a block: acquire (or raise `LeaseBusyError`),
-  renew every third of the time to live while the block runs, release at the end;
+  renew every quarter of the time to live while the block runs, release at the end;
   if a renewal finds the lease lost, the block is cancelled and `LeaseLostError` raised.
 - `Leases.holds` is the fence: inside the caller's own transaction, whether a lease is
   still this holding, with the row locked until that transaction ends.
@@ -39,10 +39,10 @@ Usage::
         ...  # renewed while this runs; cancelled if lost
 
 A dead process's lease is taken over once it expires: `ttl` is how long the work
-waits after a crash, and renewals run at a third of it, so a busy process has two
+waits after a crash, and renewals run at a quarter of it, so a busy process has three
 chances to renew before it loses the lease. The time to live is the storage's
 `LeaseTiming` (`Storage.lease_timing`) unless a call names one: 30 s by default, and
-in a cluster 0.6 of ``[cluster] failover``, which the host sets when it opens the
+in a cluster 0.4 of ``[cluster] failover``, which the host sets when it opens the
 storage, so every lease user (schedules, broadcast jobs, member syncs, Long Poll
 leadership) is taken over within `failover` seconds of its holder's death. A process
 on the same host takes it over at once if the owner id names a process that has
@@ -52,11 +52,15 @@ does not wait for the expiry.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import DBAPIError
 
+from botrt.storage._errors import StorageError
 from botrt.storage._lease_hold import LeaseHolding
 from botrt.storage._lease_model import (
     MAX_NAME,
@@ -132,7 +136,7 @@ class Leases(LeaseHolding):
         t = self._table
         now = self._now()
         ttl = self.timing.ttl if ttl is None else ttl
-        with anyio.CancelScope(shield=True):  # its outcome must be known once started
+        with anyio.CancelScope(shield=True), _failed_midway(name):  # outcome known once started
             async with self._storage.transaction(write=True) as conn:
                 row = {"name": name, "owner": "", "epoch": 0, "expires_at": 0.0}
                 await conn.execute(build_upsert(conn.dialect.name, t, [row], ["name"], ()), [row])
@@ -168,7 +172,7 @@ class Leases(LeaseHolding):
         """
         t = self._table
         expires_at = self._now() + (self.timing.ttl if ttl is None else ttl)
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), _failed_midway(lease.name):
             async with self._storage.transaction(write=True) as conn:
                 result = await conn.execute(
                     update(t)
@@ -188,7 +192,7 @@ class Leases(LeaseHolding):
         :raises StorageError: if the database cannot be reached.
         """
         t = self._table
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), _failed_midway(lease.name):
             async with self._storage.transaction(write=True) as conn:
                 await conn.execute(
                     update(t)
@@ -203,8 +207,9 @@ class Leases(LeaseHolding):
 
         :raises StorageError: if the database cannot be reached.
         """
-        async with self._storage.transaction(write=False) as conn:
-            lease = await self._read(conn, name)
+        with _failed_midway(name):
+            async with self._storage.transaction(write=False) as conn:
+                lease = await self._read(conn, name)
         if lease is None or not lease.owner or lease.expires_at <= self._now():
             return None
         return lease
@@ -240,3 +245,16 @@ class Leases(LeaseHolding):
         if row is None:
             return None
         return Lease(str(row[0]), str(row[1]), int(row[2]), float(row[3]))
+
+
+@contextmanager
+def _failed_midway(name: str) -> Iterator[None]:
+    # A connection lost in the middle of a statement (the database restarting) is a
+    # driver error, not the StorageError a caller that retries expects.
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(
+            f"lease {name!r}: the database failed in the middle of a statement ({exc.orig}); "
+            "retry once it is reachable"
+        ) from exc

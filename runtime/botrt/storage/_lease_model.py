@@ -116,12 +116,16 @@ class LeaseBusyError(StorageError):
 
 
 # Shares of `[cluster] failover`: a dead holder's lease runs out after TTL_SHARE of
-# it, and a standby that cannot wait for a known expiry tries every STANDBY_SHARE,
-# so a takeover takes at most 0.7 of it plus a round trip to the database.
-TTL_SHARE = 0.6
+# it. A standby that knows the expiry looks again right then (Long Poll, jobs); one
+# that does not (the lease was released, or the database was away) looks every
+# STANDBY_SHARE; a partition is taken at its new owner's next round (every
+# 1 / RENEWALS_PER_TTL of the time to live). So a takeover takes about 0.4 of
+# `failover`, at most 0.5 of it, plus a round trip to the database: the rest is
+# margin for a machine too busy to act on time.
+TTL_SHARE = 0.4
 STANDBY_SHARE = 0.1
-RENEWALS_PER_TTL = 3
-"""A holder renews this many times per time to live: one slow renewal does not lose it."""
+RENEWALS_PER_TTL = 4
+"""A holder renews this many times per time to live: a renewal or two late does not lose it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ class LeaseTiming:
 
     @property
     def renew_every(self) -> float:
-        """Seconds between a holder's renewals: a third of `ttl`. Raises nothing."""
+        """Seconds between a holder's renewals: a quarter of `ttl`. Raises nothing."""
         return self.ttl / RENEWALS_PER_TTL
 
     @classmethod

@@ -9,9 +9,9 @@ partition, `botrt.protocols.vk._partitions`). This module is the database side:
   every row gets its partition in the insert that records it, whichever worker
   recorded it, with no change to the inbox's writers and no second round trip. It
   also adds a partial index on the unhandled rows, which is all an owner reads, and
-  a trigger that notifies `CHANNEL` with the bot's name at each insert: a wake-up
-  hint for the owners (`listen_inbox`), never the truth (a notification is lost when
-  nobody listens; the rows are read on a timer too).
+  a trigger that notifies `CHANNEL` with ``<bot>/<partition>`` of the rows each insert
+  recorded: a wake-up hint for their owner only (`listen_inbox`), never the truth (a
+  notification is lost when nobody listens; the rows are read on a timer too).
 - `pending_rows` reads the unhandled rows of some partitions of a bot, in the order they
   were recorded.
 - `renew_all` and `route_leases` renew and read a bot's partition leases in one
@@ -19,8 +19,8 @@ partition, `botrt.protocols.vk._partitions`). This module is the database side:
   they keep `botrt.storage.Leases`' rules: a renewal matches the owner, whose epoch
   does not change while it holds the lease.
 
-The partition of an update is computed by PostgreSQL only: nothing in Python needs it
-(the receiving worker wakes its own claimer for the bot, whatever the partition).
+The partition of an update is computed by PostgreSQL only: Python learns it from the
+notification (the receiving worker does not compute it; the owner is woken by PostgreSQL).
 """
 
 from __future__ import annotations
@@ -58,13 +58,17 @@ _ADD_INDEX = (
     "ON botrt_inbox (bot, part, id) WHERE handled_at IS NULL"
 )
 CHANNEL = "botrt_inbox"
-"""The `LISTEN` channel on which each insert into the inbox names its bots (a wake-up hint)."""
-# Once per statement, one notification per bot; PostgreSQL folds repeats within a
-# transaction. NOTIFY is delivered at commit, so a woken owner reads committed rows.
+"""The `LISTEN` channel on which each insert into the inbox names the ``<bot>/<partition>``
+pairs of its rows (a wake-up hint)."""
+# Once per statement, one notification per bot and partition; PostgreSQL folds repeats
+# within a transaction. NOTIFY is delivered at commit, so a woken owner reads committed
+# rows. The partition in it lets only the owner wake: every worker listens, and a read
+# per worker per update is what kept a cluster from scaling.
 _NOTIFY_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION botrt_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('{CHANNEL}', bot) FROM (SELECT DISTINCT bot FROM fresh) AS recorded;
+    PERFORM pg_notify('{CHANNEL}', bot || '/' || part)
+        FROM (SELECT DISTINCT bot, part FROM fresh) AS recorded;
     RETURN NULL;
 END $$
 """
@@ -97,8 +101,9 @@ async def prepare_partitions(storage: Storage) -> None:
         await conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
         await conn.execute(text(_ADD_PART))
         await conn.execute(text(_ADD_INDEX))
+        # Replaced at every start: a database an older botrt prepared gets this payload.
+        await conn.exec_driver_sql(_NOTIFY_FUNCTION)
         if (await conn.execute(text(_HAS_TRIGGER))).first() is None:
-            await conn.exec_driver_sql(_NOTIFY_FUNCTION)
             await conn.execute(text(_ADD_TRIGGER))
 
 
@@ -153,8 +158,13 @@ async def route_leases(storage: Storage, prefix: str) -> list[tuple[str, str, in
     return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
 
-async def listen_inbox(storage: Storage, wake: Callable[[str], object]) -> None:
-    """Call `wake(bot)` for each notification on `CHANNEL`, until the connection is lost.
+async def listen_inbox(
+    storage: Storage,
+    wake: Callable[[str], object],
+    listening: Callable[[], object] | None = None,
+) -> None:
+    """Call `wake(payload)` for each notification on `CHANNEL` (``<bot>/<partition>``), until
+    the connection is lost; `listening()` once the listener is in place.
 
     Holds one connection of the storage's pool (invalidated afterwards, so no pooled
     connection keeps listening). Returns when the connection is lost; cancel it to stop.
@@ -171,6 +181,8 @@ async def listen_inbox(storage: Storage, wake: Callable[[str], object]) -> None:
 
             raw.add_termination_listener(lambda _conn: lost.set())
             await raw.add_listener(CHANNEL, notified)
+            if listening is not None:
+                listening()
             try:
                 await lost.wait()
             finally:

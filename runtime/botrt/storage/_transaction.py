@@ -84,16 +84,25 @@ class StorageTransactions:
             transaction = await conn.begin()
             try:
                 yield conn
-            except BaseException:
+            except BaseException as exc:
                 # Shielded: a cancelled task must still hand back a clean connection
                 # (and, on SQLite, the write lock), not one inside an open transaction.
                 with anyio.CancelScope(shield=True):
                     await transaction.rollback()
+                if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                    # The database went away mid-statement (a restart): the StorageError
+                    # callers retry on, not a driver error that ends their task.
+                    raise unavailable(self._target, exc) from exc
                 raise
             # Shielded: once the block has run, its write is committed even if the task
             # is cancelled now; a COMMIT cut in half would leave the outcome unknown.
-            with anyio.CancelScope(shield=True):
-                await transaction.commit()
+            try:
+                with anyio.CancelScope(shield=True):
+                    await transaction.commit()
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise unavailable(self._target, exc) from exc
+                raise
         finally:
             with anyio.CancelScope(shield=True):
                 await conn.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from botrt.adapter import Adapter, Event, Submit
@@ -31,11 +31,15 @@ class VkPlatform:
         apis: one `VkApi` per bot name (each with its own session and rate limit).
         inbox: the storage's inbox, when the host has a storage: updates are
             recorded there before they are handled (durable delivery).
+        adopt: in a cluster, the host's `ConversationStates.adopt`: awaited with a
+            bot's name before this worker handles conversations of that bot another
+            worker handled until now (a Long Poll lead or a partition taken over).
     """
 
     def __init__(self, apis: Mapping[str, VkApi], inbox: VkInbox | None = None) -> None:
         self.apis = dict(apis)
         self.inbox = inbox
+        self.adopt: Callable[[str], Awaitable[None]] | None = None
         self.connected: dict[str, bool] = dict.fromkeys(self.apis, False)
 
     def api_for(self, event: Event) -> VkApi | None:
@@ -139,6 +143,9 @@ class VkLongPollAdapter(Adapter):
             # A new poller for each term: it resumes from the `ts` the last leader
             # stored, and records every batch behind the lease's fence.
             journal = _FencedJournal(self._platform.inbox, leadership)
+            if self._platform.adopt is not None:
+                # The last leader's conversation states, before its leftovers are replayed.
+                await self._platform.adopt(self._bot)
             api = self._platform.apis[self._bot]
             self._poll = BotsLongPoll(api, self._group_id, bot=self._bot, journal=journal)
             await self._receive(checked)

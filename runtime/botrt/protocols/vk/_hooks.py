@@ -80,6 +80,8 @@ def _platform(host: Host, bots: list[VkBotConfig]) -> VkPlatform:
         },
         _inbox(host),
     )
+    if host.config.cluster.enabled and host.dispatcher.states is not None:
+        platform.adopt = host.dispatcher.states.adopt  # takeovers read others' states
 
     def provide(run: FlowRun) -> VkApi:
         api = platform.api_for(run.event)

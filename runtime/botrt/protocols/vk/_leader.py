@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.cluster")
 
+EXPIRY_MARGIN = 0.01
+"""Seconds a standby waits past a lease's expiry: it looks once the lease has run out."""
+
 
 class LeadershipLost(Exception):
     """This worker no longer leads: its lease expired or another worker took it.
@@ -199,9 +202,10 @@ class Leadership:
             except Exception as exc:
                 log.warning("worker %s cannot reach the leases (%s); retrying", self.owner, exc)
                 tenure = None
+                wait = self.standby_every
             else:
                 if tenure is None:
-                    await self._show_holder()
+                    wait = await self._show_holder()
             if tenure is not None:
                 self.tenure = tenure
                 self._deadline = started + self.ttl
@@ -210,16 +214,24 @@ class Leadership:
                 self._keeper = asyncio.get_running_loop().create_task(self._keep(tenure, lost))
                 log.info("worker %s leads %s (epoch %d)", self.owner, self.name, tenure.epoch)
                 return lost
-            await self.timer.sleep(self.standby_every)
+            await self.timer.sleep(wait)
 
-    async def _show_holder(self) -> None:
+    async def _show_holder(self) -> float:
+        # Returns how long to stand by: until the holder's lease runs out (a dead
+        # holder is replaced then, not a look later), and no longer than
+        # `standby_every` (a released lease is taken soon).
+        wait = self.standby_every
         try:
-            holder = await self.leases.holder(self.name)
+            holding = await self.leases.holding(self.name)
         except Exception:
-            return
+            return wait
+        holder = None if holding is None else holding[0]
+        if holding is not None:
+            wait = min(wait, holding[1] + EXPIRY_MARGIN)
         if holder != self._shown_holder and holder is not None:
             log.info("worker %s stands by for %s, led by %s", self.owner, self.name, holder)
         self._shown_holder = holder
+        return wait
 
     async def _keep(self, tenure: Tenure, lost: anyio.Event) -> None:
         # A plain task, not in `run`'s task group: after a stop cancels `run`, the

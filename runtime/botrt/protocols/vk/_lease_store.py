@@ -59,6 +59,10 @@ class LeaseStore(Protocol):
         """Who holds `name` unexpired now (for the logs); None if nobody."""
         ...
 
+    async def holding(self, name: str) -> tuple[str, float] | None:
+        """Who holds `name` unexpired now and for how many more seconds; None if nobody."""
+        ...
+
 
 class MemoryLeases:
     """A `LeaseStore` in memory: leases of the workers of one process (tests).
@@ -101,6 +105,12 @@ class MemoryLeases:
         """As `LeaseStore.holder`."""
         row = self.rows.get(name)
         return row[0] if row is not None and row[0] and row[2] > self.now() else None
+
+    async def holding(self, name: str) -> tuple[str, float] | None:
+        """As `LeaseStore.holding`."""
+        row = self.rows.get(name)
+        now = self.now()
+        return (row[0], row[2] - now) if row is not None and row[0] and row[2] > now else None
 
     def _current(self, tenure: Tenure) -> bool:
         row = self.rows.get(tenure.name)

@@ -27,6 +27,7 @@ class StorageLeases:
         from botrt.storage import Leases
 
         self._leases = Leases(storage, clock)
+        self._clock = clock
 
     async def acquire(self, name: str, owner: str, ttl: float) -> Tenure | None:
         """As `LeaseStore.acquire`.
@@ -67,6 +68,16 @@ class StorageLeases:
         """
         lease = await self._leases.holder(name)
         return None if lease is None else lease.owner
+
+    async def holding(self, name: str) -> tuple[str, float] | None:
+        """As `LeaseStore.holding`, by the host's clock.
+
+        :raises StorageError: if the database cannot be reached.
+        """
+        lease = await self._leases.holder(name)
+        if lease is None:
+            return None
+        return lease.owner, lease.expires_at - self._clock.now().timestamp()
 
     @staticmethod
     def _lease(tenure: Tenure) -> Lease:

@@ -7,7 +7,7 @@ epoch), so one worker at a time handles a conversation, whichever worker VK's
 request reached. Each worker also holds ``route:<bot>:w:<worker id>``, which tells
 the others it is alive.
 
-`Assignment.tick`, run every third of the lease's time to live, does one round:
+`Assignment.tick`, run every quarter of the lease's time to live, does one round:
 
 1. renew every lease this worker holds for the bot, in one statement; a partition
    not renewed was lost (it expired and another worker took it);
@@ -73,7 +73,7 @@ class Assignment:
         self.bot = bot
         self.owner = owner
         # The timing every lease of a cluster uses: a dead owner's partition runs
-        # out after `ttl` and is taken at the next round, a third of `ttl` later at most.
+        # out after `ttl` and is taken at the next round, a quarter of `ttl` later at most.
         timing = LeaseTiming.for_failover(failover)
         self.ttl = timing.ttl
         self.every = timing.renew_every

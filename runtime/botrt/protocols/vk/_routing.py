@@ -11,15 +11,21 @@ partitions in the order they were recorded and hands them to the host, whose lan
 take one conversation's events one at a time. Every update of a conversation thus
 goes through one worker, and its waiting ``ask`` gets them all.
 
-A worker reads its partitions' rows when it recorded an update itself (at once),
-when PostgreSQL notifies that another worker recorded one (``LISTEN``, a hint that
-costs no query), after every round of its leases (partitions it just took), and
-every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a notification
-is lost while nobody listens. An update handed to the host is remembered until its row reads
-as handled, so it is not handed twice, and its partition is busy meanwhile (not given
-back to a joining worker). A worker that dies leaves its rows unhandled: the
+A worker reads its partitions' rows when PostgreSQL notifies that a row was recorded
+in one of them (``LISTEN``: a hint that costs no query, naming the bot and the
+partition, so only the owner reads; while it is not listening, it reads whenever it
+recorded an update itself), after every round of its leases (partitions it just
+took), and every `POLL_SHARE` of ``[cluster] failover`` whatever happens, since a
+notification is lost while nobody listens. An update handed to the host is remembered
+until its row reads as handled, so it is not handed twice, and its partition is busy
+meanwhile (not given back to a joining worker). A worker that dies leaves its rows unhandled: the
 worker that takes its partitions after they run out handles them (at least once;
 replies keep their `random_id`, so users see each reply once).
+
+Before it hands over the first rows of partitions it did not own at its last read
+(it just took them, or took them back), a worker reads the bot's conversation states
+again (`VkPlatform.adopt`): the worker that handled those conversations until now
+may have set or cleared states this one's memory does not know.
 """
 
 from __future__ import annotations
@@ -90,13 +96,31 @@ class CallbackRouter:
         self._relisten = failover
         self._wakes = {bot: anyio.Event() for bot in bots}
         self._keeper: asyncio.Task[None] | None = None
+        self._listening = False
 
     def _busy_in(self, bot: str) -> Callable[[int], bool]:
         taken = self._taken[bot]
         return lambda part: part in taken.values()
 
     def arrived(self, bot: str) -> None:
-        """An update of `bot` was recorded here: read its partitions now. Raises nothing."""
+        """An update of `bot` was recorded here. Raises nothing.
+
+        While listening, PostgreSQL's notification wakes the update's owner (this
+        worker or another); else this worker reads its partitions now.
+        """
+        if not self._listening:
+            self._wake(bot)
+
+    def _notified(self, payload: str) -> None:
+        # ``<bot>/<partition>``: only the owner reads. Anything else wakes by bot name.
+        bot, _, part = payload.rpartition("/")
+        assignment = self.assignments.get(bot)
+        if assignment is None or not part.isdigit():
+            self._wake(payload)
+        elif int(part) in assignment.owned:
+            self._wake(bot)
+
+    def _wake(self, bot: str) -> None:
         wake = self._wakes.get(bot)
         if wake is not None:
             wake.set()
@@ -154,7 +178,7 @@ class CallbackRouter:
                 )
                 continue
             if set(assignment.owned) - before:
-                self.arrived(bot)  # partitions just taken may hold rows left by another
+                self._wake(bot)  # partitions just taken may hold rows left by another
 
     async def _keep(self) -> None:
         # A plain task, not in `run`'s task group: after a stop cancels `run`, the
@@ -172,31 +196,54 @@ class CallbackRouter:
         never = anyio.Event()
         while True:
             try:
-                await listen_inbox(self._storage, self.arrived)
+                await listen_inbox(self._storage, self._notified, self._listen_started)
             except Exception as exc:
                 log.warning("cluster: not listening for new updates (%s); reading on a timer", exc)
+            finally:
+                self._listening = False
             for bot in self.assignments:
-                self.arrived(bot)  # what was notified meanwhile is lost: read now
+                self._wake(bot)  # what was notified meanwhile is lost: read now
             moment = self._clock.now() + dt.timedelta(seconds=self._relisten)
             await self._clock.sleep_until(moment, never)
+
+    def _listen_started(self) -> None:
+        self._listening = True
+        for bot in self.assignments:
+            self._wake(bot)  # what was recorded before the listener was in place
 
     async def _claim(self, bot: str, submit: Submit) -> None:
         assignment = self.assignments[bot]
         taken = self._taken[bot]
+        adopted: dict[int, int] = {}  # partition -> epoch whose states were read since
         while True:
             wake = self._wakes[bot] = anyio.Event()  # a wake from here on: another pass
             parts = assignment.mine()
+            rows: list[tuple[int, str, str, int]] | None = None
             try:
+                await self._adopt(bot, assignment, parts, adopted)
                 rows = await pending_rows(self._storage, bot, parts)
             except Exception as exc:
                 log.warning(
                     "worker %s could not read bot %s's inbox: %s", assignment.owner, bot, exc
                 )
-                rows = None
             if rows is not None:
                 await self._hand_over(bot, assignment, taken, parts, rows, submit)
             moment = self._clock.now() + dt.timedelta(seconds=self.poll)
             await self._clock.sleep_until(moment, wake)
+
+    async def _adopt(
+        self, bot: str, assignment: Assignment, parts: Sequence[int], adopted: dict[int, int]
+    ) -> None:
+        # A partition held at another epoch than when the states were last read
+        # changed hands meanwhile: its conversations' states may have changed elsewhere.
+        epochs = {p: assignment.owned[p] for p in parts if p in assignment.owned}
+        for part in [p for p in adopted if p not in assignment.owned]:
+            del adopted[part]
+        adopt = self._platform.adopt
+        if adopt is None or all(adopted.get(p) == e for p, e in epochs.items()):
+            return
+        await adopt(bot)
+        adopted.update(epochs)
 
     async def _hand_over(
         self,

@@ -1,0 +1,211 @@
+"""Durable conversation states in a cluster (issue 17, SPEC §8 and §9): a state one worker
+set is honoured by the worker that takes the conversation over, two real hosts on one
+PostgreSQL.
+
+- Callback API: the conversation's partition moves to another worker (the first one
+  stops); the user's next message goes to the state's flow there, not to commands.
+- Long Poll: the leader changes; the same holds for the new leader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from botrt.config import parse_config
+from botrt.host import Host
+from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter
+from botrt.protocols.vk._routing import CallbackRouter
+from botrt.storage._internal import PARTITIONS
+from botrt.testing import ManualClock
+from botrt.testing._fakevk import FakeVK
+
+pytestmark = pytest.mark.anyio
+
+GROUP, SECRET, USER = 43, "s3cret", 7
+LIMIT = 30  # catches a hang only
+
+PLUGIN = """
+from botrt import PluginPlanner
+from botrt.adapter import TextEvent
+from botrt.handle import Conversation, on_command, on_state, on_text
+
+PLUGIN = PluginPlanner(version="1.0.0")
+
+
+@PLUGIN.use
+@on_command("wait")
+async def wait(event: TextEvent, conv: Conversation) -> None:
+    await conv.set("wait")
+    await event.reply("waiting")
+
+
+@PLUGIN.use
+@on_state("wait")
+async def still(event: TextEvent, conv: Conversation) -> None:
+    await conv.clear()
+    await event.reply("got " + event.text)
+
+
+@PLUGIN.use
+@on_text(lambda text: not text.startswith("/"))
+async def other(event: TextEvent) -> None:
+    await event.reply("text:" + event.text)
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str, transport: str) -> Any:
+    plugins = tmp_path / "plugins" / "waits"
+    if not plugins.exists():
+        plugins.mkdir(parents=True)
+        (plugins / "__plugin__.py").write_text(PLUGIN, encoding="utf-8")
+    bot: dict[str, Any] = {"name": "b", "platform": "vk", "api_url": vk.api_url}
+    bot |= {"token": "token-s", "group_id": GROUP, "transport": transport}
+    if transport == "callback":
+        bot |= {"path": "/vk/b", "secret": SECRET, "confirmation": "abc"}
+    data: dict[str, Any] = {
+        "plugins": {"dirs": [str(tmp_path / "plugins")], "builtin": False},
+        "storage": {"url": url},
+        "server": {"host": "127.0.0.1", "port": free_port()},
+        "bots": [bot],
+        "cluster": {"enabled": True, "worker_id": worker, "failover": 3},
+    }
+    return parse_config(data, base_dir=tmp_path)
+
+
+class Served:
+    """A host serving in the background until `stop` (as `botrt serve` does)."""
+
+    def __init__(self, config: Any, clock: ManualClock | None = None) -> None:
+        self.host = Host(config)
+        self.host.drain_grace = 5
+        if clock is not None:
+            self.host.info.clock = clock
+        self.url = f"http://127.0.0.1:{config.server.port}/vk/b"
+        self._done = anyio.Event()
+
+    async def start(self, tg: Any) -> None:
+        started = anyio.Event()
+        tg.start_soon(self._run, started)
+        with anyio.fail_after(60):
+            await started.wait()
+            while self.host.web.runner is None:  # the server listens once it has a runner
+                await anyio.lowlevel.checkpoint()
+
+    async def _run(self, started: anyio.Event) -> None:
+        assert not await self.host.start()
+        started.set()
+        try:
+            await self.host.serve(signals=False)
+        finally:
+            await self.host.stop()
+            self._done.set()
+
+    async def stop(self) -> None:
+        self.host.request_stop()
+        with anyio.fail_after(LIMIT):
+            await self._done.wait()
+
+    def router(self) -> CallbackRouter:
+        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
+        assert adapter.router is not None
+        return adapter.router
+
+    def leads(self) -> bool:
+        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkLongPollAdapter)]
+        assert adapter.leadership is not None
+        return adapter.leadership.leads()
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVK]:
+    async with FakeVK(longpoll_wait_cap=0.3) as fake:
+        fake.add_group(GROUP, token="token-s", members=[USER])
+        yield fake
+
+
+async def post(vk: FakeVK, worker: Served, text: str) -> None:
+    update = vk.build_message(GROUP, USER, text)
+    (answer,) = await vk.deliver_callback(worker.url, update, secret=SECRET)
+    assert (answer.status, answer.text) == (200, "ok")
+
+
+def sent(vk: FakeVK) -> list[str]:
+    return [m.text for m in vk.sent_to(USER)]
+
+
+async def replied(vk: FakeVK, count: int) -> list[str]:
+    with anyio.fail_after(LIMIT):
+        await vk.wait_for(lambda: len(sent(vk)) >= count)
+    return sent(vk)
+
+
+async def test_a_state_set_on_one_worker_holds_after_its_partition_moves(
+    vk: FakeVK, tmp_path: Path, postgres_url: str
+) -> None:
+    # A clock that stands still until moved: w1 owns every partition, w2 none, until
+    # w1 stops and the clock brings w2's next round of leases.
+    clock = ManualClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    one = Served(config_for(vk, tmp_path, postgres_url, "w1", "callback"), clock)
+    two = Served(config_for(vk, tmp_path, postgres_url, "w2", "callback"), clock)
+    async with anyio.create_task_group() as tg:
+        await one.start(tg)
+        with anyio.fail_after(LIMIT):
+            while len(one.router().assignments["b"].owned) < PARTITIONS:  # its first round
+                await anyio.lowlevel.checkpoint()
+        await two.start(tg)  # it loads the states now: none yet
+        assert two.router().assignments["b"].mine() == []
+        await post(vk, one, "/wait")
+        assert await replied(vk, 1) == ["waiting"]
+        await one.stop()  # gives every partition back
+        assignment = two.router().assignments["b"]
+        clock.advance(clock.now() + dt.timedelta(seconds=assignment.every))
+        with anyio.fail_after(LIMIT):
+            while len(assignment.mine()) < PARTITIONS:  # w2's next round takes them
+                await anyio.lowlevel.checkpoint()
+        await post(vk, two, "hello")
+        assert await replied(vk, 2) == ["waiting", "got hello"]
+        await post(vk, two, "again")  # the flow cleared the state, on w2
+        assert await replied(vk, 3) == ["waiting", "got hello", "text:again"]
+        await two.stop()
+
+
+async def test_a_state_set_by_one_long_poll_leader_holds_for_the_next(
+    vk: FakeVK, tmp_path: Path, postgres_url: str
+) -> None:
+    one = Served(config_for(vk, tmp_path, postgres_url, "w1", "longpoll"))
+    two = Served(config_for(vk, tmp_path, postgres_url, "w2", "longpoll"))
+    async with anyio.create_task_group() as tg:
+        await one.start(tg)
+        with anyio.fail_after(LIMIT):
+            await vk.wait_for(lambda: vk.longpoll_requests > 0)
+        assert one.leads()
+        await two.start(tg)  # it loads the states now: none yet
+        vk.push_message(GROUP, USER, "/wait")
+        assert await replied(vk, 1) == ["waiting"]
+        servers = vk.calls["groups.getLongPollServer"]
+        await one.stop()  # hands the lead over at once
+        with anyio.fail_after(LIMIT):
+            await vk.wait_for(lambda: vk.calls["groups.getLongPollServer"] > servers)
+        assert two.leads()
+        vk.push_message(GROUP, USER, "hello")
+        assert await replied(vk, 2) == ["waiting", "got hello"]
+        await two.stop()
