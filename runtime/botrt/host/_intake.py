@@ -235,7 +235,7 @@ class IntakeWorker:
         await self._state.drained.wait()
 
     async def cancel_lanes(self) -> None:
-        """Cancel the lanes still running (they are plain asyncio tasks) and wait for them."""
+        """Cancel the lanes' workers (plain asyncio tasks) and wait for them."""
         await self._state.lanes.cancel()
 
 
