@@ -120,73 +120,69 @@ class Lanes:
     async def _work(self) -> None:
         # A worker: runs ready lanes one after another, each until its backlog is
         # empty; waits when none is ready; leaves when enough others wait (or at a stop).
+        # One coroutine for all of it: a lane visit costs no coroutine of its own.
         ready = self.ready
         idle = self.idle
+        backlogs = self.backlogs
+        handle = self.handle
+        release = self.release
         loop = asyncio.get_running_loop()
         lane: IntakeLane | None = None
         try:
             while True:
-                if ready:
-                    key, event = ready.popleft()
-                    # Each lane visit runs in a fresh copy of the serving context (a parked
-                    # run keeps its own); the lane object is reused until a run detaches.
-                    context = self.context.copy()
-                    if lane is None or lane.detached:
-                        lane = IntakeLane(self, key, context)
-                    else:
-                        lane.key = key
-                        lane.context = context
-                    context.run(_enter_lane, lane)
-                    await self._run(lane, key, event)
+                if not ready:
+                    if self.closing or len(idle) >= _IDLE_WORKERS:
+                        return
+                    waiter = loop.create_future()
+                    idle.append(waiter)
+                    try:
+                        await waiter
+                    except BaseException:
+                        with suppress(ValueError):
+                            idle.remove(waiter)
+                        raise
                     continue
-                if self.closing or len(idle) >= _IDLE_WORKERS:
-                    return
-                waiter = loop.create_future()
-                idle.append(waiter)
+                key, event = ready.popleft()
+                # Each lane visit runs in a fresh copy of the serving context (a parked
+                # run keeps its own); the lane object is reused until a run detaches.
+                context = self.context.copy()
+                if lane is None or lane.detached:
+                    lane = IntakeLane(self, key, context)
+                else:
+                    lane.key = key
+                    lane.context = context
+                context.run(_enter_lane, lane)
+                parked = False
                 try:
-                    await waiter
-                except BaseException:
-                    with suppress(ValueError):
-                        idle.remove(waiter)
-                    raise
+                    while True:  # the conversation's events until its backlog is empty
+                        lane.coro = handle(event)
+                        try:
+                            parked = await lane  # the lane drives the run: it may park it
+                        except Exception:
+                            log.exception("event %r could not be handled", event)
+                        finally:
+                            if not lane.detached:
+                                release()
+                        if lane.detached:
+                            break  # its slot and backlog were handed over when it detached
+                        backlog = backlogs[key]
+                        if not backlog:
+                            break
+                        event = backlog.popleft()
+                finally:
+                    if lane.detached:
+                        lane.task = None  # the run lives on without the worker
+                        if not parked:
+                            lane.finished()  # the run ended: an answer's lane waits for that
+                    else:
+                        backlog = backlogs.pop(key)
+                        for _ in backlog or ():  # cancelled at shutdown: give back slots
+                            release()
+                        # The context holds the lane: a lane that kept it would make a
+                        # cycle, left for the garbage collector (a parked run keeps both).
+                        lane.context = None  # type: ignore[assignment]
         finally:
             self.tasks.discard(_current_task())  # type: ignore[arg-type]
-
-    async def _run(self, lane: IntakeLane, key: Hashable, event: Event) -> None:
-        # One lane visit: the conversation's events until its backlog is empty (or its
-        # run detaches), each driven by the worker through `lane`.
-        backlogs = self.backlogs
-        handle = self.handle
-        release = self.release
-        parked = False
-        try:
-            while True:
-                lane.coro = handle(event)
-                try:
-                    parked = await lane  # the lane drives the event's run: it may park it
-                except Exception:
-                    log.exception("event %r could not be handled", event)
-                finally:
-                    if not lane.detached:
-                        release()
-                if lane.detached:
-                    return  # its slot and its backlog were handed over when it detached
-                backlog = backlogs[key]
-                if not backlog:
-                    return
-                event = backlog.popleft()
-        finally:
-            if lane.detached:
-                lane.task = None  # the run lives on without the worker
-                if not parked:
-                    lane.finished()  # the run it detached ended: an answer's lane waits for that
-            else:
-                backlog = backlogs.pop(key)
-                for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
-                    release()
-                # The context holds the lane: a lane that kept it would make a cycle per
-                # event, left for the garbage collector (a parked run keeps both).
-                lane.context = None  # type: ignore[assignment]
 
     def busy(self, key: Hashable) -> bool:
         """Whether the conversation `key` has a lane running."""
