@@ -189,6 +189,7 @@ class IntakeWorker:
         state = self._state
         # Lanes run in copies of the serving context (as tasks of its task group would).
         state.lanes.context = contextvars.copy_context()
+        state.lanes.closing = False  # workers stay (a few) until the end of this run
         state.serving = True
         try:
             await self._take_all(state)
