@@ -1,14 +1,13 @@
 """The asks of a dispatcher that wait for an answer, and how an answer reaches one.
 
 A waiting ask is a `Waiter` in `Dialogues.waiting`, keyed (bot, chat, user);
-the dispatcher looks there first, and only while one waits, so an event
-costs one truth test of an empty dict otherwise. A waiting run is detached
-from its lane (see `_lane`): it holds no slot, no turn of its chat and no
-reload. Where the lane can *park* the run (the host's intake), the run keeps
-no task while it waits: the `Waiter` is what the run's coroutine yields to
-its lane, which sets the coroutine aside; the answer's handling resumes it
-(`Lane.resume`). Elsewhere (`TestHost`, a task the run started) the run
-waits on a future in its own task. Timeouts: `_timeouts`.
+the dispatcher looks there first, and only while one waits, so an event costs
+one truth test of an empty dict otherwise. A waiting run is detached from its
+lane (`_lane`): it holds no slot, no turn of its chat, no reload. Where the
+lane can *park* the run (the host's intake), it keeps no task while it waits:
+the `Waiter` is what its coroutine yields to its lane, which sets it aside;
+the answer's handling resumes it (`Lane.resume`). Elsewhere (`TestHost`, a
+task the run started) it waits on a future in its own task. See `_timeouts`.
 """
 
 from __future__ import annotations
@@ -55,8 +54,7 @@ class DialogueSettings(Protocol):
 class _Defaults:
     """``[conversations]``'s defaults, for a dispatcher that runs without a host."""
 
-    timeout = 300.0
-    cancel = ("/cancel",)
+    timeout, cancel = 300.0, ("/cancel",)
 
 
 class Waiter:

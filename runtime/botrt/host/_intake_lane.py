@@ -1,8 +1,9 @@
 """A lane of the intake, and the driver that parks a run waiting in `ask()`.
 
-`Lanes` (`_lanes.py`) runs one task per busy conversation; each task makes
-one `IntakeLane` and awaits it for every event: the lane runs the event's
-handling as the task would, and sets a run that waits for an answer aside.
+`Lanes` (`_lanes.py`) runs busy conversations' lanes in worker tasks; a
+worker keeps one `IntakeLane` (a fresh one after a run detached from it) and
+awaits it for every event: the lane runs the event's handling on the lane's
+own context, and sets a run that waits for an answer aside.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ _current_task = asyncio.current_task
 
 
 class IntakeLane(Lane):
-    """A lane task of the intake, and the driver of the runs of its events.
+    """A lane of the intake, and the driver of the runs of its events.
 
-    Awaiting the lane runs its `coro` (an event's handling) as the task
-    would, passing every suspension up to the task; a run that waits in
-    `ask()` yields its `Waiter` instead, and the lane sets the coroutine
-    aside (*parks* it): the await returns True, the task goes on (or ends),
-    and the run holds no task while it waits. The answer's lane awaits this
-    lane again (`resume`), which runs the coroutine on its own `context`.
+    Awaiting the lane runs its `coro` (an event's handling) on the lane's
+    `context`, passing every suspension up to the worker task; a run that
+    waits in `ask()` yields its `Waiter` instead, and the lane sets the
+    coroutine aside (*parks* it): the await returns True, the worker goes
+    on, and the run holds no task while it waits. The answer's lane awaits
+    this lane again (`resume`), which runs the coroutine on its `context`.
     """
 
     __slots__ = ("context", "coro", "driving", "key", "lanes", "outside", "pending", "task")
@@ -41,11 +42,12 @@ class IntakeLane(Lane):
         super().__init__()
         self.lanes = lanes
         self.key = key
-        self.context = context  # the lane task's: a parked run resumes in it
+        self.context = context  # the lane visit's: a parked run resumes in it
         self.task: asyncio.Task[Any] | None = _current_task()
         self.coro: Coroutine[Any, Any, Any] | None = None
         self.driving = False  # inside a step of `coro`: an ask there can park
-        self.outside = False  # driven from a task of another context (an answer's lane)
+        # Driven from a task of another context: a worker, or an answer's lane.
+        self.outside = True
         self.pending: Any = _NONE  # what a resume sends in first
 
     # -- the driver: what `await lane` runs -----------------------------------------
@@ -165,7 +167,7 @@ class IntakeLane(Lane):
             self.lanes.tasks.discard(_current_task())  # type: ignore[arg-type]
 
     def release(self) -> None:
-        """Give back the slot, and the backlog to a fresh lane task (or free the lane)."""
+        """Give back the slot, and the backlog to a worker (or free the lane)."""
         lanes = self.lanes
         waiter = self.waiter
         if waiter is not None and waiter.future is None:
@@ -179,7 +181,7 @@ class IntakeLane(Lane):
         self.key = None  # a waiting run keeps no key it no longer needs
 
     def finished(self) -> None:
-        """The detached run ended: its task ends now."""
+        """The detached run ended: its worker goes on now."""
         self.lanes.detached.discard(self)
         super().finished()
 

@@ -1,18 +1,21 @@
-"""The intake's lanes: one task per busy conversation, and the runs that detach from them.
+"""The intake's lanes: per busy conversation a lane, run by a pool of worker tasks.
 
 An event that holds a slot of the intake (`botrt.host._intake`) runs in its
 conversation's lane: a conversation's events run one at a time in arrival
-order, so replies keep their order; conversations run concurrently. A lane is
-a plain asyncio task that takes its conversation's backlog until it is empty;
-no loop callback is scheduled per event.
+order, so replies keep their order; conversations run concurrently. A lane
+whose conversation was idle is *ready*; a worker (a long-lived asyncio task)
+takes it and runs its backlog until it is empty, then takes the next ready
+lane or waits for one. An idle worker is woken by a future's result, so an
+event costs no task; workers are started as lanes need them (at most one per
+running event, so `max_pending` bounds them) and at most a few wait idle.
 
 A run waiting in `ask()` detaches from its lane (`IntakeLane.release`): it
-gives its slot back and its lane's backlog to a fresh lane task, so its chat
-and the host go on. The lane task drives its event's handling itself
-(`IntakeLane` is what it awaits), so the waiting run is *parked*: its
-coroutine is set aside and the task ends; the answer's lane resumes it. At a
-stop, once every event still attached is done, the waiting runs are told to
-end (`join`); a hard stop closes them (`cancel`).
+gives its slot back and its lane's backlog to a worker, so its chat and the
+host go on. The worker drives its event's handling itself (`IntakeLane` is
+what it awaits), so the waiting run is *parked*: its coroutine is set aside
+and the worker goes on; the answer's lane resumes it. At a stop, once every
+event still attached is done, the waiting runs are told to end (`join`); a
+hard stop closes them (`cancel`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import suppress
 from typing import Any
 
 from botrt.adapter import Event, ScheduleEvent
@@ -31,28 +35,36 @@ from botrt.host._intake_lane import IntakeLane
 log = logging.getLogger("botrt.host")
 
 _IDLE: Any = object()  # `Lanes.backlogs` has no entry: the conversation has no lane running
+_IDLE_WORKERS = 4  # workers kept waiting for lanes; more leave (a burst's workers end)
+_current_task = asyncio.current_task
 
 
 class Lanes:
-    """The lanes of one intake: which conversations are busy, their backlogs, their tasks.
+    """The lanes of one intake: which conversations are busy, their backlogs, their workers.
 
     Attributes:
         handle: what a lane runs for each event.
         release: gives an event's slot back to the intake once the event is done.
         backlogs: a lane per busy conversation: its backlog (None while it has none).
-        tasks: the lane tasks running (a detached run's included).
-        context: what lane tasks run in a copy of (the worker sets the serving context).
-        detached: lanes whose run waits (or waited) in ask() in its task: it ends with the run.
+        tasks: the workers, and the short tasks that end parked runs (`resume_later`).
+        context: what lanes run in a copy of (the intake's worker sets the serving context).
+        ready: lanes waiting for a worker: their conversation and first event.
+        idle: the futures of the workers waiting for a ready lane.
+        closing: workers leave once no lane is ready (a stop).
+        detached: lanes whose run waits (or waited) in ask() in its worker: it ends with the run.
         dialogues: where the parked runs' waiters are (`parked`).
         stopping: `join` ends detached runs: a run that starts to wait ends at once.
     """
 
     __slots__ = (
         "backlogs",
+        "closing",
         "context",
         "detached",
         "dialogues",
         "handle",
+        "idle",
+        "ready",
         "release",
         "stopping",
         "tasks",
@@ -69,6 +81,9 @@ class Lanes:
         self.detached: set[IntakeLane] = set()
         self.dialogues: set[Dialogues] = set()
         self.stopping = False
+        self.closing = False
+        self.ready: deque[tuple[Hashable, Event]] = deque()
+        self.idle: list[asyncio.Future[None]] = []
 
     def start(self, event: Event) -> None:
         """Run `event` (which holds a slot) in its conversation's lane."""
@@ -77,74 +92,110 @@ class Lanes:
         backlog = backlogs.get(key, _IDLE)
         if backlog is _IDLE:
             backlogs[key] = None
-            self._spawn(key, event)
+            self._ready(key, event)
         elif backlog is None:
             backlogs[key] = deque((event,))
         else:
             backlog.append(event)  # type: ignore[union-attr]
 
-    def _spawn(self, key: Hashable, event: Event) -> None:
-        # The task leaves `tasks` itself when it ends (a done callback would
-        # cost a loop callback per event).
-        context = self.context.copy()
-        task = asyncio.get_running_loop().create_task(
-            self._run(key, event, context), context=context
-        )
-        self.tasks.add(task)
+    def _ready(self, key: Hashable, event: Event) -> None:
+        # The lane waits for a worker: an idle one is woken (a future's result,
+        # cheaper than a task per event), or one more is started.
+        self.ready.append((key, event))
+        idle = self.idle
+        if idle:
+            idle.pop().set_result(None)
+        else:
+            task = asyncio.get_running_loop().create_task(self._work(), context=self.context.copy())
+            self.tasks.add(task)
 
     def hand_over(self, key: Hashable) -> None:
-        """The lane of `key` detached: a fresh task takes its backlog (or the lane is freed)."""
+        """The lane of `key` detached: a worker takes its backlog (or the lane is freed)."""
         backlog = self.backlogs[key]
         if not backlog:
             del self.backlogs[key]  # the chat's next event starts a lane of its own
             return
-        self._spawn(key, backlog.popleft())
+        self._ready(key, backlog.popleft())
 
-    async def _run(self, key: Hashable, event: Event, context: contextvars.Context) -> None:
-        lane = IntakeLane(self, key, context)
-        _enter_lane(lane)  # once per lane task: the task runs in a context of its own
+    async def _work(self) -> None:
+        # A worker: runs ready lanes one after another, each until its backlog is
+        # empty; waits when none is ready; leaves when enough others wait (or at a stop).
+        # One coroutine for all of it: a lane visit costs no coroutine of its own.
+        ready = self.ready
+        idle = self.idle
         backlogs = self.backlogs
         handle = self.handle
         release = self.release
-        parked = False
+        loop = asyncio.get_running_loop()
+        lane: IntakeLane | None = None
         try:
             while True:
-                lane.coro = handle(event)
+                if not ready:
+                    if self.closing or len(idle) >= _IDLE_WORKERS:
+                        return
+                    waiter = loop.create_future()
+                    idle.append(waiter)
+                    try:
+                        await waiter
+                    except BaseException:
+                        with suppress(ValueError):
+                            idle.remove(waiter)
+                        raise
+                    continue
+                key, event = ready.popleft()
+                # Each lane visit runs in a fresh copy of the serving context (a parked
+                # run keeps its own); the lane object is reused until a run detaches.
+                context = self.context.copy()
+                if lane is None or lane.detached:
+                    lane = IntakeLane(self, key, context)
+                else:
+                    lane.key = key
+                    lane.context = context
+                context.run(_enter_lane, lane)
+                parked = False
                 try:
-                    parked = await lane  # the lane drives the event's run: it may park it
-                except Exception:
-                    log.exception("event %r could not be handled", event)
+                    while True:  # the conversation's events until its backlog is empty
+                        lane.coro = handle(event)
+                        try:
+                            parked = await lane  # the lane drives the run: it may park it
+                        except Exception:
+                            log.exception("event %r could not be handled", event)
+                        finally:
+                            if not lane.detached:
+                                release()
+                        if lane.detached:
+                            break  # its slot and backlog were handed over when it detached
+                        backlog = backlogs[key]
+                        if not backlog:
+                            break
+                        event = backlog.popleft()
                 finally:
-                    if not lane.detached:
-                        release()
-                if lane.detached:
-                    return  # its slot and its backlog were handed over when it detached
-                backlog = backlogs[key]
-                if not backlog:
-                    return
-                event = backlog.popleft()
+                    if lane.detached:
+                        lane.task = None  # the run lives on without the worker
+                        if not parked:
+                            lane.finished()  # the run ended: an answer's lane waits for that
+                    else:
+                        backlog = backlogs.pop(key)
+                        for _ in backlog or ():  # cancelled at shutdown: give back slots
+                            release()
+                        # The context holds the lane: a lane that kept it would make a
+                        # cycle, left for the garbage collector (a parked run keeps both).
+                        lane.context = None  # type: ignore[assignment]
         finally:
-            if lane.detached:
-                if not parked:
-                    lane.finished()  # the run it detached ended: an answer's lane waits for that
-            else:
-                backlog = backlogs.pop(key)
-                for _ in backlog or ():  # cancelled at shutdown: the waiting events give back slots
-                    release()
-                # The context holds the lane: a lane that kept it would make a cycle per
-                # event, left for the garbage collector (a parked run keeps both).
-                lane.context = None  # type: ignore[assignment]
-            self.tasks.discard(lane.task)  # type: ignore[arg-type]
-            lane.task = None
+            self.tasks.discard(_current_task())  # type: ignore[arg-type]
 
     def busy(self, key: Hashable) -> bool:
         """Whether the conversation `key` has a lane running."""
         return key in self.backlogs
 
     async def join(self) -> None:
-        """Wait for every lane task; once only runs waiting for an answer are left, end them."""
+        """Wait for the lanes and workers; once only runs waiting for answers are left, end them."""
         tasks = self.tasks
         ended = False
+        self.closing = True  # idle workers leave; busy ones once nothing is ready
+        idle, self.idle = self.idle, []
+        for waiter in idle:
+            waiter.set_result(None)
         while True:
             # A task cancelled before it started never ran its `finally`.
             tasks.difference_update([t for t in tasks if t.done()])
@@ -162,13 +213,17 @@ class Lanes:
                 lane.end()
 
     async def cancel(self) -> None:
-        """Cancel the lane tasks still running (plain asyncio tasks) and close the parked runs."""
+        """Cancel the workers (plain asyncio tasks) and close the parked runs."""
         tasks = set(self.tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
         self.tasks.clear()
+        ready, self.ready = self.ready, deque()
+        for key, _ in ready:  # lanes no worker took: their events give back slots
+            for _ in (None, *(self.backlogs.pop(key, None) or ())):
+                self.release()
         for lane in [*self.detached, *self.parked()]:
             lane.close()
 
