@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botrt.handle._conversation import Conversation
 from botrt.handle._inject import NoMatch
 from botrt.handle._routes import Route
+from botrt.handle._state_rows import Entry, StateBackend, StateKey
 
 if TYPE_CHECKING:
     from botrt.adapter import TextEvent
@@ -35,52 +36,6 @@ if TYPE_CHECKING:
     from botrt.handle._run import FlowRun
 
 log = logging.getLogger("botrt.conversations")
-
-StateKey = tuple[str, int, int]
-"""(bot, peer, user): whose conversation it is."""
-StoredState = tuple[StateKey, str, str, str, float]
-"""(key, plugin, state, data as JSON text, expires at in seconds since the epoch)."""
-
-
-class StateBackend(Protocol):
-    """Where the states are kept durably (the host gives a storage's ``StateRows``)."""
-
-    async def load(self, now: float) -> list[StoredState]:
-        """Delete the states expired at `now`; return the others."""
-        ...
-
-    async def load_bot(self, bot: str, now: float) -> list[StoredState]:
-        """The states of `bot`'s conversations that have not expired at `now`."""
-        ...
-
-    async def put(
-        self, key: StateKey, plugin: str, state: str, data: str, expires_at: float
-    ) -> None:
-        """Store one plugin's state for `key`."""
-        ...
-
-    async def touch(self, key: StateKey, plugins: Collection[str], expires_at: float) -> None:
-        """Move the expiry of `plugins`' states for `key`."""
-        ...
-
-    async def delete(self, key: StateKey, plugins: Collection[str]) -> None:
-        """Forget `plugins`' states for `key`."""
-        ...
-
-    async def prune(self, now: float) -> int:
-        """Delete every state expired at `now`."""
-        ...
-
-
-class Entry:
-    """One plugin's state for one key, as held in memory."""
-
-    __slots__ = ("data", "expires_at", "state")
-
-    def __init__(self, state: str, data: str, expires_at: float) -> None:
-        self.state = state
-        self.data = data
-        self.expires_at = expires_at
 
 
 class ConversationStates:
