@@ -88,8 +88,7 @@ class Exchange:
                 limiter.release(used=False)
             raise
         url = self._url(method)
-        timer = self.timer
-        started = timer.now()
+        started = self.timer.now()
         attempt = 0
         while True:
             attempt += 1
@@ -110,11 +109,7 @@ class Exchange:
             except TransientHttpError as exc:
                 limiter.release()
                 cause: int | str = exc.cause
-                failure: VkError = VkTransportError(
-                    f"VK API {method} failed after {attempt} attempt(s): {exc}",
-                    method=method,
-                    attempts=attempt,
-                )
+                failure: VkError = _transport_failure(method, attempt, exc)
                 slowdown = 1.0
             except BaseException:
                 limiter.release()
@@ -127,15 +122,28 @@ class Exchange:
                 failure = self._api_failure(error, method, params)
                 cause = failure.code
                 slowdown = RETRYABLE_CODES[failure.code]
-            delay = self.retry.backoff(attempt, slowdown, self._jitter)
-            if not self.retry.allows(attempt, timer.now() - started, delay):
-                if isinstance(failure, VkApiError):
-                    self._errors[failure.code] += 1
-                raise failure
+            await self._retry_or_raise(failure, cause, slowdown, attempt, started, method)
             held = False  # a retry waits for a slot of its own
-            self._retries[cause] += 1
-            self._log_retry(method, failure, cause, attempt, delay)
-            await timer.sleep(delay)
+
+    async def _retry_or_raise(
+        self,
+        failure: VkError,
+        cause: int | str,
+        slowdown: float,
+        attempt: int,
+        started: float,
+        method: str,
+    ) -> None:
+        # After a failed attempt only: wait for the next one, or give up with `failure`.
+        timer = self.timer
+        delay = self.retry.backoff(attempt, slowdown, self._jitter)
+        if not self.retry.allows(attempt, timer.now() - started, delay):
+            if isinstance(failure, VkApiError):
+                self._errors[failure.code] += 1
+            raise failure
+        self._retries[cause] += 1
+        self._log_retry(method, failure, cause, attempt, delay)
+        await timer.sleep(delay)
 
     def _api_failure(
         self, error: Mapping[str, Any], method: str, params: Mapping[str, Any]
@@ -165,3 +173,12 @@ class Exchange:
     def _redact(self, text: str) -> str:
         token = self._token.reveal()
         return text.replace(token, "<token>") if token in text else text
+
+
+def _transport_failure(method: str, attempt: int, exc: TransientHttpError) -> VkTransportError:
+    """The error a request that failed in transport ends with, if no retry is left."""
+    return VkTransportError(
+        f"VK API {method} failed after {attempt} attempt(s): {exc}",
+        method=method,
+        attempts=attempt,
+    )

@@ -84,14 +84,8 @@ async def post_form(
         if isinstance(exc, aiohttp.ClientError):
             raise TransientHttpError("network", type(exc).__name__) from None
         raise
-    if status >= 500 or status == 429:
-        raise TransientHttpError(f"http_{status}")
     if status != 200:
-        raise VkTransportError(
-            f"VK API {method} answered HTTP {status}; is the api_url right?",
-            method=method,
-            attempts=1,
-        )
+        raise _refused(status, method)
     match = _RESPONSE_INT.fullmatch(payload)
     if match is not None:
         return {"response": int(match[1])}
@@ -102,3 +96,14 @@ async def post_form(
     if not isinstance(body, dict):
         raise TransientHttpError("bad_json", "not an object")
     return body
+
+
+def _refused(status: int, method: str) -> Exception:
+    """The error for an HTTP status other than 200: worth a retry (5xx, 429), or not."""
+    if status >= 500 or status == 429:
+        return TransientHttpError(f"http_{status}")
+    return VkTransportError(
+        f"VK API {method} answered HTTP {status}; is the api_url right?",
+        method=method,
+        attempts=1,
+    )
