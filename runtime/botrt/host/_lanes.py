@@ -133,14 +133,7 @@ class Lanes:
                 if not ready:
                     if self.closing or len(idle) >= _IDLE_WORKERS:
                         return
-                    waiter = loop.create_future()
-                    idle.append(waiter)
-                    try:
-                        await waiter
-                    except BaseException:
-                        with suppress(ValueError):
-                            idle.remove(waiter)
-                        raise
+                    await _idle(idle, loop)
                     continue
                 key, event = ready.popleft()
                 # Each lane visit runs in a fresh copy of the serving context (a parked
@@ -251,3 +244,15 @@ def lane_key(event: Event) -> Hashable:
             return ("schedule", id(event.target))  # a schedule's runs take turns
         return ("event", id(event))
     return (event.bot, peer)
+
+
+async def _idle(idle: list[asyncio.Future[None]], loop: asyncio.AbstractEventLoop) -> None:
+    # A worker with nothing ready waits in `idle` until an event wakes it.
+    waiter = loop.create_future()
+    idle.append(waiter)
+    try:
+        await waiter
+    except BaseException:
+        with suppress(ValueError):
+            idle.remove(waiter)
+        raise
