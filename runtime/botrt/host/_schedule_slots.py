@@ -232,7 +232,7 @@ def _moment(seconds: float) -> dt.datetime:
 
 
 def _renewal(lease: Lease, timing: LeaseTiming) -> dt.datetime:
-    """When a run's lease is renewed: once a third of its life is gone (two more chances)."""
+    """When a run's lease is renewed: once `renew_every` of its life is gone (a quarter)."""
     return _moment(lease.expires_at - timing.ttl + timing.renew_every)
 
 
