@@ -179,8 +179,10 @@ class ScheduleSlots:
                         self._runs.pop(run.key, None)
 
     async def _finish(self, run: _Run) -> None:
-        self._runs.pop(run.key, None)
+        # Recorded done before it stops being "running here": a claim in between would
+        # otherwise find neither, and this process (the lease's owner) run it again.
         await self._mark_done(run.key, run.slot)
+        self._runs.pop(run.key, None)
         await self._leases().release(run.lease)
 
     async def _last_slot(self, key: str) -> float:
