@@ -193,3 +193,27 @@ async def test_a_bad_expression_in_a_plugin_names_the_file_and_line(tmp_path: Pa
     assert issue.file == str(plugin / "__plugin__.py")
     assert issue.line == 11
     assert "at='24:61': not a time of day" in issue.message
+
+
+async def test_a_claim_while_a_finished_slot_is_recorded_does_not_run_it_again(
+    tmp_path: Path,
+) -> None:
+    # Two `run_due` of one process interleave: the second claims while the first
+    # records its finished slot. The slot must count as running here until it is
+    # recorded done, or this process (the lease's owner) takes it again.
+    plugin = write(tmp_path / "morning")
+    async with host(plugin, f"sqlite:///{tmp_path / 'bot.db'}") as h:
+        scheduler = h.host.scheduler
+        await scheduler.run_due(at(23, 7, 0))
+        mark = scheduler._mark_done
+        claimed: list[list[object]] = []
+
+        async def claim_then_mark(key: str, slot: float) -> None:
+            if not claimed:
+                claimed.append(list(await scheduler.claim_due(at(23, 8, 0))))
+            await mark(key, slot)
+
+        scheduler._mark_done = claim_then_mark  # type: ignore[method-assign]
+        await scheduler.run_due(at(23, 8, 0))
+        assert claimed == [[]]
+        assert h.outbound.to(1) == ["1 Mon 08:00"]
