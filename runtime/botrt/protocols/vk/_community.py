@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from botrt.adapter import Event
 from botrt.protocols.vk._platform import PLATFORM
+
+
+class _Common(TypedDict, total=False):
+    """The keywords every plain VK update takes besides its own fields (see `_Update`)."""
+
+    bot: Required[str]
+    group_id: int | None
+    event_id: str | None
+    raw: dict[str, Any] | None
 
 
 class _Update(Event):
@@ -14,7 +23,12 @@ class _Update(Event):
     __slots__ = ("event_id", "group_id", "raw")
 
     def __init__(
-        self, *, bot: str, group_id: int | None, event_id: str | None, raw: dict[str, Any] | None
+        self,
+        *,
+        bot: str,
+        group_id: int | None = None,
+        event_id: str | None = None,
+        raw: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(platform=PLATFORM, bot=bot)
         self.group_id = group_id
@@ -34,17 +48,8 @@ class GroupJoin(_Update):
 
     __slots__ = ("join_type", "user_id")
 
-    def __init__(
-        self,
-        *,
-        user_id: int,
-        join_type: str,
-        bot: str,
-        group_id: int | None = None,
-        event_id: str | None = None,
-        raw: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
+    def __init__(self, *, user_id: int, join_type: str, **common: Unpack[_Common]) -> None:
+        super().__init__(**common)
         self.user_id = user_id
         self.join_type = join_type
 
@@ -60,17 +65,8 @@ class GroupLeave(_Update):
 
     __slots__ = ("self_left", "user_id")
 
-    def __init__(
-        self,
-        *,
-        user_id: int,
-        self_left: bool,
-        bot: str,
-        group_id: int | None = None,
-        event_id: str | None = None,
-        raw: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
+    def __init__(self, *, user_id: int, self_left: bool, **common: Unpack[_Common]) -> None:
+        super().__init__(**common)
         self.user_id = user_id
         self.self_left = self_left
 
@@ -86,17 +82,8 @@ class VkEvent(_Update):
 
     __slots__ = ("object", "type")
 
-    def __init__(
-        self,
-        *,
-        type_: str,
-        object_: dict[str, Any],
-        bot: str,
-        group_id: int | None = None,
-        event_id: str | None = None,
-        raw: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(bot=bot, group_id=group_id, event_id=event_id, raw=raw)
+    def __init__(self, *, type_: str, object_: dict[str, Any], **common: Unpack[_Common]) -> None:
+        super().__init__(**common)
         self.type = type_
         self.object = object_
 
