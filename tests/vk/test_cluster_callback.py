@@ -10,20 +10,18 @@ PostgreSQL, each with its own HTTP server, FakeVK POSTing as VK does.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
+from anyio.abc import TaskGroup
+from twohosts import LIMIT, Served, callback_bot, host_config
+from twohosts import post as post_to
 
-from botrt.config import parse_config
-from botrt.host import Host
-from botrt.protocols.vk._adapters import VkCallbackAdapter
-from botrt.protocols.vk._routing import CallbackRouter
-from botrt.storage._internal import PARTITIONS, Inbox
+from botrt.config import BotConfig
+from botrt.storage._internal import PARTITIONS
 from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
 
@@ -31,9 +29,8 @@ pytest.importorskip("botrt.storage._lease", reason="the storage's leases (branch
 
 pytestmark = pytest.mark.anyio
 
-GROUP, SECRET = 41, "s3cret"
+GROUP = 41
 USERS = (7, 8, 9, 10)
-LIMIT = 30  # catches a hang only
 
 PLUGIN = """
 from botrt import PluginPlanner
@@ -64,78 +61,10 @@ async def name(event: TextEvent) -> None:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str | None) -> Any:
-    plugins = tmp_path / "plugins" / "turns"
-    if not plugins.exists():
-        plugins.mkdir(parents=True)
-        log = str(tmp_path / "handled.log")
-        (plugins / "__plugin__.py").write_text(PLUGIN.format(log=log), encoding="utf-8")
-    data: dict[str, Any] = {
-        "plugins": {"dirs": [str(tmp_path / "plugins")], "builtin": False},
-        "storage": {"url": url},
-        "server": {"host": "127.0.0.1", "port": free_port()},
-        "bots": [
-            {"name": "hooked", "platform": "vk", "api_url": vk.api_url, "token": "token-h"}
-            | {"group_id": GROUP, "transport": "callback", "path": "/vk/hooked"}
-            | {"secret": SECRET, "confirmation": "abc"}
-        ],
-    }
-    if worker is not None:
-        data["cluster"] = {"enabled": True, "worker_id": worker, "failover": 3}
-    return parse_config(data, base_dir=tmp_path)
-
-
-class Served:
-    """A host serving in the background until `stop` (as `botrt serve` does)."""
-
-    def __init__(self, config: Any) -> None:
-        self.host = Host(config)
-        self.host.drain_grace = 5
-        self.url = f"http://127.0.0.1:{config.server.port}/vk/hooked"
-        self._done = anyio.Event()
-
-    async def start(self, tg: Any) -> None:
-        started = anyio.Event()
-        tg.start_soon(self._run, started)
-        with anyio.fail_after(60):
-            await started.wait()
-            while self.host.web.runner is None:  # the server listens once it has a runner
-                await anyio.lowlevel.checkpoint()
-
-    async def _run(self, started: anyio.Event) -> None:
-        assert not await self.host.start()
-        started.set()
-        try:
-            await self.host.serve(signals=False)
-        finally:
-            await self.host.stop()
-            self._done.set()
-
-    async def stop(self) -> None:
-        self.host.request_stop()
-        with anyio.fail_after(LIMIT):
-            await self._done.wait()
-
-    def inbox(self) -> Inbox:
-        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
-        assert adapter._platform.inbox is not None
-        return adapter._platform.inbox.inbox
-
-    def router(self) -> CallbackRouter:
-        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
-        assert adapter.router is not None
-        return adapter.router
+def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str | None) -> BotConfig:
+    plugin = PLUGIN.format(log=str(tmp_path / "handled.log"))
+    bot = callback_bot(vk, "hooked", GROUP, "token-h")
+    return host_config(tmp_path, url, plugin=plugin, bot=bot, worker=worker)
 
 
 @pytest.fixture
@@ -146,9 +75,7 @@ async def vk() -> AsyncIterator[FakeVK]:
 
 
 async def post(vk: FakeVK, worker: Served, user: int, text: str) -> None:
-    update = vk.build_message(GROUP, user, text)
-    (answer,) = await vk.deliver_callback(worker.url, update, secret=SECRET)
-    assert (answer.status, answer.text) == (200, "ok")
+    await post_to(vk, worker, GROUP, user, text)
 
 
 def handled(tmp_path: Path) -> list[str]:
@@ -160,7 +87,7 @@ def sent(vk: FakeVK, user: int) -> list[str]:
     return [m.text for m in vk.sent_to(user)]
 
 
-async def two_workers(vk: FakeVK, tmp_path: Path, url: str, tg: Any) -> tuple[Served, Served]:
+async def two_workers(vk: FakeVK, tmp_path: Path, url: str, tg: TaskGroup) -> tuple[Served, Served]:
     one = Served(config_for(vk, tmp_path, url, "w1"))
     two = Served(config_for(vk, tmp_path, url, "w2"))
     await one.start(tg)
@@ -244,8 +171,7 @@ async def test_without_a_cluster_the_receiving_worker_handles_the_update(
     only = Served(config_for(vk, tmp_path, f"sqlite:///{tmp_path / 'bot.db'}", None))
     async with anyio.create_task_group() as tg:
         await only.start(tg)
-        (adapter,) = [a for a in only.host.adapters if isinstance(a, VkCallbackAdapter)]
-        assert adapter.router is None
+        assert only.callback().router is None
         await post(vk, only, USERS[0], "/n 1")
         with anyio.fail_after(LIMIT):
             await vk.wait_for(lambda: sent(vk, USERS[0]) == ["got 1"])

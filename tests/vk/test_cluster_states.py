@@ -10,27 +10,23 @@ PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
+from twohosts import LIMIT, Served, callback_bot, host_config
+from twohosts import post as post_to
 
-from botrt.config import parse_config
-from botrt.host import Host
-from botrt.protocols.vk._adapters import VkCallbackAdapter, VkLongPollAdapter
-from botrt.protocols.vk._routing import CallbackRouter
+from botrt.config import BotConfig
 from botrt.storage._internal import PARTITIONS
 from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
 
 pytestmark = pytest.mark.anyio
 
-GROUP, SECRET, USER = 43, "s3cret", 7
-LIMIT = 30  # catches a hang only
+GROUP, USER = 43, 7
 
 PLUGIN = """
 from botrt import PluginPlanner
@@ -61,78 +57,13 @@ async def other(event: TextEvent) -> None:
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str, transport: str) -> Any:
-    plugins = tmp_path / "plugins" / "waits"
-    if not plugins.exists():
-        plugins.mkdir(parents=True)
-        (plugins / "__plugin__.py").write_text(PLUGIN, encoding="utf-8")
-    bot: dict[str, Any] = {"name": "b", "platform": "vk", "api_url": vk.api_url}
-    bot |= {"token": "token-s", "group_id": GROUP, "transport": transport}
+def config_for(vk: FakeVK, tmp_path: Path, url: str, worker: str, transport: str) -> BotConfig:
     if transport == "callback":
-        bot |= {"path": "/vk/b", "secret": SECRET, "confirmation": "abc"}
-    data: dict[str, Any] = {
-        "plugins": {"dirs": [str(tmp_path / "plugins")], "builtin": False},
-        "storage": {"url": url},
-        "server": {"host": "127.0.0.1", "port": free_port()},
-        "bots": [bot],
-        "cluster": {"enabled": True, "worker_id": worker, "failover": 3},
-    }
-    return parse_config(data, base_dir=tmp_path)
-
-
-class Served:
-    """A host serving in the background until `stop` (as `botrt serve` does)."""
-
-    def __init__(self, config: Any, clock: ManualClock | None = None) -> None:
-        self.host = Host(config)
-        self.host.drain_grace = 5
-        if clock is not None:
-            self.host.info.clock = clock
-        self.url = f"http://127.0.0.1:{config.server.port}/vk/b"
-        self._done = anyio.Event()
-
-    async def start(self, tg: Any) -> None:
-        started = anyio.Event()
-        tg.start_soon(self._run, started)
-        with anyio.fail_after(60):
-            await started.wait()
-            while self.host.web.runner is None:  # the server listens once it has a runner
-                await anyio.lowlevel.checkpoint()
-
-    async def _run(self, started: anyio.Event) -> None:
-        assert not await self.host.start()
-        started.set()
-        try:
-            await self.host.serve(signals=False)
-        finally:
-            await self.host.stop()
-            self._done.set()
-
-    async def stop(self) -> None:
-        self.host.request_stop()
-        with anyio.fail_after(LIMIT):
-            await self._done.wait()
-
-    def router(self) -> CallbackRouter:
-        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkCallbackAdapter)]
-        assert adapter.router is not None
-        return adapter.router
-
-    def leads(self) -> bool:
-        (adapter,) = [a for a in self.host.adapters if isinstance(a, VkLongPollAdapter)]
-        assert adapter.leadership is not None
-        return adapter.leadership.leads()
+        bot = callback_bot(vk, "b", GROUP, "token-s")
+    else:
+        bot = {"name": "b", "platform": "vk", "api_url": vk.api_url, "token": "token-s"}
+        bot |= {"group_id": GROUP, "transport": transport}
+    return host_config(tmp_path, url, plugin=PLUGIN, bot=bot, worker=worker)
 
 
 @pytest.fixture
@@ -143,9 +74,7 @@ async def vk() -> AsyncIterator[FakeVK]:
 
 
 async def post(vk: FakeVK, worker: Served, text: str) -> None:
-    update = vk.build_message(GROUP, USER, text)
-    (answer,) = await vk.deliver_callback(worker.url, update, secret=SECRET)
-    assert (answer.status, answer.text) == (200, "ok")
+    await post_to(vk, worker, GROUP, USER, text)
 
 
 def sent(vk: FakeVK) -> list[str]:
