@@ -33,10 +33,12 @@ import anyio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "cluster"))
+sys.path.insert(0, str(HERE.parent / "tests"))  # clusterkit's workers: tests/_workers.py
 
 from _report import machine_line, write_section  # noqa: E402
-from clusterkit import SECRET, Cluster, HAProxy, Traffic, until  # noqa: E402
+from clusterkit import SECRET, Cluster, HAProxy, Traffic  # noqa: E402
 
+from _workers import until  # noqa: E402
 from botrt.testing._fakevk import FakeVK  # noqa: E402
 from botrt.testing._postgres import PostgresServer, start_postgres  # noqa: E402
 

@@ -23,113 +23,44 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import socket
-import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from anyio.abc import Process
 
+from _workers import (
+    LIMIT,
+    Worker,
+    free_port,
+    replies,
+    tallied,
+    vk_bot,
+    write_config,
+    write_tally,
+)
 from botrt.testing._fakevk import FakeVK
 
 pytestmark = pytest.mark.anyio
 
 POLLED, HOOKED = 10, 20
 USERS = range(1000, 1050)  # FakeVK, as VK, remembers the last 100 random_ids per peer
-START_LIMIT = 120.0  # only catches a hang: a start takes seconds even on a busy machine
 KILLS_IN_CI = 5
 KILLS_SLOW = 100
 
-TALLY = """
-from botrt import PluginPlanner
-from botrt.adapter import TextEvent
-from botrt.handle import CommandArgs, on_command
-
-PLUGIN = PluginPlanner(version="1.0.0")
-
-
-@PLUGIN.use
-@on_command("n")
-async def tally(event: TextEvent, args: CommandArgs) -> None:
-    with open({log!r}, "a", encoding="utf-8") as log:
-        log.write(f"{{event.bot}} {{args}}\\n")
-    await event.reply(f"got {{args}}")
-"""
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def write_bot(tmp_path: Path, vk: FakeVK, storage_url: str, port: int) -> Path:
-    plugin = tmp_path / "plugins" / "tally"
-    plugin.mkdir(parents=True)
-    (plugin / "__plugin__.py").write_text(
-        TALLY.format(log=str(tmp_path / "handled.log")), encoding="utf-8"
+    return write_config(
+        tmp_path / "bot.toml",
+        plugins=write_tally(tmp_path),
+        storage_url=storage_url,
+        port=port,
+        bots=[
+            vk_bot(vk, "poller", POLLED, "token-a"),
+            vk_bot(vk, "hooked", HOOKED, "token-b", secret="s3cret"),
+        ],
     )
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        f"""
-[plugins]
-dirs = ["{tmp_path / "plugins"}"]
-builtin = false
-
-[storage]
-url = "{storage_url}"
-
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[[bots]]
-name = "poller"
-platform = "vk"
-token = "token-a"
-group_id = {POLLED}
-api_url = "{vk.api_url}"
-
-[[bots]]
-name = "hooked"
-platform = "vk"
-token = "token-b"
-group_id = {HOOKED}
-api_url = "{vk.api_url}"
-transport = "callback"
-path = "/vk/hooked"
-secret = "s3cret"
-confirmation = "abc"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-@asynccontextmanager
-async def serve(config: Path) -> AsyncIterator[Process]:
-    exe = shutil.which("botrt") or "botrt"
-    command = [exe, "serve", "--config", str(config), "--no-reload", "--grace", "5"]
-    async with await anyio.open_process(
-        command, cwd=config.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    ) as proc:
-        try:
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
 
 
 class Traffic:
@@ -183,10 +114,6 @@ class Traffic:
                 self.answered.append(update)
 
 
-def replies(vk: FakeVK) -> Counter[str]:
-    return Counter(m.text.removeprefix("got ") for m in vk.sent if m.text.startswith("got "))
-
-
 async def crash_loop(tmp_path: Path, storage_url: str, kills: int) -> None:
     seed = random.randrange(1 << 32)
     rng = random.Random(seed)
@@ -194,35 +121,35 @@ async def crash_loop(tmp_path: Path, storage_url: str, kills: int) -> None:
     async with FakeVK(longpoll_wait_cap=0.5) as vk:
         vk.add_group(POLLED, token="token-a", members=list(USERS))
         vk.add_group(HOOKED, token="token-b", members=list(USERS))
-        config = write_bot(tmp_path, vk, storage_url, port)
+        bot = Worker(write_bot(tmp_path, vk, storage_url, port), "bot", port)
         traffic = Traffic(vk, f"http://127.0.0.1:{port}/vk/hooked", rng)
         # The bot's first start: what VK queued before it ever polled is not its to
         # handle; from its first `a_check` on, its position is stored.
-        async with serve(config) as proc:
-            with anyio.fail_after(START_LIMIT):
+        async with bot.running():
+            with anyio.fail_after(LIMIT):
                 await vk.wait_for(lambda: vk.longpoll_requests > 0)
-            proc.kill()
+            await bot.kill()
         async with anyio.create_task_group() as tg:
             tg.start_soon(traffic.run)
             for _ in range(kills):
-                async with serve(config) as proc:
+                async with bot.running():
                     # Any point: while it imports, opens the storage, replays (a kill
                     # in four), or once it polls, answers and replies. Wall time only
                     # spreads the kills out; nothing is asserted about it.
                     if rng.random() < 0.75:
                         polls = vk.calls["groups.getLongPollServer"]
-                        with anyio.fail_after(START_LIMIT):
+                        with anyio.fail_after(LIMIT):
                             await vk.wait_for(
                                 lambda: vk.calls["groups.getLongPollServer"] > polls  # noqa: B023
                             )
                         await anyio.sleep(rng.uniform(0.0, 1.5))
                     else:
                         await anyio.sleep(rng.uniform(0.0, 3.0))
-                    proc.kill()
+                    await bot.kill()
             tg.cancel_scope.cancel()
         polls = vk.calls["groups.getLongPollServer"]
-        async with serve(config) as proc:
-            with anyio.fail_after(START_LIMIT):
+        async with bot.running():
+            with anyio.fail_after(LIMIT):
                 while traffic.unanswered:
                     await traffic.retry_unanswered()
                     await anyio.sleep(0.05)  # the restart is not listening yet
@@ -230,13 +157,9 @@ async def crash_loop(tmp_path: Path, storage_url: str, kills: int) -> None:
                 # Every reply may predate this process: stop it only once it serves
                 # (it polls), or the signal could come before its handler is set.
                 await vk.wait_for(lambda: vk.calls["groups.getLongPollServer"] > polls)
-            proc.terminate()
-            assert await proc.wait() == 0
+            assert await bot.terminate() == 0
     got = replies(vk)
-    handled = Counter(
-        line.split()[1]
-        for line in (tmp_path / "handled.log").read_text(encoding="utf-8").splitlines()
-    )
+    handled = Counter(tag for _, _, tag in tallied(tmp_path))
     context = (
         f"seed {seed}: {len(traffic.sent)} updates, {kills} kills, "
         f"{traffic.resent_after_ok} resent after ok, "

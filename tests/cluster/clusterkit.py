@@ -3,14 +3,14 @@ HAProxy in front of their Callback API ports, FakeVK on VK's side.
 
 - `HAProxy`: writes a config (round robin over the workers' ports, loopback only) and
   runs ``haproxy`` in the foreground as a child process.
-- `Worker`: one `botrt serve` process with its own `bot.toml` (its port and worker id);
-  its log is a file the test reads.
 - `Cluster`: the bot's files (a plugin that logs and replies to ``/n TAG``, two bots:
   ``hooked`` on the Callback API, ``poller`` on Long Poll) and its workers.
 - `Traffic`: VK's side of the load: Callback updates POSTed through HAProxy and
   retried until `ok`, as VK does, and Long Poll updates queued in FakeVK.
 
-Imported by the tests in this folder and by ``benchmarks/cluster.py``.
+The workers are ``tests/_workers.py``'s `Worker`: `botrt serve` processes, each with its
+own `bot.toml` (its port and worker id) and a log file the test reads. Imported by the
+tests in this folder and by ``benchmarks/cluster.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +29,16 @@ import anyio
 import pytest
 from anyio.abc import Process
 
+from _workers import (
+    Worker,
+    free_port,
+    replies,
+    tallied,
+    vk_bot,
+    wait_port,
+    write_config,
+    write_tally,
+)
 from botrt.testing._fakevk import FakeVK
 from botrt.testing._pgcluster import run_tool
 from botrt.testing._postgres import PostgresServer
@@ -39,29 +46,10 @@ from botrt.testing._postgres import PostgresServer
 HOOKED_GROUP, POLLED_GROUP = 20, 10
 SECRET = "s3cret"
 USERS = range(2000, 2060)  # FakeVK, as VK, remembers the last 100 random_ids per peer
-LIMIT = 120.0  # catches a hang only: starts take seconds on a busy machine
 STALL = 30.0  # no new reply for this long: stuck, not slow
 ROOT = Path(__file__).resolve().parents[2]
 # "worker w1 no longer leads ..." does not match: the word after the id is "leads".
 LEADS = re.compile(r"worker \S+ leads vk-longpoll:poller \(epoch (\d+)\)")
-
-TALLY = """
-import os
-
-from botrt import PluginPlanner
-from botrt.adapter import TextEvent
-from botrt.handle import CommandArgs, on_command
-
-PLUGIN = PluginPlanner(version="1.0.0")
-
-
-@PLUGIN.use
-@on_command("n")
-async def tally(event: TextEvent, args: CommandArgs) -> None:
-    with open({log!r}, "a", encoding="utf-8") as log:
-        log.write(f"{{os.getpid()}} {{event.bot}} {{args}}\\n")
-    await event.reply(f"got {{args}}")
-"""
 
 HAPROXY_CONFIG = """\
 global
@@ -89,13 +77,6 @@ backend workers
 """
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def require_haproxy() -> str:
     """The haproxy executable; skips the test without it (fails it when ``CI=true``)."""
     found = shutil.which("haproxy")
@@ -105,32 +86,6 @@ def require_haproxy() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}\nCI=true: the cluster tests must run, not be skipped")
     pytest.skip(reason)
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait until `predicate()` is true, for what only files show (the workers' logs)."""
-    with anyio.fail_after(LIMIT):
-        # A log file has no event to wait on: look again shortly.
-        while not predicate():  # noqa: ASYNC110
-            await anyio.sleep(0.02)
-
-
-async def port_open(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:`port`."""
-    try:
-        stream = await anyio.connect_tcp("127.0.0.1", port)
-    except OSError:
-        return False
-    await stream.aclose()
-    return True
-
-
-async def wait_port(port: int) -> None:
-    """Wait until 127.0.0.1:`port` accepts connections (bounded by `LIMIT`)."""
-    with anyio.fail_after(LIMIT):
-        # Nothing to wait on but the port itself: try again shortly.
-        while not await port_open(port):  # noqa: ASYNC110
-            await anyio.sleep(0.05)
 
 
 class HAProxy:
@@ -172,80 +127,6 @@ class HAProxy:
             await self.proc.aclose()
 
 
-class Worker:
-    """One `botrt serve` process of the cluster, with its own config file and log."""
-
-    def __init__(self, config: Path, name: str, port: int) -> None:
-        self.config = config
-        self.name = name
-        self.port = port
-        self.log = config.parent / f"{name}.log"
-        self.proc: Process | None = None
-        self.starts = 0
-
-    async def start(self) -> None:
-        """Start the process (again, after a stop); its log goes on in the same file."""
-        # The venv's own script, also when the venv is not activated (the benchmark).
-        exe = shutil.which("botrt") or str(Path(sys.executable).with_name("botrt"))
-        command = [exe, "serve", "--config", str(self.config), "--no-reload", "--grace", "5"]
-        if self.proc is not None:
-            await self.close()
-        self.starts += 1
-        with self.log.open("ab") as out:
-            out.write(f"--- start {self.starts} ---\n".encode())
-            out.flush()
-            self.proc = await anyio.open_process(
-                command, cwd=self.config.parent, stdout=subprocess.DEVNULL, stderr=out
-            )
-
-    async def ready(self) -> None:
-        """Wait until it accepts Callback API requests."""
-        await wait_port(self.port)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def says(self, text: str) -> bool:
-        return text in self.text()
-
-    async def wait_says(self, text: str) -> None:
-        await until(lambda: self.says(text))
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the running process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    async def terminate(self) -> int:
-        """SIGTERM, and wait for the exit code."""
-        assert self.proc is not None
-        self.proc.terminate()
-        with anyio.fail_after(LIMIT):
-            return await self.proc.wait()
-
-    async def kill(self) -> None:
-        """SIGKILL, and reap it."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def close(self) -> None:
-        if self.proc is not None:
-            if self.proc.returncode is None:
-                self.proc.kill()
-            await self.proc.wait()
-            await self.proc.aclose()
-
-
 @dataclass
 class Cluster:
     """The bot's files and its workers (not started): `count` workers on `storage_url`."""
@@ -261,62 +142,26 @@ class Cluster:
     workers: list[Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        plugin = self.folder / "plugins" / "tally"
-        plugin.mkdir(parents=True, exist_ok=True)
-        (plugin / "__plugin__.py").write_text(
-            TALLY.format(log=str(self.handled_log)), encoding="utf-8"
-        )
+        self._tally = write_tally(self.folder)
         for group, token in ((HOOKED_GROUP, "token-hooked"), (POLLED_GROUP, "token-polled")):
             if group not in self.keep_groups:
                 self.vk.add_group(group, token=token, members=list(USERS))
         self.workers = [self._worker(i) for i in range(self.count)]
 
-    @property
-    def handled_log(self) -> Path:
-        return self.folder / "handled.log"
-
     def _worker(self, index: int) -> Worker:
         name = f"w{index + 1}"
         port = free_port()
-        plugins = self.plugins or f'dirs = ["{self.folder / "plugins"}"]\nbuiltin = false'
-        config = self.folder / f"{name}.toml"
-        config.write_text(
-            f"""
-[plugins]
-{plugins}
-
-[storage]
-url = "{self.storage_url}"
-
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[cluster]
-enabled = true
-worker_id = "{name}"
-failover = {self.failover}
-
-[[bots]]
-name = "poller"
-platform = "vk"
-token = "token-polled"
-group_id = {POLLED_GROUP}
-api_url = "{self.vk.api_url}"
-
-[[bots]]
-name = "hooked"
-platform = "vk"
-token = "token-hooked"
-group_id = {HOOKED_GROUP}
-api_url = "{self.vk.api_url}"
-transport = "callback"
-path = "/vk/hooked"
-secret = "{SECRET}"
-confirmation = "abc"
-{self.extra}
-""",
-            encoding="utf-8",
+        config = write_config(
+            self.folder / f"{name}.toml",
+            plugins=self.plugins or self._tally,
+            storage_url=self.storage_url,
+            port=port,
+            cluster={"worker_id": name, "failover": self.failover},
+            bots=[
+                vk_bot(self.vk, "poller", POLLED_GROUP, "token-polled"),
+                vk_bot(self.vk, "hooked", HOOKED_GROUP, "token-hooked", secret=SECRET),
+            ],
+            extra=self.extra,
         )
         return Worker(config, name, port)
 
@@ -349,13 +194,7 @@ confirmation = "abc"
 
     def handled(self) -> list[tuple[int, str, str]]:
         """(pid, bot, tag) of every handling the plugin logged, in order."""
-        if not self.handled_log.exists():
-            return []
-        rows = []
-        for line in self.handled_log.read_text(encoding="utf-8").splitlines():
-            pid, bot, tag = line.split()
-            rows.append((int(pid), bot, tag))
-        return rows
+        return tallied(self.folder)
 
     async def close(self) -> None:
         for worker in self.workers:
@@ -375,11 +214,6 @@ def restart_postgres(server: PostgresServer) -> None:
         cwd=server.data_dir.parent,
         log_file=server.log_file,
     )
-
-
-def replies(vk: FakeVK) -> Counter[str]:
-    """How many times each tag was replied to (``got TAG``), as users saw it."""
-    return Counter(m.text.removeprefix("got ") for m in vk.sent if m.text.startswith("got "))
 
 
 @dataclass

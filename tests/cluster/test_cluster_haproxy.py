@@ -18,7 +18,6 @@ from pathlib import Path
 import anyio
 import pytest
 from clusterkit import (
-    LIMIT,
     POLLED_GROUP,
     ROOT,
     Cluster,
@@ -26,10 +25,10 @@ from clusterkit import (
     Traffic,
     check,
     restart_postgres,
-    until,
     while_progress,
 )
 
+from _workers import LIMIT, until
 from botrt.testing._fakevk import FakeVK
 from botrt.testing._postgres import start_postgres
 

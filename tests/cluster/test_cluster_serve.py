@@ -8,17 +8,14 @@ twice (an update the dead worker had in hand is handled again, with the same
 
 from __future__ import annotations
 
-import shutil
-import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
 import anyio
 import pytest
-from anyio.abc import Process
 
+from _workers import LIMIT, Worker, replies, tallied, vk_bot, write_config, write_tally
 from botrt.testing._fakevk import FakeVK
 
 pytest.importorskip("botrt.storage._lease", reason="the storage's leases (branch durable2)")
@@ -29,98 +26,17 @@ GROUP = 10
 USERS = range(2000, 2040)
 FAILOVER = 3  # lease 1.2 s, renewed every 0.3 s: a busy machine keeps it
 BEFORE, AFTER = 20, 20
-LIMIT = 120.0  # catches a hang only: starts take seconds on a busy machine
-
-TALLY = """
-from botrt import PluginPlanner
-from botrt.adapter import TextEvent
-from botrt.handle import CommandArgs, on_command
-
-PLUGIN = PluginPlanner(version="1.0.0")
-
-
-@PLUGIN.use
-@on_command("n")
-async def tally(event: TextEvent, args: CommandArgs) -> None:
-    with open({log!r}, "a", encoding="utf-8") as log:
-        log.write(f"{{args}}\\n")
-    await event.reply(f"got {{args}}")
-"""
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def write_bot(tmp_path: Path, vk: FakeVK, storage_url: str) -> Path:
-    plugin = tmp_path / "plugins" / "tally"
-    plugin.mkdir(parents=True)
-    (plugin / "__plugin__.py").write_text(
-        TALLY.format(log=str(tmp_path / "handled.log")), encoding="utf-8"
+    return write_config(
+        tmp_path / "bot.toml",
+        plugins=write_tally(tmp_path),
+        storage_url=storage_url,
+        port=None,
+        cluster={"failover": FAILOVER},
+        bots=[vk_bot(vk, "poller", GROUP, "token-a")],
     )
-    config = tmp_path / "bot.toml"
-    config.write_text(
-        f"""
-[plugins]
-dirs = ["{tmp_path / "plugins"}"]
-builtin = false
-
-[storage]
-url = "{storage_url}"
-
-[server]
-enabled = false
-
-[cluster]
-enabled = true
-failover = {FAILOVER}
-
-[[bots]]
-name = "poller"
-platform = "vk"
-token = "token-a"
-group_id = {GROUP}
-api_url = "{vk.api_url}"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-class Worker:
-    def __init__(self, config: Path, name: str) -> None:
-        self.config = config
-        self.log = config.parent / f"{name}.log"
-        self.proc: Process | None = None
-
-    async def start(self) -> None:
-        exe = shutil.which("botrt") or "botrt"
-        command = [exe, "serve", "--config", str(self.config), "--no-reload", "--grace", "5"]
-        with self.log.open("wb") as out:
-            self.proc = await anyio.open_process(
-                command, cwd=self.config.parent, stdout=subprocess.DEVNULL, stderr=out
-            )
-
-    def says(self, text: str) -> bool:
-        return text in self.log.read_text(encoding="utf-8", errors="replace")
-
-    async def wait_says(self, text: str) -> None:
-        with anyio.fail_after(LIMIT):
-            # The worker's log is a file: look again after a short pause.
-            while not self.says(text):  # noqa: ASYNC110
-                await anyio.sleep(0.02)
-
-    async def close(self) -> None:
-        if self.proc is not None:
-            if self.proc.returncode is None:
-                self.proc.kill()
-            await self.proc.wait()
-            await self.proc.aclose()
-
-
-def replies(vk: FakeVK) -> Counter[str]:
-    return Counter(m.text.removeprefix("got ") for m in vk.sent if m.text.startswith("got "))
 
 
 @pytest.mark.timeout(600)
@@ -151,8 +67,7 @@ async def test_kill_9_of_the_leader_the_other_worker_takes_over(
             with anyio.fail_after(LIMIT):
                 await vk.wait_for(lambda: len(replies(vk)) >= BEFORE // 2)
             servers = vk.calls["groups.getLongPollServer"]
-            assert one.proc is not None
-            one.proc.send_signal(signal.SIGKILL)
+            await one.kill()
             killed = time.monotonic()
             await push(AFTER)  # while nobody polls, then while the new leader does
             with anyio.fail_after(LIMIT):
@@ -161,15 +76,12 @@ async def test_kill_9_of_the_leader_the_other_worker_takes_over(
             with anyio.fail_after(LIMIT):
                 await vk.wait_for(lambda: set(replies(vk)) >= set(sent))
             assert two.says("leads vk-longpoll:poller (epoch 2)")
-            assert two.proc is not None
-            two.proc.terminate()
-            with anyio.fail_after(LIMIT):
-                assert await two.proc.wait() == 0
+            assert await two.terminate() == 0
         finally:
             await one.close()
             await two.close()
         got = replies(vk)
-        handled = Counter((tmp_path / "handled.log").read_text(encoding="utf-8").split())
+        handled = Counter(tag for _, _, tag in tallied(tmp_path))
         again = sum(n - 1 for n in handled.values())
         print(f"failover after kill -9: {failover:.2f} s; handled again: {again}")
         assert [tag for tag in sent if not got[tag]] == []
