@@ -6,13 +6,13 @@ and a host that stops hands its bot over at once, nothing handled twice.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from twohosts import Served
 
 from botrt.config import parse_config
 from botrt.host import Host
@@ -23,12 +23,6 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, USER = 31, 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_for(vk: FakeVK, tmp_path: Path, url: str, cluster: dict[str, Any] | None) -> Any:
@@ -65,36 +59,6 @@ async def test_without_cluster_the_poller_has_no_leadership(vk: FakeVK, tmp_path
         assert poller(host).leadership is None
     finally:
         await host.stop()
-
-
-class Served:
-    """A host serving in the background until `stop` (request, drain, close: `botrt serve`)."""
-
-    def __init__(self, config: Any) -> None:
-        self.host = Host(config)
-        self.host.drain_grace = 5
-        self._done = anyio.Event()
-
-    async def start(self, tg: Any) -> None:
-        started = anyio.Event()
-        tg.start_soon(self._run, started)
-        with anyio.fail_after(60):
-            await started.wait()
-
-    async def _run(self, started: anyio.Event) -> None:
-        # start, serve and stop in one task: the host's task group demands it.
-        assert not await self.host.start()
-        started.set()
-        try:
-            await self.host.serve(signals=False)
-        finally:
-            await self.host.stop()
-            self._done.set()
-
-    async def stop(self) -> None:
-        self.host.request_stop()
-        with anyio.fail_after(30):
-            await self._done.wait()
 
 
 def texts(vk: FakeVK) -> list[str]:

@@ -1,6 +1,6 @@
 """Real hosts serving in the background as cluster workers, for the VK cluster tests
-(`test_cluster_callback`, `test_cluster_states`): each with its own HTTP server, all on
-one storage, FakeVK on VK's side.
+(`test_cluster_callback`, `test_cluster_host`, `test_cluster_states`): all on one
+storage, each with its own HTTP server if it has one, FakeVK on VK's side.
 """
 
 from __future__ import annotations
@@ -79,15 +79,17 @@ class Served:
             self.host.info.clock = clock
         paths = [b.path for b in config.bots if b.transport == "callback"]
         self.url = f"http://127.0.0.1:{config.server.port}{paths[0]}" if paths else ""
+        self._listens = config.server_active
         self._done = anyio.Event()
 
     async def start(self, tg: TaskGroup) -> None:
-        """Start it in `tg`; return once it serves (its HTTP server listens)."""
+        """Start it in `tg`; return once it serves (its HTTP server, if any, listens)."""
         started = anyio.Event()
         tg.start_soon(self._run, started)
         with anyio.fail_after(60):
             await started.wait()
-            while self.host.web.runner is None:  # the server listens once it has a runner
+            # The server listens once it has a runner.
+            while self._listens and self.host.web.runner is None:
                 await anyio.lowlevel.checkpoint()
 
     async def _run(self, started: anyio.Event) -> None:
