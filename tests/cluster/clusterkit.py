@@ -20,7 +20,8 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import pytest
 from anyio.abc import Process
 
 from _workers import (
+    LIMIT,
     Worker,
     free_port,
     replies,
@@ -165,6 +167,22 @@ class Cluster:
         )
         return Worker(config, name, port)
 
+    async def __aenter__(self) -> Cluster:
+        """`start`; whatever happens, `close` on exit."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def balancer(self) -> HAProxy:
+        """HAProxy over the workers' ports, its files in the cluster's folder (not started)."""
+        return HAProxy(self.folder, [w.port for w in self.workers])
+
     async def start(self) -> None:
         """Start every worker, the first alone until it leads Long Poll; wait until all serve."""
         first, *rest = self.workers
@@ -285,6 +303,12 @@ class Traffic:
                 with anyio.move_on_after(self.pace):  # a steady pace of traffic
                     await self._stopping.wait()
 
+    async def wait_sent(self, more: int) -> None:
+        """Wait until `more` updates more than now were sent (bounded by `LIMIT`)."""
+        target = len(self.sent) + more
+        with anyio.fail_after(LIMIT):
+            await self.vk.wait_for(lambda: len(self.sent) >= target)
+
     def missing(self) -> list[str]:
         """The updates sent and not replied to yet."""
         got = replies(self.vk)
@@ -297,6 +321,19 @@ class Traffic:
         )
         missing = self.missing()
         assert not missing, f"never replied to ({STALL:g} s without a new reply): {missing}"
+
+
+@asynccontextmanager
+async def under_load(cluster: Cluster, **options: Any) -> AsyncIterator[Traffic]:
+    """`Traffic` (with `options`) through HAProxy over `cluster` during the block; then
+    nothing new, and wait until every update sent was delivered and replied to.
+    """
+    async with cluster.balancer() as lb, anyio.create_task_group() as tg:
+        traffic = Traffic(cluster.vk, lb.url("/vk/hooked"), **options)
+        tg.start_soon(traffic.run)
+        yield traffic
+        traffic.stop()  # and wait until what it sent is delivered
+    await traffic.until_all_replied()
 
 
 async def while_progress(vk: FakeVK, done: Callable[[], bool], progress: Callable[[], int]) -> None:

@@ -21,10 +21,10 @@ from clusterkit import (
     POLLED_GROUP,
     ROOT,
     Cluster,
-    HAProxy,
     Traffic,
     check,
     restart_postgres,
+    under_load,
     while_progress,
 )
 
@@ -45,18 +45,13 @@ RATE = 200
 @pytest.mark.timeout(600)
 async def test_steady_load_is_spread_over_the_workers(tmp_path: Path, postgres_url: str) -> None:
     async with FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk:
-        cluster = Cluster(tmp_path, vk, postgres_url)
-        try:
-            await cluster.start()
-            async with HAProxy(tmp_path, [w.port for w in cluster.workers]) as lb:
-                traffic = Traffic(vk, lb.url("/vk/hooked"))
-                began = time.monotonic()
-                await traffic.run(120)
-                await traffic.until_all_replied()
-                took = time.monotonic() - began
-            by_worker = Counter(pid for pid, bot, _ in cluster.handled() if bot == "hooked")
-        finally:
-            await cluster.close()
+        async with Cluster(tmp_path, vk, postgres_url) as cluster, cluster.balancer() as lb:
+            traffic = Traffic(vk, lb.url("/vk/hooked"))
+            began = time.monotonic()
+            await traffic.run(120)
+            await traffic.until_all_replied()
+            took = time.monotonic() - began
+        by_worker = Counter(pid for pid, bot, _ in cluster.handled() if bot == "hooked")
     handled = check(traffic, cluster, again_allowed=False)
     print(
         f"{len(traffic.sent)} updates in {took:.1f} s; callback updates per worker: "
@@ -70,57 +65,34 @@ async def test_steady_load_is_spread_over_the_workers(tmp_path: Path, postgres_u
 async def test_sigterm_of_each_worker_in_turn_loses_nothing(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    async with FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk:
-        cluster = Cluster(tmp_path, vk, postgres_url)
-        try:
-            await cluster.start()
-            async with (
-                HAProxy(tmp_path, [w.port for w in cluster.workers]) as lb,
-                anyio.create_task_group() as tg,
-            ):
-                traffic = Traffic(vk, lb.url("/vk/hooked"), pace=0.03)
-                tg.start_soon(traffic.run)
-                for worker in cluster.workers:
-                    seen = len(traffic.sent)
-                    with anyio.fail_after(LIMIT):
-                        await vk.wait_for(lambda: len(traffic.sent) >= seen + 20)  # noqa: B023
-                    assert await worker.terminate() == 0
-                    await worker.start()
-                    await worker.ready()
-                traffic.stop()  # and wait until what it sent is delivered
-            await traffic.until_all_replied()
-        finally:
-            await cluster.close()
+    async with (
+        FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk,
+        Cluster(tmp_path, vk, postgres_url) as cluster,
+        under_load(cluster, pace=0.03) as traffic,
+    ):
+        for worker in cluster.workers:
+            await traffic.wait_sent(20)
+            assert await worker.terminate() == 0
+            await worker.start()
+            await worker.ready()
     check(traffic, cluster, again_allowed=False)
     print(f"{len(traffic.sent)} updates; retried posts: {traffic.retried}")
 
 
 @pytest.mark.timeout(600)
 async def test_kill_9_of_the_long_poll_leader_under_load(tmp_path: Path, postgres_url: str) -> None:
-    async with FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk:
-        cluster = Cluster(tmp_path, vk, postgres_url)
-        try:
-            await cluster.start()
-            async with (
-                HAProxy(tmp_path, [w.port for w in cluster.workers]) as lb,
-                anyio.create_task_group() as tg,
-            ):
-                traffic = Traffic(vk, lb.url("/vk/hooked"), polled_every=2)
-                tg.start_soon(traffic.run)
-                with anyio.fail_after(LIMIT):
-                    await vk.wait_for(lambda: len(traffic.sent) >= 40)
-                epoch, leader = cluster.leader()
-                await leader.kill()
-                killed = time.monotonic()
-                await until(lambda: cluster.leader()[0] != epoch)
-                failover = time.monotonic() - killed
-                seen = len(traffic.sent)
-                with anyio.fail_after(LIMIT):
-                    await vk.wait_for(lambda: len(traffic.sent) >= seen + 20)
-                traffic.stop()  # and wait until what it sent is delivered
-            await traffic.until_all_replied()
-        finally:
-            await cluster.close()
+    async with (
+        FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk,
+        Cluster(tmp_path, vk, postgres_url) as cluster,
+        under_load(cluster, polled_every=2) as traffic,
+    ):
+        await traffic.wait_sent(40)
+        epoch, leader = cluster.leader()
+        await leader.kill()
+        killed = time.monotonic()
+        await until(lambda: cluster.leader()[0] != epoch)
+        failover = time.monotonic() - killed
+        await traffic.wait_sent(20)
     handled = check(traffic, cluster, again_allowed=True)
     again = sum(n - 1 for n in handled.values())
     print(f"failover after kill -9: {failover:.2f} s; handled again: {again}")
@@ -132,29 +104,17 @@ async def test_a_postgresql_restart_mid_run_loses_nothing(tmp_path: Path) -> Non
     # A server of its own: restarting the session's shared one would disturb other tests.
     with start_postgres(tmp_path / "pg") as server:
         url = server.create_database()
-        async with FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk:
-            cluster = Cluster(tmp_path, vk, url)
-            try:
-                await cluster.start()
-                async with (
-                    HAProxy(tmp_path, [w.port for w in cluster.workers]) as lb,
-                    anyio.create_task_group() as tg,
-                ):
-                    traffic = Traffic(vk, lb.url("/vk/hooked"), pace=0.03)
-                    tg.start_soon(traffic.run)
-                    with anyio.fail_after(LIMIT):
-                        await vk.wait_for(lambda: len(traffic.sent) >= 30)
-                    began = time.monotonic()
-                    await anyio.to_thread.run_sync(restart_postgres, server)
-                    restarted = time.monotonic() - began
-                    seen = len(traffic.sent)
-                    with anyio.fail_after(LIMIT):
-                        await vk.wait_for(lambda: len(traffic.sent) >= seen + 30)
-                    traffic.stop()  # and wait until what it sent is delivered
-                await traffic.until_all_replied()
-                alive = [w.name for w in cluster.workers if w.alive]
-            finally:
-                await cluster.close()
+        async with (
+            FakeVK(longpoll_wait_cap=0.5, rate_limit=RATE) as vk,
+            Cluster(tmp_path, vk, url) as cluster,
+        ):
+            async with under_load(cluster, pace=0.03) as traffic:
+                await traffic.wait_sent(30)
+                began = time.monotonic()
+                await anyio.to_thread.run_sync(restart_postgres, server)
+                restarted = time.monotonic() - began
+                await traffic.wait_sent(30)
+            alive = [w.name for w in cluster.workers if w.alive]
     handled = check(traffic, cluster, again_allowed=True)
     again = sum(n - 1 for n in handled.values())
     print(
@@ -187,8 +147,7 @@ async def test_a_broadcast_to_1000_members_survives_a_kill_9_halfway(
             "[plugins.settings.broadcast]\nbatch_size = 50",
             keep_groups={POLLED_GROUP},
         )
-        try:
-            await cluster.start()
+        async with cluster:
             synced = f"members of poller synced: {MEMBERS}"
             await until(lambda: any(w.says(synced) for w in cluster.workers))
             vk.slow(0.2)  # each request takes a while: the job is caught halfway
@@ -201,8 +160,6 @@ async def test_a_broadcast_to_1000_members_survives_a_kill_9_halfway(
             halfway = len(broadcast_counts(vk))
             vk.slow(0)
             await while_progress(vk, lambda: bool(reports(vk)), lambda: len(vk.sent))
-        finally:
-            await cluster.close()
     print(f"killed after {halfway} of {MEMBERS} recipients")
     assert broadcast_counts(vk) == Counter(members)  # nobody missed, nobody twice
     assert len(reports(vk)) == 1
