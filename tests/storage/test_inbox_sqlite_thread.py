@@ -3,6 +3,7 @@ the storage's write lock is waited for; closing ends the thread."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,3 +96,20 @@ async def test_close_ends_the_thread(tmp_path: Path) -> None:
         assert thread.is_alive()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+async def test_a_writer_dropped_without_close_ends_its_thread(tmp_path: Path) -> None:
+    # An inbox its owner never closed must not leave a thread waiting forever.
+    storage = await Storage.open(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        inbox = Inbox(storage, now=_now)
+        await inbox.accept("g1", "e1", "{}")
+        assert inbox._sqlite is not None
+        thread = inbox._sqlite._thread
+        assert thread is not None
+        del inbox
+        gc.collect()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    finally:
+        await storage.close()

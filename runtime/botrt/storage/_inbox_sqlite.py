@@ -11,6 +11,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -123,22 +124,16 @@ class _SqliteWriter:
         # `job` on the connection's thread; its outcome in the returned future.
         loop = asyncio.get_running_loop()
         if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name="botrt-inbox", daemon=True)
+            # The thread holds the queue, not this writer: dropped without `close`,
+            # the writer is collected and its finalizer ends the thread.
+            self._thread = threading.Thread(
+                target=_serve, args=(self._jobs,), name="botrt-inbox", daemon=True
+            )
             self._thread.start()
+            weakref.finalize(self, self._jobs.put, None)
         future = loop.create_future()
         self._jobs.put((job, future, loop))
         return future
-
-    def _serve(self) -> None:
-        # The connection's thread: runs jobs until `None`.
-        while (item := self._jobs.get()) is not None:
-            job, future, loop = item
-            try:
-                outcome, failed = job(), False
-            except BaseException as exc:
-                outcome, failed = exc, True
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_settle, future, outcome, failed)
 
     def _run(self, work: dict[str, Any]) -> set[Key]:
         db = self._db
@@ -174,6 +169,20 @@ class _SqliteWriter:
 
 
 _Job = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    # The connection's thread: runs jobs until `None`.
+    while (item := jobs.get()) is not None:
+        job, future, loop = item
+        try:
+            outcome, failed = job(), False
+        except BaseException as exc:
+            outcome, failed = exc, True
+        del job, item  # the job holds the writer (its `_run`): not past its end
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, future, outcome, failed)
+        del future, outcome, loop
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
