@@ -32,19 +32,18 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import BOTRT_PYTHON, load_line
+from _peers import load_line
 from _report import machine_line, write_section
+from _webhook import Driver
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = 32
@@ -84,53 +83,16 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return cmd
 
 
-class Server:
-    def __init__(self, script: str, *args: str, pythonpath: str | None = None) -> None:
-        env = dict(os.environ)
-        env.pop("PYTHONPATH", None)
-        if pythonpath is not None:
-            env["PYTHONPATH"] = pythonpath
-        self.proc = subprocess.Popen(
-            pinned(0, [BOTRT_PYTHON, str(HERE / "drivers" / script), *args]),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError(f"{script} did not start: {line!r}")
-        self.port = int(line.split()[1])
-        self.replies = 0
+class Server(Driver):
+    """A driver pinned to core 0, with its CPU time read from /proc."""
 
-    def wait_replies(self, expected: int, timeout: float) -> float | None:
-        """Seconds until `expected` replies were reported, or None on timeout."""
-        assert self.proc.stdout is not None
-        started = time.perf_counter()
-        while self.replies < expected:
-            if time.perf_counter() - started > timeout:
-                return None
-            line = self.proc.stdout.readline()
-            if not line:
-                return None
-            if line.startswith("{"):
-                self.replies = int(json.loads(line)["replies"])
-        return time.perf_counter() - started
+    def __init__(self, script: str, *args: str, pythonpath: str | None = None) -> None:
+        super().__init__(script, *args, wrapper=pinned(0, []), pythonpath=pythonpath)
 
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far, all threads (user + system)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
 
 
 def wrk(port: int, seconds: int, script: Path, run: str) -> dict[str, Any]:

@@ -15,7 +15,10 @@ With ``--no-plugin`` no flow is loaded: updates are still parsed, queued and
 dispatched, but nothing matches and nothing replies (the intake alone). With
 ``--no-inbox`` the host gets no inbox (the VK hook's ``_inbox`` is replaced
 here): no durable write before ``ok``, and duplicates recognised in memory only,
-as before the inbox existed (the cost of issue 16's durable write).
+as before the inbox existed (the cost of issue 16's durable write). With
+``--drop`` the callback route's sink only counts the updates it is handed (no
+parsing, queue or reply; counted as replies): what a request costs up to ``ok``
+and the hand-over, for the instruction profile of ``webhook_instructions.py``.
 
 Prints ``READY <port>`` once listening, then ``{"replies": N}`` every 0.2 s;
 stops on SIGTERM.
@@ -99,9 +102,14 @@ class StubSession:
     async def close(self) -> None:
         return None
 
+    async def dropped(self, bot: str, update: dict[str, Any]) -> None:
+        """The callback route's sink with ``--drop``: counts, as if replied."""
+        self.sent += 1
+
 
 async def main() -> None:
     logging.basicConfig(level=logging.WARNING)
+    drop = "--drop" in sys.argv
     if "--no-inbox" in sys.argv:
         from botrt.protocols.vk import _hooks
 
@@ -125,6 +133,11 @@ async def main() -> None:
                 tg.start_soon(host.serve)
                 while host.web.runner is None:  # noqa: ASYNC110 (the host's server on [server])
                     await anyio.sleep(0.01)
+                if drop:
+                    for adapter in host.adapters:
+                        receiver = getattr(adapter, "receiver", None)
+                        if receiver is not None:
+                            receiver.sink = session.dropped
                 print(f"READY {host.web.port}", flush=True)
                 while not host._stop.is_set():
                     print(json.dumps({"replies": session.sent}), flush=True)

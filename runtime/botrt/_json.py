@@ -34,7 +34,28 @@ class JsonCodec:
 def stdlib_codec() -> JsonCodec:
     """The standard library's `json`."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    return JsonCodec("json", json.loads, encode)
+    return JsonCodec("json", _stdlib_loads(), encode)
+
+
+def _stdlib_loads() -> Callable[[str | bytes], Any]:
+    # `json.loads` on text is its C scanner from index 0 wrapped in checks (a BOM,
+    # whitespace around, extra data) that cost a fifth of a small update's parse.
+    # Text the scanner reads to its end from index 0 has none of them: its value is
+    # `json.loads`'s. Anything else goes through `json.loads`, errors included.
+    scan = json.JSONDecoder().scan_once
+    slow = json.loads
+
+    def loads(data: str | bytes) -> Any:
+        if type(data) is str:
+            try:
+                value, end = scan(data, 0)
+            except StopIteration:
+                return slow(data)
+            if end == len(data):
+                return value
+        return slow(data)
+
+    return loads
 
 
 def orjson_codec() -> JsonCodec:

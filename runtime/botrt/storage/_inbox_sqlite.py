@@ -7,9 +7,12 @@ SQLite's SQL) for the inbox of a SQLite storage (`botrt.storage._inbox`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -70,8 +73,10 @@ class _SqliteWriter:
 
     Through SQLAlchemy and aiosqlite a transaction costs a thread hop per step
     (connect, BEGIN, each statement, COMMIT, the pool's reset), several times the
-    write itself; the webhook's group commit runs one per batch of requests. It
-    takes the `Storage`'s write lock, as every writer of that storage does.
+    write itself; the webhook's group commit runs one per batch of requests. The
+    hop is a queue to the thread and `call_soon_threadsafe` back (an executor's
+    futures and their chaining cost as much again). It takes the `Storage`'s
+    write lock, as every writer of that storage does.
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -79,27 +84,56 @@ class _SqliteWriter:
         self._storage = storage
         self._path = str(storage._target.path)
         self._busy_ms = int(storage._busy_timeout * 1000)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botrt-inbox")
-        self._db: sqlite3.Connection | None = None  # made and used on the executor's thread
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None  # started with the first commit
+        self._db: sqlite3.Connection | None = None  # made and used on that thread
         self._closed = False
 
-    async def commit(self, **work: Any) -> set[Key]:
+    async def commit(self, *, shield: bool = True, **work: Any) -> set[Key]:
         """Run `_sqlite_commit(**work)` in a transaction of its own; returns the new keys.
+
+        With `shield` (the default) a cancellation waits for the transaction's
+        outcome; without, the caller is a task no cancel scope reaches.
 
         :raises StorageError: if the storage or this writer is closed.
         :raises sqlite3.Error: if SQLite refuses (nothing is written).
         """
         if self._closed or self._storage.closed:
             raise StorageError(f"storage {self._storage.url} is closed")
-        loop = asyncio.get_running_loop()
-        lock = self._storage._write_lock
+        if not shield:
+            return await self._locked(work)
         # Shielded, as the storage's own commits are: once started, a transaction's
         # outcome must be known to whoever waits for it.
         with anyio.CancelScope(shield=True):
-            if lock is None:
-                return await loop.run_in_executor(self._executor, partial(self._run, work))
-            async with lock:
-                return await loop.run_in_executor(self._executor, partial(self._run, work))
+            return await self._locked(work)
+
+    async def _locked(self, work: dict[str, Any]) -> set[Key]:
+        lock = self._storage._write_lock
+        if lock is None:
+            return await self._hop(partial(self._run, work))
+        try:
+            lock.acquire_nowait()  # free (the usual case): no trip through the loop
+        except anyio.WouldBlock:
+            await lock.acquire()
+        try:
+            return await self._hop(partial(self._run, work))
+        finally:
+            lock.release()
+
+    def _hop(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
+        # `job` on the connection's thread; its outcome in the returned future.
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            # The thread holds the queue, not this writer: dropped without `close`,
+            # the writer is collected and its finalizer ends the thread.
+            self._thread = threading.Thread(
+                target=_serve, args=(self._jobs,), name="botrt-inbox", daemon=True
+            )
+            self._thread.start()
+            weakref.finalize(self, self._jobs.put, None)
+        future = loop.create_future()
+        self._jobs.put((job, future, loop))
+        return future
 
     def _run(self, work: dict[str, Any]) -> set[Key]:
         db = self._db
@@ -121,6 +155,8 @@ class _SqliteWriter:
         if self._closed:
             return
         self._closed = True
+        if self._thread is None:
+            return
 
         def shut() -> None:
             if self._db is not None:
@@ -128,5 +164,32 @@ class _SqliteWriter:
                 self._db = None
 
         with anyio.CancelScope(shield=True):
-            await asyncio.get_running_loop().run_in_executor(self._executor, shut)
-        self._executor.shutdown(wait=False)
+            await self._hop(shut)
+        self._jobs.put(None)
+
+
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    # The connection's thread: runs jobs until `None`.
+    while (item := jobs.get()) is not None:
+        job, future, loop = item
+        try:
+            outcome, failed = job(), False
+        except BaseException as exc:
+            outcome, failed = exc, True
+        del job, item  # the job holds the writer (its `_run`): not past its end
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, future, outcome, failed)
+        del future, outcome, loop
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
+    # On the loop: the job's outcome to whoever awaits it (unless it gave up).
+    if future.done():
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -71,8 +71,10 @@ class InboxWriter:
                 await asyncio.sleep(0)
                 batch, self._waiting = self._waiting, []
                 try:
+                    # Unshielded: this task is the loop's own (`_wake_writer`), outside
+                    # every anyio cancel scope, so nothing a shield stops can reach it.
                     fresh = await self._commit(
-                        [(bot, key, body) for bot, key, body, _ in batch], None
+                        [(bot, key, body) for bot, key, body, _ in batch], None, shield=False
                     )
                 except Exception as exc:
                     failed = True
@@ -104,6 +106,8 @@ class InboxWriter:
         rows: Sequence[tuple[str, str, str]],
         position: tuple[str, str] | None,
         fence: Fence | None = None,
+        *,
+        shield: bool = True,
     ) -> set[Key]:
         # One write transaction: the new rows, a position, and every mark made so far
         # (they ride along for free), pruning when it is time. Returns the new keys.
@@ -114,6 +118,7 @@ class InboxWriter:
             try:
                 if self._sqlite is not None and fence is None:
                     fresh = await self._sqlite.commit(
+                        shield=shield,
                         rows=rows,
                         position=position,
                         marks=marks,

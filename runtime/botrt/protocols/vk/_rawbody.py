@@ -34,14 +34,15 @@ def without_secret(text: str, update: dict[str, Any]) -> str | None:
     if "secret" not in update:
         return text
     value = update["secret"]
-    if not isinstance(value, str) or text.count(_KEY) != 1:
+    start = text.find(_KEY)
+    if not isinstance(value, str) or start < 0 or text.find(_KEY, start + 1) >= 0:
         return None
-    if _LETTER_ESCAPES[0] in text or _LETTER_ESCAPES[1] in text:
+    # One search for both escape prefixes' common start, the usual answer being no.
+    if "\\u00" in text and (_LETTER_ESCAPES[0] in text or _LETTER_ESCAPES[1] in text):
         return None
     # One plain `"secret"` and no escaped spelling: it is the top-level key's (a
     # quoted `"secret"` inside another string would need escaped quotes, and a
     # nested key of that name would make two).
-    start = text.index(_KEY)
     colon = _skip(text, start + len(_KEY))
     if text[colon : colon + 1] != ":":
         return None
