@@ -14,6 +14,7 @@ import anyio
 import pytest
 from twohosts import Served
 
+from _workers import until
 from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk._adapters import VkLongPollAdapter
@@ -83,6 +84,9 @@ async def test_two_hosts_one_polls_a_stop_hands_over_at_once(
         await two.start(tg)
         standby = poller(two.host).leadership
         assert standby is not None
+        # w2 must have found w1 leading before w1 stops (on a busy machine its first
+        # look could come after the release, and it would simply lead).
+        await until(lambda: "worker w2 stands by for vk-longpoll:poller, led by w1" in caplog.text)
         vk.push_message(GROUP, USER, "/echo one")
         with anyio.fail_after(30):
             await vk.wait_for(lambda: texts(vk) == ["one"])
