@@ -102,7 +102,11 @@ class SendCoalescer:
                 try:
                     return await api._exchange(_SEND, params, held=True)
                 finally:
-                    self._done(peer)
+                    # `_done(peer)`, inline: no other request counts this peer meanwhile
+                    # (`_take` skips busy peers), so its count is back to 0.
+                    del busy[peer]
+                    if self._changed is not None:
+                        self._changed.set()
         started = timer.now()
         attempt = 0
         while True:
