@@ -37,8 +37,8 @@ import asyncio
 import logging
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
