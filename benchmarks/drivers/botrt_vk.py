@@ -15,6 +15,13 @@ Per update, as the Long Poll adapter's sink does (``VkLongPollAdapter.run``):
 - ``handle`` (an inner measure, labelled so): ``await host.handle(event)``,
   no queue and no task.
 
+Parts of the path, for callgrind's shares of it (no figure is compared with a
+peer): ``noop`` (the harness only: updates made, fed, checked; each answered
+by writing its reply to the stub directly), ``parse`` (``parse_update``, then
+as ``noop``), ``received`` (``parse`` plus the VK middleware, the
+``botrt_event_received`` hook, as `Host.handle` calls it) and ``reply``
+(``parse``, then ``event.reply`` through `VkApi` to the stub, no host).
+
 Seam stubbed: the HTTP session. ``aiohttp.ClientSession`` is replaced by
 `_vk.StubSession` before the host starts, so `VkApi.http_session` makes the
 stub: a reply runs `MessageNew.reply` → `VkApi.call` → the rate limiter →
@@ -30,6 +37,7 @@ import asyncio
 import logging
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +47,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _speed import loop_options
-from _vk import StubSession, check_replies, update
+from _vk import StubSession, check_replies, reply_text, update
 from _workload import CATCH_ALL, command, drive, parse_args, report, text, tier
 
 from botrt.config import load_config
@@ -129,6 +137,10 @@ async def run(
                     await host.handle(parse_update(u, bot=BOT, api=api))
 
                 done, wall = await drive(make, handle, seconds=seconds, events=events)
+            elif variant in PARTS:
+                done, wall = await drive(
+                    make, _part(variant, host, api, session), seconds=seconds, events=events
+                )
             else:
                 loop = asyncio.get_running_loop()
                 pending: list[asyncio.Future[None]] = []
@@ -157,6 +169,41 @@ async def run(
             await host.stop()
 
 
+PARTS = ("noop", "parse", "received", "reply")
+
+
+def _part(
+    variant: str, host: Host, api: Any, session: StubSession
+) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """The step of a ``PARTS`` variant: one part of the path per update (see the module)."""
+    replies = session.replies
+
+    async def noop(u: dict[str, Any]) -> None:
+        # What the handler's reply leaves at the stub, without the path to it.
+        body = u["object"]["message"]
+        replies.append((body["peer_id"], reply_text(body["text"])))
+
+    async def parse(u: dict[str, Any]) -> None:
+        event = parse_update(u, bot=BOT, api=api)
+        replies.append((event.peer_id, reply_text(event.text)))  # type: ignore[attr-defined]
+
+    async def received(u: dict[str, Any]) -> None:
+        event = parse_update(u, bot=BOT, api=api)
+        for verdict in host._received_hook(host=host, event=event):
+            await verdict
+        pending = event._typing  # type: ignore[attr-defined]  # as the reply would
+        if pending is not None:
+            event._typing = None  # type: ignore[attr-defined]
+            pending.cancel()
+        replies.append((event.peer_id, reply_text(event.text)))  # type: ignore[attr-defined]
+
+    async def reply(u: dict[str, Any]) -> None:
+        event = parse_update(u, bot=BOT, api=api)
+        await event.reply(reply_text(event.text))  # type: ignore[attr-defined]
+
+    return {"noop": noop, "parse": parse, "received": received, "reply": reply}[variant]
+
+
 def _seen() -> int:
     """How many events the catch-all flow of workload (c) counted (-1: no such flow)."""
     for name, module in list(sys.modules.items()):
@@ -167,7 +214,7 @@ def _seen() -> int:
 
 def main() -> None:
     options = loop_options()  # uvloop and orjson when installed, unless --pure
-    args = parse_args(("queue", "handle"))
+    args = parse_args(("queue", "handle", *PARTS))
     if args.workload == "a":
         raise SystemExit("the VK workload has (b) and (c) only: the peers have no flow DAGs")
     logging.disable(logging.WARNING)

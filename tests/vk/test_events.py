@@ -231,6 +231,79 @@ def test_malformed_updates_raise_payload_error(update: Any) -> None:
         parse_update(update, bot="b")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from_id", "x"),
+        ("from_id", True),
+        ("peer_id", "two"),
+        ("peer_id", False),
+        ("id", "x"),
+        ("conversation_message_id", [1]),
+    ],
+)
+def test_a_bad_message_field_is_named_at_parse_time(field: str, value: Any) -> None:
+    update = message("/help")
+    update["object"]["message"][field] = value
+    with pytest.raises(VkPayloadError, match=repr(field)):
+        parse_update(update, bot="b")
+
+
+@pytest.mark.parametrize("group_id", ["x", True])
+def test_a_bad_group_id_is_named_at_parse_time(group_id: Any) -> None:
+    update = message("/help")
+    update["group_id"] = group_id
+    with pytest.raises(VkPayloadError, match="'group_id'"):
+        parse_update(update, bot="b")
+
+
+def _slots(event: object) -> dict[str, Any]:
+    names = {n for cls in type(event).__mro__ for n in getattr(cls, "__slots__", ())}
+    return {n: getattr(event, n) for n in sorted(names) if n != "time"}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        # Numbers as strings and a payload as JSON text take the checked path.
+        {"from_id": "7", "peer_id": "2000000001", "id": "3", "conversation_message_id": "4"},
+        {"payload": '{"a": 1}', "attachments": [{"type": "photo"}]},
+    ],
+)
+def test_a_parsed_message_is_what_its_constructor_makes(extra: dict[str, Any]) -> None:
+    # `parse_update` builds MessageNew without `__init__` (it is on every event's path):
+    # every attribute must come out as the constructor would set it.
+    api = VkApi("t")
+    update = message(f"[club{GROUP_ID}|@bot] /help", **extra)
+    event = parse_update(update, bot="b", api=api)
+    assert isinstance(event, MessageNew)
+    built = MessageNew(
+        "/help",
+        raw_text=f"[club{GROUP_ID}|@bot] /help",
+        user_id=7,
+        peer_id=int(extra.get("peer_id", 7)),
+        bot="b",
+        message_id=3,
+        conversation_message_id=int(extra["conversation_message_id"])
+        if "conversation_message_id" in extra
+        else None,
+        attachments=extra.get("attachments", []),
+        payload={"a": 1} if "payload" in extra else None,
+        message=update["object"]["message"],
+        client_info={},
+        group_id=GROUP_ID,
+        event_id="e" * 40,
+        raw=update,
+        api=api,
+    )
+    assert _slots(event) == _slots(built)
+    assert isinstance(event.time, float)
+    assert abs(event.time - built.time) < 60
+    assert event.raw is not update
+    assert event.message is not update["object"]["message"]
+
+
 # -- mentions -------------------------------------------------------------------
 
 
@@ -297,6 +370,26 @@ async def test_reply_sends_to_the_peer(vk: FakeVK, api: VkApi) -> None:
     (sent,) = vk.sent
     assert (sent.peer_id, sent.text, sent.attachment) == (2_000_000_003, "hello", "photo1_2")
     assert sent.random_id != 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("coalesce", [True, False])
+async def test_a_plain_reply_is_a_counted_send_with_its_own_random_id(
+    vk: FakeVK, coalesce: bool
+) -> None:
+    # The usual reply (no options, one piece) takes VkApi's short way: it must still be
+    # counted, get a fresh random_id each time, and keep the conversation's order.
+    async with VkApi("t", api_url=vk.api_url, coalesce=coalesce) as api:
+        vk.add_group(GROUP_ID + 1, token="t")
+        for n in range(3):
+            event = parse_update(message(f"/q{n}", from_id=5), bot="b", api=api)
+            assert isinstance(event, MessageNew)
+            await event.reply(f"answer {n}")
+        assert api.stats.calls["messages.send"] == 3
+    sent = vk.sent_to(5)
+    assert [m.text for m in sent] == ["answer 0", "answer 1", "answer 2"]
+    assert len({m.random_id for m in sent}) == 3
+    assert all(0 < m.random_id < 2**31 for m in sent)
 
 
 @pytest.mark.anyio

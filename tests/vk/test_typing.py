@@ -44,6 +44,7 @@ class ManualTimers:
     def __init__(self) -> None:
         self.moment = 0.0
         self.pending: list[Handle] = []
+        self.armed = 0  # call_later calls
 
     def now(self) -> float:
         return self.moment
@@ -51,6 +52,7 @@ class ManualTimers:
     def call_later(self, delay: float, callback: Callable[[], None]) -> Handle:
         handle = Handle(self.moment + delay, callback)
         self.pending.append(handle)
+        self.armed += 1
         return handle
 
     def advance(self, seconds: float) -> None:
@@ -117,6 +119,23 @@ async def test_an_answer_within_the_delay_shows_nothing(setup: Setup) -> None:
     setup.timers.advance(TYPING_DELAY * 5)
     assert setup.typing.shown == 0
     assert setup.vk.calls["messages.setActivity"] == 0
+
+
+async def test_answered_commands_cost_no_timer_each(setup: Setup) -> None:
+    # A busy bot answers every command at once: the timer must not be set again
+    # for each of them (it was: one `call_later` per command, a tenth of an event's cost).
+    for _ in range(50):
+        quick = setup.command("/quick", from_id=6)
+        await quick.reply("ok")
+        setup.timers.advance(0.01)
+    slow = setup.command()
+    for _ in range(100):  # through every quick command's deadline, to the slow one's
+        setup.timers.advance(0.01)
+    assert await setup.activities(1) == [(5, "typing")]
+    assert setup.typing.shown == 1
+    assert setup.timers.armed <= 2  # the first command's timer, then the slow one's
+    assert [m.text for m in setup.vk.sent_to(6)] == ["ok"] * 50
+    await slow.reply("done")
 
 
 async def test_a_command_that_ended_without_answering_shows_nothing(setup: Setup) -> None:

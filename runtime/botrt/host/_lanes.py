@@ -133,7 +133,16 @@ class Lanes:
                 if not ready:
                     if self.closing or len(idle) >= _IDLE_WORKERS:
                         return
-                    await _idle(idle, loop)
+                    # Wait in `idle` until an event wakes this worker (inline: a
+                    # coroutine of its own would be made for every event).
+                    waiter = loop.create_future()
+                    idle.append(waiter)
+                    try:
+                        await waiter
+                    except BaseException:
+                        with suppress(ValueError):
+                            idle.remove(waiter)
+                        raise
                     continue
                 key, event = ready.popleft()
                 # Each lane visit runs in a fresh copy of the serving context (a parked
@@ -244,15 +253,3 @@ def lane_key(event: Event) -> Hashable:
             return ("schedule", id(event.target))  # a schedule's runs take turns
         return ("event", id(event))
     return (event.bot, peer)
-
-
-async def _idle(idle: list[asyncio.Future[None]], loop: asyncio.AbstractEventLoop) -> None:
-    # A worker with nothing ready waits in `idle` until an event wakes it.
-    waiter = loop.create_future()
-    idle.append(waiter)
-    try:
-        await waiter
-    except BaseException:
-        with suppress(ValueError):
-            idle.remove(waiter)
-        raise

@@ -96,13 +96,20 @@ class SendCoalescer:
         busy = self._busy
         if not self._queue and peer not in busy:
             now = timer.now()
-            if not self._scarce(now) and self._limiter.try_acquire(now):
+            # `_scarce`'s cheaper test first, inline (the usual case: a reply now and then).
+            if (now >= self._last + self._spacing or not self._scarce(now)) and (
+                self._limiter.try_acquire(now)
+            ):
                 self._last = now
                 busy[peer] = 1  # not busy before: see the test above
                 try:
-                    return await api._exchange(_SEND, params, held=True)
+                    return await api._exchange(_SEND, params, held=True, started=now)
                 finally:
-                    self._done(peer)
+                    # `_done(peer)`, inline: no other request counts this peer meanwhile
+                    # (`_take` skips busy peers), so its count is back to 0.
+                    del busy[peer]
+                    if self._changed is not None:
+                        self._changed.set()
         started = timer.now()
         attempt = 0
         while True:

@@ -7,6 +7,7 @@ The others live in `_press` (`MessageEvent`) and `_community` (`GroupJoin`,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,14 @@ from botrt.protocols.vk._community import VkEvent as VkEvent
 from botrt.protocols.vk._platform import CHAT_PEER_OFFSET, PLATFORM
 from botrt.protocols.vk._press import MessageEvent as MessageEvent
 from botrt.protocols.vk._reply import send_reply
+from botrt.protocols.vk._text import MAX_MESSAGE_LENGTH
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
 
+
+_new_object = object.__new__
+_now = time.time
 
 # Attachment types `messages.send(attachment=...)` accepts as `type{owner_id}_{id}`.
 # Others (sticker, link, gift, audio_message, graffiti, ...) cannot be sent on by id.
@@ -99,6 +104,50 @@ class MessageNew(TextEvent):
         self._api = api
         # The pending "typing" indicator (`_typing.Typing`): a reply cancels it.
         self._typing: Any = None
+
+    @classmethod
+    def _parsed(
+        cls,
+        text: str,
+        raw_text: str,
+        user_id: int,
+        peer_id: int,
+        bot: str,
+        message_id: int,
+        conversation_message_id: int | None,
+        attachments: list[Any],
+        payload: Any,
+        message: dict[str, Any],
+        client_info: dict[str, Any],
+        group_id: int | None,
+        event_id: str | None,
+        raw: dict[str, Any],
+        api: VkApi | None,
+    ) -> MessageNew:
+        # What `__init__` makes, without its three levels of keyword calls: `parse_update`
+        # makes one per message. Every slot of the class and its bases is set here
+        # (`tests/vk/test_events.py` compares the two).
+        self = _new_object(cls)
+        self.platform = PLATFORM
+        self.bot = bot
+        self.time = _now()
+        self.on_handled = None
+        self.text = text
+        self.user_id = user_id
+        self.peer_id = peer_id
+        self.payload = payload
+        self.raw_text = raw_text
+        self.message_id = message_id
+        self.conversation_message_id = conversation_message_id
+        self.attachments = attachments
+        self.message = message
+        self.client_info = client_info
+        self.group_id = group_id
+        self.event_id = event_id
+        self.raw = raw
+        self._api = api
+        self._typing = None
+        return self
 
     @property
     def is_chat(self) -> bool:
@@ -193,4 +242,11 @@ class MessageNew(TextEvent):
         if typing is not None:
             self._typing = None
             typing.cancel()
+        if not options and len(text) <= MAX_MESSAGE_LENGTH:
+            # The usual reply, one piece: `VkApi`'s own short way (a `ReplyApi`, which
+            # numbers its sends, has none: it goes through its `call`).
+            send = getattr(type(api), "_send_text", None)
+            if send is not None:
+                await send(api, self.peer_id, text)
+                return
         await send_reply(api, self.peer_id, text, options)

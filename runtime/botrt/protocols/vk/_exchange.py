@@ -71,10 +71,16 @@ class Exchange:
         return url
 
     async def _exchange(
-        self, method: str, params: Mapping[str, Any], *, held: bool = False
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        held: bool = False,
+        started: float | None = None,
     ) -> dict[str, Any]:
         # `request` without the counting and the coalescing, for `SendCoalescer` too:
-        # with `held`, the first attempt goes out in a limiter slot the caller took.
+        # with `held`, the first attempt goes out in a limiter slot the caller took;
+        # `started`: the timer's time, when the caller has just read it.
         limiter = self._limiter
         try:
             # Strings and ints (text, peer and random ids: nearly every parameter of
@@ -88,7 +94,8 @@ class Exchange:
                 limiter.release(used=False)
             raise
         url = self._url(method)
-        started = self.timer.now()
+        if started is None:
+            started = self.timer.now()
         attempt = 0
         while True:
             attempt += 1

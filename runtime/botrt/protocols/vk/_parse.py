@@ -35,24 +35,32 @@ def parse_update(update: Mapping[str, Any], *, bot: str, api: VkApi | None = Non
         `object` (only `confirmation` may omit it), or lacks an id the event
         needs (a message without an author, ...).
     """
-    if not isinstance(update, Mapping):
+    # `type(...) is dict` first: decoded JSON is a dict, and the ABC check costs more.
+    if type(update) is not dict and not isinstance(update, Mapping):
         raise VkPayloadError(f"a VK update must be a JSON object, got {type(update).__name__}")
     type_ = update.get("type")
-    if not isinstance(type_, str) or not type_:
+    if not type_ or not isinstance(type_, str):
         raise VkPayloadError("VK update has no 'type' string")
     obj = update.get("object")
     if obj is None and type_ == "confirmation":
         obj = {}
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise VkPayloadError(f"VK update {type_!r} has no 'object' JSON object")
     raw = dict(update)
-    group_id = _optional_int(update.get("group_id"), "group_id", type_)
+    group_id = update.get("group_id")
+    if group_id is not None and type(group_id) is not int:
+        group_id = _as_int(group_id, "group_id", type_)
     raw_event_id = update.get("event_id")
-    event_id = None if raw_event_id is None else str(raw_event_id)
-    common: dict[str, Any] = {"bot": bot, "group_id": group_id, "raw": raw}
-
+    event_id = (
+        raw_event_id
+        if type(raw_event_id) is str
+        else None
+        if raw_event_id is None
+        else str(raw_event_id)
+    )
     if type_ == "message_new":
-        return _message_new(obj, common, event_id, api)
+        return _message_new(obj, bot, group_id, raw, event_id, api)
+    common: dict[str, Any] = {"bot": bot, "group_id": group_id, "raw": raw}
     if type_ == "message_event":
         return _message_event(obj, common, event_id, api)
     if type_ == "group_join":
@@ -92,45 +100,68 @@ def _message_event(
 
 
 def _message_new(
-    obj: Mapping[str, Any], common: dict[str, Any], event_id: str | None, api: VkApi | None
+    obj: Mapping[str, Any],
+    bot: str,
+    group_id: int | None,
+    raw: dict[str, Any],
+    event_id: str | None,
+    api: VkApi | None,
 ) -> MessageNew:
+    # The hot path of every bot: ints and strings as VK sends them are taken as they
+    # are, anything else goes through the checks (`_as_int`) that name the field.
     inner = obj.get("message")
     # API >= 5.103 wraps the message with `client_info`; older versions send
     # the bare message, whose text may be called `body` and author `user_id`.
-    if isinstance(inner, Mapping):
+    if type(inner) is dict or isinstance(inner, Mapping):
         message = dict(inner)
         client_info = obj.get("client_info")
     else:
         message = dict(obj)
         client_info = None
     what = "message_new"
-    author = message.get("from_id", message.get("user_id"))
+    author = message.get("from_id")
     if author is None:
-        raise VkPayloadError("VK update 'message_new' has a message with no 'from_id'")
-    user_id = _as_int(author, "from_id", what)
+        author = message.get("user_id")
+        if author is None:
+            raise VkPayloadError("VK update 'message_new' has a message with no 'from_id'")
+    user_id = author if type(author) is int else _as_int(author, "from_id", what)
     peer = message.get("peer_id")
-    if peer is None and message.get("chat_id") is not None:
-        peer = CHAT_PEER_OFFSET + _as_int(message["chat_id"], "chat_id", what)
-    peer_id = user_id if peer is None else _as_int(peer, "peer_id", what)
-    raw_text = message.get("text", message.get("body"))
-    raw_text = "" if raw_text is None else str(raw_text)
+    if peer is None:
+        chat = message.get("chat_id")
+        peer_id = user_id if chat is None else CHAT_PEER_OFFSET + _as_int(chat, "chat_id", what)
+    else:
+        peer_id = peer if type(peer) is int else _as_int(peer, "peer_id", what)
+    raw_text = message.get("text")
+    if type(raw_text) is not str:
+        if raw_text is None:
+            raw_text = message.get("body")
+        raw_text = "" if raw_text is None else str(raw_text)
+    message_id = message.get("id")
+    if message_id is None:
+        message_id = 0
+    elif type(message_id) is not int:
+        message_id = _as_int(message_id, "id", what) or 0
+    cmid = message.get("conversation_message_id")
+    if cmid is not None and type(cmid) is not int:
+        cmid = _as_int(cmid, "conversation_message_id", what)
     attachments = message.get("attachments")
-    return MessageNew(
-        strip_leading_mention(raw_text, common["group_id"]),
-        raw_text=raw_text,
-        user_id=user_id,
-        peer_id=peer_id,
-        message_id=_optional_int(message.get("id"), "id", what) or 0,
-        conversation_message_id=_optional_int(
-            message.get("conversation_message_id"), "conversation_message_id", what
-        ),
-        attachments=list(attachments) if isinstance(attachments, list) else [],
-        payload=_decode_payload(message.get("payload"), what),
-        message=message,
-        client_info=dict(client_info) if isinstance(client_info, Mapping) else {},
-        event_id=event_id,
-        api=api,
-        **common,
+    payload = message.get("payload")
+    return MessageNew._parsed(
+        strip_leading_mention(raw_text, group_id),
+        raw_text,
+        user_id,
+        peer_id,
+        bot,
+        message_id,
+        cmid,
+        list(attachments) if isinstance(attachments, list) else [],
+        None if payload is None else _decode_payload(payload, what),
+        message,
+        dict(client_info) if type(client_info) is dict or isinstance(client_info, Mapping) else {},
+        group_id,
+        event_id,
+        raw,
+        api,
     )
 
 

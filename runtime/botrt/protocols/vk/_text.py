@@ -30,7 +30,7 @@ def strip_leading_mention(text: str, group_id: int | None) -> str:
     mention of another community, or a mention that is not at the start, is
     left alone. With `group_id` None the text is returned unchanged.
     """
-    if group_id is None:
+    if group_id is None or "[" not in text:  # the usual message: no mention to look for
         return text
     match = _LEADING_MENTION.match(text)
     if match is None or int(match.group(1)) != abs(group_id):

@@ -12,7 +12,8 @@ The per-command cost is small and needs no task: VK's middleware hook
 and `MessageNew.reply` marks it answered. As the delay is the same for every
 command, the queue is in deadline order and one timer handle
 (``loop.call_later``) serves all of it: it fires at the first deadline, goes
-through every command due, and is set again for the next one. (A timer handle
+through every command due (dropping the answered ones ahead of the next
+unanswered command), and is set again for that one. (A timer handle
 per command costs several microseconds to make and cancel, about a tenth of
 the whole path of a VK event.) Only a command still unanswered when its time
 comes starts a task, for the one API call. Then the host must still be
@@ -183,7 +184,9 @@ class Typing:
         self._timer = None
         now = self.timers.now()
         queue = self._queue
-        while queue and queue[0].due <= now:
+        # Due commands fire; answered ones leave early too, so the timer is set
+        # again for the next command still waiting, not once per answered command.
+        while queue and (queue[0].event is None or queue[0].due <= now):
             event = queue.popleft().event
             if event is not None:
                 self._fire(event)
