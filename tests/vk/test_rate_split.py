@@ -15,8 +15,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 from twohosts import LIMIT, Served, callback_bot, host_config, post
+from vkhelpers import TOKEN, ManualTimer
 
 from botrt.config import BotConfig
+from botrt.protocols.vk import VkApi
 from botrt.protocols.vk._ratelimit import RateLimiter
 from botrt.storage._internal import PARTITIONS
 from botrt.testing._fakevk import FakeVK
@@ -111,3 +113,17 @@ async def test_without_a_cluster_the_worker_keeps_the_whole_limit(
             await vk.wait_for(lambda: bool(vk.sent_to(USERS[0])))
         assert limiter(only).rate == RATE
         await only.stop()
+
+
+async def test_replies_put_together_are_spaced_by_the_changed_rate() -> None:
+    # Once half the slots are spent, requests go out one per 1/rate s: at the new rate.
+    timer = ManualTimer()
+    async with FakeVK() as fake:
+        fake.add_group(GROUP, token=TOKEN)
+        async with VkApi(TOKEN, api_url=fake.api_url, rate_limit=4, timer=timer) as api:
+            await api.messages.send(peer_id=1, message="a")  # 1 of 4 slots spent
+            api._limiter.set_rate(2)  # a second worker joined: 1 of 2 spent
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: api.messages.send(peer_id=1, message="b"))
+                assert await timer.wake_next() == pytest.approx(0.5)  # not 1/4
+        assert [m.text for m in fake.sent] == ["a", "b"]
