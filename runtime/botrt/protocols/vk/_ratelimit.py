@@ -56,6 +56,7 @@ class RateLimiter:
     Attributes:
         rate: requests per second; `burst` slots, each free again `period` s after its release.
         spacing: `period` / `burst`, the mean time between two requests at the full rate.
+        margin: seconds added to each period.
     """
 
     def __init__(
