@@ -36,10 +36,9 @@ pytest.importorskip("botrt.storage._lease", reason="the storage's leases")
 
 pytestmark = pytest.mark.anyio
 
-# VK allows a token 20 requests/s, and each worker keeps to that on its own: three
-# workers replying for one token could exceed it together. The tests are not about
-# that budget, so FakeVK allows more.
-RATE = 200
+# VK's own limit for a token, 20 requests/s: the workers share each Callback bot's
+# rate_limit among themselves (docs/cluster.md), so together they keep to it.
+RATE = 20
 
 
 @pytest.mark.timeout(600)

@@ -89,6 +89,99 @@ async def test_cancelled_waiter_spends_nothing() -> None:
     assert limiter.statistics().acquired == 2
 
 
+async def test_a_lowered_rate_lets_no_burst_through_while_slots_are_held() -> None:
+    # A cluster worker's share drops from 4/s to 2/s (a second worker joined) while
+    # its 4 slots are held: 2 in flight, 2 released and cooling.
+    timer = ManualTimer()
+    limiter = RateLimiter(4, margin=0, timer=timer)
+    for _ in range(4):
+        await limiter.acquire()
+    limiter.release()
+    limiter.release()  # released at 1000: free at 1001 under either rate
+    limiter.set_rate(2)
+    assert (limiter.rate, limiter.burst, limiter.period, limiter.spacing) == (2, 2, 1.0, 0.5)
+    assert limiter.free() == 0
+    got: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        got.append(timer.now())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        tg.start_soon(one)
+        await timer.wait_sleeping(1)
+        timer.advance(1.0)  # both cooled: still 2 in flight, the new burst
+        await wait_all_tasks_blocked()
+        assert got == []
+        assert not limiter.try_acquire()
+        limiter.release()  # the first of the old requests in flight is answered at 1001
+        await timer.wait_sleeping(1)
+        assert got == []  # its slot cools for a period first
+        timer.advance(1.0)
+        await wait_all_tasks_blocked()
+        assert got == [1002.0]  # one slot: the other is still in flight
+        limiter.release()  # the second answered at 1002
+        timer.advance(1.0)
+    assert got == [1002.0, 1003.0]
+
+
+async def test_a_lowered_rate_with_a_longer_period_keeps_cooling_slots_longer() -> None:
+    timer = ManualTimer()
+    limiter = RateLimiter(1, margin=0, timer=timer)
+    async with limiter.slot():
+        pass  # released at 1000: free at 1001 at 1/s
+    limiter.set_rate(0.5)  # one per 2 s: that slot is free at 1002
+    assert (limiter.burst, limiter.period) == (1, 2.0)
+    timer.advance(1.0)
+    assert not limiter.try_acquire()
+    timer.advance(1.0)
+    assert limiter.try_acquire()
+
+
+async def test_a_raised_rate_frees_capacity_at_once() -> None:
+    timer = ManualTimer()
+    limiter = RateLimiter(2, margin=0, timer=timer)
+    await limiter.acquire()
+    await limiter.acquire()
+    limiter.release()  # cooling until 1001
+    got: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        got.append(timer.now())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)  # sleeps until the cooling slot frees
+        tg.start_soon(one)
+        await timer.wait_sleeping(1)
+        limiter.set_rate(4)  # a worker left: two more slots now
+        await wait_all_tasks_blocked()
+        assert got == [1000.0, 1000.0]
+    assert limiter.free() == 0  # 3 held + 1 cooling of 4
+    assert limiter.statistics().delayed == 0  # no time passed while they waited
+
+
+async def test_a_raised_rate_wakes_a_waiter_whom_every_slot_in_flight_keeps_waiting() -> None:
+    timer = ManualTimer()
+    limiter = RateLimiter(1, margin=0, timer=timer)
+    await limiter.acquire()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(limiter.acquire)
+        await wait_all_tasks_blocked()
+        assert limiter.free() == 0
+        limiter.set_rate(2)
+    assert limiter.statistics().acquired == 2
+
+
+@pytest.mark.parametrize("rate", [0, -1, float("inf")])
+def test_a_bad_new_rate_is_refused_and_changes_nothing(rate: float) -> None:
+    limiter = RateLimiter(3)
+    with pytest.raises(VkConfigError, match="rate_limit"):
+        limiter.set_rate(rate)
+    assert (limiter.rate, limiter.burst) == (3, 3)
+
+
 def test_release_without_acquire_is_refused() -> None:
     with pytest.raises(VkError, match="without a matching acquire"):
         RateLimiter(1).release()

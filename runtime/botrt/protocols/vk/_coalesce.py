@@ -77,9 +77,8 @@ class SendCoalescer:
         self._changed: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
-        # Requests go out at most one per `_spacing` while replies keep coming,
-        # each carrying what came meanwhile; see the class docstring.
-        self._spacing = limiter.period / limiter.burst
+        # Requests go out at most one per the limiter's `spacing` (it follows a changed
+        # rate) while replies keep coming, each carrying what came meanwhile.
         self._last = -math.inf
         self.coalesced = 0
 
@@ -159,7 +158,7 @@ class SendCoalescer:
                     continue
                 timer = self._api.timer
                 if self._scarce():
-                    await timer.sleep(self._last + self._spacing - timer.now())
+                    await timer.sleep(self._last + self._limiter.spacing - timer.now())
                 await self._limiter.acquire()
                 self._last = timer.now()
                 batch = self._take()
@@ -181,7 +180,7 @@ class SendCoalescer:
         # timer's time, when the caller has just read it.
         if now is None:
             now = self._api.timer.now()
-        if now >= self._last + self._spacing:  # the cheaper test first
+        if now >= self._last + self._limiter.spacing:  # the cheaper test first
             return False
         limiter = self._limiter
         return limiter.free(now) * 2 <= limiter.burst

@@ -17,7 +17,7 @@ from botrt.protocols.vk._events import GroupJoin, GroupLeave
 log = logging.getLogger("botrt.vk")
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from botrt.adapter import Adapter, Event
     from botrt.config import VkBotConfig
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._leader import Leadership
+    from botrt.protocols.vk._ratelimit import RateLimiter
     from botrt.protocols.vk._routing import CallbackRouter
     from botrt.protocols.vk._typing import Typing
 
@@ -168,7 +169,7 @@ def _router(host: Host, platform: VkPlatform, names: list[str]) -> CallbackRoute
         ", ".join(names),
         cluster.failover,
     )
-    return CallbackRouter(
+    router = CallbackRouter(
         platform,
         host.storage,
         host.info.clock,
@@ -176,6 +177,26 @@ def _router(host: Host, platform: VkPlatform, names: list[str]) -> CallbackRoute
         owner=cluster.worker_id,
         failover=cluster.failover,
     )
+    limits = {b.name: b.rate_limit for b in host.config.bots}
+    for name, assignment in router.assignments.items():
+        assignment.on_live = _share(platform.apis[name]._limiter, limits[name], name)
+    return router
+
+
+def _share(limiter: RateLimiter, rate: float, bot: str) -> Callable[[int], None]:
+    # VK's limit is per token, whichever worker sends: each live worker of the cluster
+    # gets an equal share of it, counted at every lease round (docs/cluster.md).
+    def follow(live: int) -> None:
+        limiter.set_rate(rate / live)
+        log.info(
+            "bot %s: this worker sends up to %g requests/s (rate_limit %g shared by %d workers)",
+            bot,
+            rate / live,
+            rate,
+            live,
+        )
+
+    return follow
 
 
 def _inbox(host: Host) -> VkInbox | None:

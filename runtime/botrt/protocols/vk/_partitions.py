@@ -12,7 +12,8 @@ the others it is alive.
 1. renew every lease this worker holds for the bot, in one statement; a partition
    not renewed was lost (it expired and another worker took it);
 2. count the live workers (unexpired ``w:`` leases) and the share each may own,
-   ``ceil(PARTITIONS / live workers)``;
+   ``ceil(PARTITIONS / live workers)``; a new count is told to `on_live` (the bot's
+   rate limiter takes its share of the bot's limit: VK counts per token);
 3. below its share, take partitions that are free, released or expired; above it,
    release partitions that are idle (nothing handed to the host and not yet
    handled: a conversation in the middle of an ``ask`` keeps its partition).
@@ -51,6 +52,8 @@ class Assignment:
         ttl: the leases' time to live, seconds; `every` is the time between rounds.
         owned: partition -> epoch of the lease, as of the last round.
         live: how many workers were alive at the last round (this one included).
+        on_live: called with `live` at a round that counted another number than the
+            last (the bot's rate limiter follows it: its share of the bot's limit).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Assignment:
         self._member = f"{self.prefix}w:{owner}"
         self.owned: dict[int, int] = {}
         self.live = 1
+        self.on_live: Callable[[int], None] | None = None
         self._until = 0.0  # by this worker's clock: the leases renewed are surely its own
         # Each worker tries the free partitions in its own order, so workers that
         # start together rarely race for the same ones.
@@ -140,7 +144,10 @@ class Assignment:
         now = self._now()
         members = {o for n, o, _, at in rows if n.startswith(f"{self.prefix}w:") and at > now and o}
         members.add(self.owner)
-        self.live = len(members)
+        if len(members) != self.live:
+            self.live = len(members)
+            if self.on_live is not None:
+                self.on_live(self.live)
         share = math.ceil(self.partitions / self.live)
         held = {n for n, o, _, at in rows if o and at > now}
         if len(self.owned) < share:

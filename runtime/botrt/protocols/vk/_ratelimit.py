@@ -49,6 +49,14 @@ class RateLimiter:
     `rate` below 1 the burst is 1 and the period grows (0.5 → one per 2 s).
     Waiters are served in arrival order and sleep (no polling) until a slot
     frees up; cancelling a waiter gives up its turn and spends nothing.
+
+    `set_rate` changes the rate of a limiter in use (a cluster worker's share
+    of its bot's limit, as workers join and leave): see there.
+
+    Attributes:
+        rate: requests per second; `burst` slots, each free again `period` s after its release.
+        spacing: `period` / `burst`, the mean time between two requests at the full rate.
+        margin: seconds added to each period.
     """
 
     def __init__(
@@ -59,14 +67,15 @@ class RateLimiter:
         :raises VkConfigError: if `rate` is not a positive finite number or
             `margin` is negative.
         """
-        if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
-            raise VkConfigError(f"rate_limit must be a positive number, got {rate!r}")
+        _check_rate(rate)
         if margin < 0:
             raise VkConfigError(f"margin must not be negative, got {margin!r}")
-        self.rate = float(rate)
-        self.burst = max(1, int(rate))
-        self.period = self.burst / self.rate + margin
+        self.margin = margin
+        self.rate, self.burst, self.period = _shape(rate, margin)
+        self.spacing = self.period / self.burst
         self.timer: Timer = timer if timer is not None else MonotonicTimer()
+        # The sleep of the waiter at the head while a slot cools: a raised rate ends it.
+        self._nap: anyio.CancelScope | None = None
         self._in_flight = 0
         # When each released slot may be taken again, oldest first.
         self._cooling: deque[float] = deque()
@@ -98,7 +107,11 @@ class RateLimiter:
             now = self.timer.now()
             while not self._take(now):
                 if self._cooling:
-                    await self.timer.sleep(self._cooling[0] - now)
+                    try:
+                        with anyio.CancelScope() as self._nap:
+                            await self.timer.sleep(self._cooling[0] - now)
+                    finally:
+                        self._nap = None
                 else:
                     # Every slot is in flight: the first release frees one.
                     self._released = released = anyio.Event()
@@ -107,6 +120,34 @@ class RateLimiter:
             if now > started:
                 self._delayed += 1
                 self._waited += now - started
+
+    def set_rate(self, rate: float) -> None:
+        """Let `rate` requests per second through from now on; the guarantee still holds.
+
+        Slots taken stay taken until their release: requests in flight are not
+        disturbed. Every slot released (cooling) is free again one new period
+        after its release, so the limiter then counts as if it had always had
+        the new rate. A lowered rate lets no request through until fewer than
+        the new `burst` slots are taken or cooling: no burst slips through the
+        change. A raised rate frees its capacity at once (waiters wake).
+
+        :raises VkConfigError: if `rate` is not a positive finite number.
+        """
+        _check_rate(rate)
+        raised = rate > self.rate
+        rate, burst, period = _shape(rate, self.margin)
+        shift = period - self.period
+        if shift:
+            self._cooling = deque(moment + shift for moment in self._cooling)
+        self.rate, self.burst, self.period = rate, burst, period
+        self.spacing = period / burst
+        if raised:
+            if self._nap is not None:
+                self._nap.cancel()
+            released = self._released
+            if released is not None:
+                self._released = None
+                released.set()
 
     def free(self, now: float | None = None) -> int:
         """How many slots are free now (none is taken by this).
@@ -118,7 +159,8 @@ class RateLimiter:
             now = self.timer.now()
         while cooling and cooling[0] <= now:
             cooling.popleft()
-        return self.burst - self._in_flight - len(cooling)
+        # Below zero just after a lowered rate: none is free then.
+        return max(0, self.burst - self._in_flight - len(cooling))
 
     def try_acquire(self, now: float | None = None) -> bool:
         """Take a slot if one is free now and nobody waits for one; never waits.
@@ -165,3 +207,14 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"<RateLimiter rate={self.rate:g}/s burst={self.burst}>"
+
+
+def _check_rate(rate: float) -> None:
+    if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
+        raise VkConfigError(f"rate_limit must be a positive number, got {rate!r}")
+
+
+def _shape(rate: float, margin: float) -> tuple[float, int, float]:
+    # (rate, burst, period): below 1 per second, one slot and a longer period.
+    burst = max(1, int(rate))
+    return float(rate), burst, burst / rate + margin
