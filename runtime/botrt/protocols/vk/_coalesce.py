@@ -96,7 +96,7 @@ class SendCoalescer:
         if not self._queue and peer not in busy:
             now = timer.now()
             # `_scarce`'s cheaper test first, inline (the usual case: a reply now and then).
-            if (now >= self._last + self._spacing or not self._scarce(now)) and (
+            if (now >= self._last + self._limiter.spacing or not self._scarce(now)) and (
                 self._limiter.try_acquire(now)
             ):
                 self._last = now
