@@ -35,6 +35,8 @@ class Lane:
     """What an event's run holds while it runs, and gives back when it waits for an answer.
 
     Attributes:
+        driving: inside a step of the lane's run, where an `ask()` can park it
+            (only a lane that parks runs sets it: see `parkable`).
         detached: the run this lane was running waits (or waited) in `ask()`:
             the lane no longer runs events; its task ends with the run.
         epoch: the reload epoch the running event is counted in (None: not counted).
@@ -44,10 +46,11 @@ class Lane:
         waiter: the `ask()` this lane's run waits in now, if any.
     """
 
-    __slots__ = ("detached", "epoch", "latest", "step", "waiter")
+    __slots__ = ("detached", "driving", "epoch", "latest", "step", "waiter")
 
     def __init__(self) -> None:
         self.detached = False
+        self.driving = False
         self.epoch: int | None = None
         self.latest: TextEvent | None = None
         self.step: asyncio.Future[None] | None = None
@@ -81,7 +84,7 @@ class Lane:
 
     def parkable(self) -> bool:
         """Whether a run asking now can be parked: set aside with no task until its answer."""
-        return False
+        return self.driving
 
     def resume(self, answer: TextEvent | BaseException) -> Awaitable[None]:
         """Resume the parked run with `answer` (an exception: raised by its `ask`), awaited.

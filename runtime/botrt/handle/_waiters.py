@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.conversations")
 _lane = LANE.get  # bound once: read for every ask
+_new = object.__new__
+_FOREVER = float("inf")  # a timeout that never ends: no deadline
 
 Key = tuple[str, int, int]
 """(bot, peer_id, user_id): whose next message answers a waiting ask."""
@@ -84,10 +85,6 @@ class Waiter:
         self.latest = latest
         self.timeout = timeout
         self.deadline: dt.datetime | None = None
-
-    def __lt__(self, other: Waiter) -> bool:
-        """Deadline order, for the timeout heap."""
-        return self.deadline < other.deadline  # type: ignore[operator]
 
     # -- awaited while parked: a one-step iterator, no frame ----------------------
 
@@ -195,7 +192,8 @@ class Dialogues:
         :raises ValueError: `within` is not a positive number of seconds.
         """
         key = (event.bot, event.peer_id, event.user_id)
-        if key in self.waiting:
+        waiting = self.waiting
+        if key in waiting:
             raise FlowContextError(
                 f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
                 f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
@@ -210,11 +208,19 @@ class Dialogues:
         if not seconds > 0:
             raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
         lane = _lane(None)
-        parks = lane is not None and lane.parkable()
+        parks = lane is not None and lane.driving
         future = None if parks else asyncio.get_running_loop().create_future()
-        waiter = Waiter(self, key, future, lane, latest, seconds)
-        self.waiting[key] = waiter
-        if not math.isinf(seconds):
+        # `Waiter(self, key, future, lane, latest, seconds)` with no `__init__` call.
+        waiter = _new(Waiter)
+        waiter.dialogues = self
+        waiter.key = key
+        waiter.future = future
+        waiter.lane = lane
+        waiter.latest = latest
+        waiter.timeout = seconds
+        waiter.deadline = None
+        waiting[key] = waiter
+        if seconds != _FOREVER:
             self._deadlines.add(waiter, seconds)
         if lane is not None:
             lane.waiter = waiter
@@ -252,19 +258,29 @@ class Dialogues:
 
         A cancel word ends the wait with `ConversationCancelled` instead.
         """
-        if not self.take(waiter):
+        # `take`, written out: an answer is the hot path of a dialogue.
+        waiting = self.waiting
+        key = waiter.key
+        if waiting.get(key) is not waiter:
             return _NOTHING
+        del waiting[key]
+        if waiter.deadline is not None:
+            waiter.deadline = None
+            self._deadlines.stale += 1
+        if not waiting:
+            self._deadlines.idle()
         lane = waiter.lane
         if lane is not None:
             lane.latest = event
-        text = event.text.strip()
         cancel = self._settings().cancel
         if cancel is not self._cancel_source:
             self._cancel_words = frozenset(w.strip().casefold() for w in cancel)
             self._cancel_source = cancel
         result: TextEvent | ConversationCancelled = event
-        if self._cancel_words and text.casefold() in self._cancel_words:
-            result = ConversationCancelled(text, event=event)
+        if self._cancel_words:
+            text = event.text.strip()
+            if text.casefold() in self._cancel_words:
+                result = ConversationCancelled(text, event=event)
         if waiter.future is None:
             return lane.resume(result)  # type: ignore[union-attr]
         return _resume_future(waiter.future, lane, result)
