@@ -414,3 +414,25 @@ async def test_a_timeout_that_never_ends_keeps_no_deadline() -> None:
         await th.settle()
         assert len(th.dispatcher.dialogues.waiting) == 1
         assert len(th.dispatcher.dialogues._deadlines) == 0
+
+
+async def test_a_run_that_asks_again_once_the_test_host_closes_ends_at_once() -> None:
+    ends: list[str] = []
+
+    @on_command("stubborn")
+    async def stubborn(event: TextEvent) -> None:
+        try:
+            await ask("?")
+        except ConversationEnded:
+            ends.append("first")
+            try:
+                await ask("still there?")
+            except ConversationEnded:
+                ends.append("second")
+                raise
+
+    waiting = MemoryEvent("/stubborn", user_id=4)
+    async with TestHost(flows=[stubborn]) as th:
+        await th.emit(waiting)
+    assert ends == ["first", "second"]
+    assert waiting.replies[:2] == ["?", "still there?"]

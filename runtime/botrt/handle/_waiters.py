@@ -229,7 +229,7 @@ class Dialogues:
             elif lane.detach() and lane.epoch is not None and self._count_out is not None:
                 epoch, lane.epoch = lane.epoch, None
                 self._count_out(epoch)  # a reload no longer waits for this run
-            if lane.stopping() and self.take(waiter):
+            if lane.ending and self.take(waiter):
                 waiter._resumed()
                 raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
         return waiter if future is None else self._wait_future(waiter, future)

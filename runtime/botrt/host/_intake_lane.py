@@ -185,7 +185,3 @@ class IntakeLane(Lane):
         """The detached run ended: its worker goes on now."""
         self.lanes.detached.discard(self)
         super().finished()
-
-    def stopping(self) -> bool:
-        """Whether the intake ends detached runs now (a stop)."""
-        return self.lanes.stopping
