@@ -7,7 +7,6 @@ How the waiting asks are kept and answered is `_waiters`; their timeouts,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
-from types import CoroutineType
 from typing import Any
 
 from botrt.adapter import TextEvent
@@ -33,6 +32,7 @@ __all__ = [
 _CURRENT = CURRENT.get  # bound once: read for every ask
 _lane = LANE.get
 _new = object.__new__
+_SENT: Any = object()  # `next`'s default: the prompt's reply is sent
 
 
 def dialogues_of(run: FlowRun, what: str) -> Dialogues:
@@ -125,8 +125,10 @@ class _Asking:
                 f"ask() works only in a flow run started by a text message; this run handles "
                 f"{type(event).__name__}, which has no user and chat to ask"
             )
-        services = run.services
-        dialogues = services.dialogues if services is not None else None
+        try:
+            dialogues = run.services.dialogues
+        except AttributeError:  # no services
+            dialogues = None
         if dialogues is None:
             dialogues = dialogues_of(run, "ask()")  # raises
         lane = _lane(None)
@@ -140,13 +142,11 @@ class _Asking:
                 if keyboard is None
                 else latest.reply(prompt, keyboard=keyboard)
             )
-            # A coroutine is stepped as it is (no wrapper of `__await__`'s in between).
-            inner = reply if reply.__class__ is CoroutineType else reply.__await__()
-            try:
-                yielded = inner.send(None)
-            except StopIteration:
-                pass  # sent without a suspension: wait now
-            else:
+            inner = reply.__await__()
+            # `next` with a default: a reply sent without a suspension ends with no
+            # StopIteration raised and caught here (the usual case: cheaper).
+            yielded = next(inner, _SENT)
+            if yielded is not _SENT:
                 self._inner = inner
                 self._latest = latest
                 return yielded

@@ -123,26 +123,38 @@ class Deadlines:
         """Give `waiter` a deadline `seconds` from now."""
         queue = self._queues.get(seconds)
         if queue is None:
-            queue = self._queues[seconds] = _Queue(seconds)
-            deadline = self._clock().now() + queue.step
-            heapq.heappush(self._order, (deadline, seconds, queue))
-        else:
-            deadline = self._clock().now() + queue.step
-        waiter.deadline = deadline
+            self._add_first(waiter, seconds)
+            return
+        # The clock goes forward: this deadline is the queue's last, and no earlier
+        # than the first one, which the sweeper already sleeps on (no wake-up).
+        waiter.deadline = self._clock().now() + queue.step
         queue.append(waiter)
         while queue[0].deadline is None:  # answered heads (this one is not)
             queue.popleft()
             self.stale -= 1
         sweeper = self._sweeper
         if sweeper is None or sweeper.done():
-            # A context of its own: the sweeper must not keep the asking run's context alive.
-            self._sweeper = asyncio.get_running_loop().create_task(
-                self._sweep(), context=contextvars.Context()
-            )
-        elif self._sleeping_until is not None and deadline < self._sleeping_until:
-            self._wake.set()  # type: ignore[union-attr]
+            self._start()
         if self.stale > _SLACK and self.stale > len(self.waiting):
             self._compact()
+
+    def _add_first(self, waiter: Waiter, seconds: float) -> None:
+        """`add` for a timeout with no queue yet: the sweeper wakes if this one is earlier."""
+        queue = self._queues[seconds] = _Queue(seconds)
+        waiter.deadline = deadline = self._clock().now() + queue.step
+        queue.append(waiter)
+        heapq.heappush(self._order, (deadline, seconds, queue))
+        sweeper = self._sweeper
+        if sweeper is None or sweeper.done():
+            self._start()
+        elif self._sleeping_until is not None and deadline < self._sleeping_until:
+            self._wake.set()  # type: ignore[union-attr]
+
+    def _start(self) -> None:
+        # A context of its own: the sweeper must not keep the asking run's context alive.
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep(), context=contextvars.Context()
+        )
 
     def left(self, waiter: Waiter) -> None:
         """`waiter` stopped waiting (answered, timed out, cancelled, ended)."""

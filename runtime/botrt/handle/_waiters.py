@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Generator, Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from botrt.adapter import TextEvent
@@ -56,6 +57,9 @@ class _Defaults:
     """``[conversations]``'s defaults, for a dispatcher that runs without a host."""
 
     timeout, cancel = 300.0, ("/cancel",)
+
+
+_DEFAULTS = repeat(_Defaults()).__next__  # the same object every time, no Python frame
 
 
 class Waiter:
@@ -166,15 +170,14 @@ class Dialogues:
         count_out: Callable[[int], None] | None = None,
     ) -> None:
         self.waiting: dict[Key, Waiter] = {}
-        self._settings: Callable[[], DialogueSettings] = settings or _Defaults
+        self._settings: Callable[[], DialogueSettings] = settings or _DEFAULTS
         self._translate = translate or (lambda text: text)
         self._count_out = count_out
         self._deadlines = Deadlines(self.waiting, clock or WallClock, self._expire)
-        # The cancel words, folded once per ``[conversations] cancel`` value (a reload
-        # may change it).
-        self._cancel_source: object = None
+        # What is used of the settings, worked out once per settings object (a new
+        # object for new values: the host's section is frozen).
+        self._seen: object = None
         self._cancel_words: frozenset[str] = frozenset()
-        self._timeout_source: object = None
         self._timeout = 0.0
 
     def wait(
@@ -191,17 +194,9 @@ class Dialogues:
         :raises FlowContextError: an ask already waits for that user there.
         :raises ValueError: `within` is not a positive number of seconds.
         """
-        key = (event.bot, event.peer_id, event.user_id)
-        waiting = self.waiting
-        if key in waiting:
-            raise FlowContextError(
-                f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
-                f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
-            )
         if within is None:
-            default = self._settings().timeout
-            if default is not self._timeout_source:  # once per value: no float per waiter
-                self._timeout_source, self._timeout = default, float(default)
+            if self._settings() is not self._seen:
+                self._apply(self._settings())
             seconds = self._timeout
         else:
             seconds = float(within)
@@ -213,13 +208,18 @@ class Dialogues:
         # `Waiter(self, key, future, lane, latest, seconds)` with no `__init__` call.
         waiter = _new(Waiter)
         waiter.dialogues = self
-        waiter.key = key
         waiter.future = future
         waiter.lane = lane
         waiter.latest = latest
         waiter.timeout = seconds
         waiter.deadline = None
-        waiting[key] = waiter
+        # One lookup: registered unless an ask already waits there.
+        key = waiter.key = (event.bot, event.peer_id, event.user_id)
+        if self.waiting.setdefault(key, waiter) is not waiter:
+            raise FlowContextError(
+                f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
+                f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
+            )
         if seconds != _FOREVER:
             self._deadlines.add(waiter, seconds)
         if lane is not None:
@@ -260,10 +260,11 @@ class Dialogues:
         """
         # `take`, written out: an answer is the hot path of a dialogue.
         waiting = self.waiting
-        key = waiter.key
-        if waiting.get(key) is not waiter:
+        taken = waiting.pop(waiter.key, None)
+        if taken is not waiter:
+            if taken is not None:
+                waiting[waiter.key] = taken  # another ask's: it still waits
             return _NOTHING
-        del waiting[key]
         if waiter.deadline is not None:
             waiter.deadline = None
             self._deadlines.stale += 1
@@ -272,18 +273,24 @@ class Dialogues:
         lane = waiter.lane
         if lane is not None:
             lane.latest = event
-        cancel = self._settings().cancel
-        if cancel is not self._cancel_source:
-            self._cancel_words = frozenset(w.strip().casefold() for w in cancel)
-            self._cancel_source = cancel
-        result: TextEvent | ConversationCancelled = event
+        if self._settings() is not self._seen:
+            self._apply(self._settings())
         if self._cancel_words:
             text = event.text.strip()
             if text.casefold() in self._cancel_words:
-                result = ConversationCancelled(text, event=event)
+                cancelled = ConversationCancelled(text, event=event)
+                if waiter.future is None:
+                    return lane.resume(cancelled)  # type: ignore[union-attr]
+                return _resume_future(waiter.future, lane, cancelled)
         if waiter.future is None:
-            return lane.resume(result)  # type: ignore[union-attr]
-        return _resume_future(waiter.future, lane, result)
+            return lane.resume(event)  # type: ignore[union-attr]
+        return _resume_future(waiter.future, lane, event)
+
+    def _apply(self, settings: DialogueSettings) -> None:
+        """Work out what is used of `settings`: the default timeout, the folded cancel words."""
+        self._timeout = float(settings.timeout)
+        self._cancel_words = frozenset(w.strip().casefold() for w in settings.cancel)
+        self._seen = settings
 
     async def tell_ended(self, exc: ConversationEnded, event: Event) -> None:
         """An uncaught `exc` ended the run of `event`: tell the user, quietly for the log."""
