@@ -137,11 +137,11 @@ class _Asking:
         prompt = self._prompt
         if prompt is not None:
             keyboard = self._keyboard
-            reply = (
-                latest.reply(prompt)
-                if keyboard is None
-                else latest.reply(prompt, keyboard=keyboard)
-            )
+            if keyboard is None:
+                reply = latest.reply(prompt)
+            else:
+                reply = latest.reply(prompt, keyboard=keyboard)
+                self._keyboard = None
             inner = reply.__await__()
             # `next` with a default: a reply sent without a suspension ends with no
             # StopIteration raised and caught here (the usual case: cheaper).
@@ -151,8 +151,8 @@ class _Asking:
                 self._latest = latest
                 return yielded
         # `_wait_in`, written out: the usual first step sends the prompt and parks.
-        self._prompt = self._keyboard = None
-        waiting = dialogues.wait(latest, latest, self._timeout)
+        self._prompt = None  # what it awaits from now on ends with the answer
+        waiting = dialogues.wait(latest, latest, self._timeout, lane)
         if waiting.__class__ is Waiter:
             self._inner = waiting  # parked: its first step yields itself
             return waiting
@@ -208,7 +208,7 @@ class _Asking:
     def _wait_in(self, dialogues: Dialogues, latest: TextEvent) -> Any:
         """Start waiting, and take the wait's first step."""
         self._prompt = self._keyboard = None
-        waiting = dialogues.wait(latest, latest, self._timeout)
+        waiting = dialogues.wait(latest, latest, self._timeout, _lane(None))
         if waiting.__class__ is Waiter:
             self._inner = waiting  # parked: its first step yields itself
             return waiting

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
-from botrt.handle._lane import LANE
 from botrt.handle._run import FlowContextError
 from botrt.handle._timeouts import Deadlines, DialogueClock, WallClock
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
     from botrt.handle._lane import Lane
 
 log = logging.getLogger("botrt.conversations")
-_lane = LANE.get  # bound once: read for every ask
 _new = object.__new__
 _FOREVER = float("inf")  # a timeout that never ends: no deadline
 
@@ -181,12 +179,13 @@ class Dialogues:
         self._timeout = 0.0
 
     def wait(
-        self, event: TextEvent, latest: TextEvent, within: float | None
+        self, event: TextEvent, latest: TextEvent, within: float | None, lane: Lane | None
     ) -> Awaitable[TextEvent]:
         """What to await for the next message of `event`'s user in its chat on its bot.
 
         `within` is in seconds (None: ``[conversations] timeout``); `latest`
-        is what the end notice answers. The checks below raise at once.
+        is what the end notice answers; `lane` is the asking run's (``LANE``,
+        None outside one). The checks below raise at once.
 
         :raises ConversationTimeout: no answer within `within` seconds.
         :raises ConversationCancelled: the answer was a cancel word.
@@ -197,12 +196,11 @@ class Dialogues:
         if within is None:
             if self._settings() is not self._seen:
                 self._apply(self._settings())
-            seconds = self._timeout
+            seconds = self._timeout  # checked by `_apply`
         else:
             seconds = float(within)
-        if not seconds > 0:
-            raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
-        lane = _lane(None)
+            if not seconds > 0:
+                raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
         parks = lane is not None and lane.driving
         future = None if parks else asyncio.get_running_loop().create_future()
         # `Waiter(self, key, future, lane, latest, seconds)` with no `__init__` call.
@@ -212,7 +210,6 @@ class Dialogues:
         waiter.lane = lane
         waiter.latest = latest
         waiter.timeout = seconds
-        waiter.deadline = None
         # One lookup: registered unless an ask already waits there.
         key = waiter.key = (event.bot, event.peer_id, event.user_id)
         if self.waiting.setdefault(key, waiter) is not waiter:
@@ -221,7 +218,9 @@ class Dialogues:
                 f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
             )
         if seconds != _FOREVER:
-            self._deadlines.add(waiter, seconds)
+            self._deadlines.add(waiter, seconds)  # sets `deadline`
+        else:
+            waiter.deadline = None
         if lane is not None:
             lane.waiter = waiter
             if parks and lane.detached:
@@ -287,8 +286,17 @@ class Dialogues:
         return _resume_future(waiter.future, lane, event)
 
     def _apply(self, settings: DialogueSettings) -> None:
-        """Work out what is used of `settings`: the default timeout, the folded cancel words."""
-        self._timeout = float(settings.timeout)
+        """Work out what is used of `settings`: the default timeout, the folded cancel words.
+
+        :raises ValueError: the timeout is not a positive number of seconds.
+        """
+        timeout = float(settings.timeout)
+        if not timeout > 0:
+            raise ValueError(
+                f"[conversations] timeout = {settings.timeout!r}: the timeout must be positive "
+                "seconds"
+            )
+        self._timeout = timeout
         self._cancel_words = frozenset(w.strip().casefold() for w in settings.cancel)
         self._seen = settings
 
