@@ -436,3 +436,13 @@ async def test_a_run_that_asks_again_once_the_test_host_closes_ends_at_once() ->
         await th.emit(waiting)
     assert ends == ["first", "second"]
     assert waiting.replies[:2] == ["?", "still there?"]
+
+
+async def test_the_sweeper_ends_once_the_last_waiting_ask_is_answered() -> None:
+    clock = ManualClock(START)
+    async with TestHost(flows=[quiz], clock=clock) as th:
+        assert await th.send("/quiz") == ["What is 2+2?"]
+        await clock.wait_sleeping(1)
+        assert await th.send("4") == ["Right!"]
+        await clock.wait_sleeping(0)  # the run ended without asking again
+        assert len(th.dispatcher.dialogues._deadlines) == 0

@@ -175,3 +175,16 @@ async def test_a_run_that_asks_again_once_the_stop_ended_its_wait_ends_at_once()
         "The conversation was interrupted: the bot is restarting. Please start again in a minute."
     )
     assert first.replies == ["?", "still there?", restart]
+
+
+async def test_the_sweeper_ends_once_the_last_parked_ask_is_answered() -> None:
+    clock = ManualClock(START)
+    async with served(clock) as host:
+        others = len(clock.sleepers)  # the host's own (its scheduler)
+        await say(host, "/loop", user_id=1)
+        await clock.wait_sleeping(others + 1)
+        for text in ("a", "b"):  # answered, and the run asks again: the sweeper stays
+            await say(host, text, user_id=1)
+            assert len(clock.sleepers) == others + 1
+        assert (await say(host, "c", user_id=1)).replies == ["done c"]
+        await clock.wait_sleeping(others)  # the run ended: nothing waits

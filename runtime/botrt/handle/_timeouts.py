@@ -18,7 +18,7 @@ import datetime as dt
 import heapq
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -172,6 +172,23 @@ class Deadlines:
             # at every answer).
             self._idle_check = True
             asyncio.get_running_loop().call_soon(self._wake_if_idle)
+
+    def then_check_idle(self, resumed: Awaitable[None]) -> Awaitable[None]:
+        """`resumed` (an answered run going on), then the sweeper ends if no ask waits.
+
+        An answer that leaves no ask waiting: the run usually asks again before
+        `resumed` is over, and then the sweeper goes on sleeping.
+        """
+        if self._wake is None:
+            return resumed  # no sweeper asleep: nothing to end
+        return self._then_check_idle(resumed)
+
+    async def _then_check_idle(self, resumed: Awaitable[None]) -> None:
+        try:
+            await resumed
+        finally:
+            if not self.waiting and self._wake is not None:
+                self._wake.set()
 
     def _wake_if_idle(self) -> None:
         self._idle_check = False

@@ -267,23 +267,25 @@ class Dialogues:
         if waiter.deadline is not None:
             waiter.deadline = None
             self._deadlines.stale += 1
-        if not waiting:
-            self._deadlines.idle()
         lane = waiter.lane
         if lane is not None:
             lane.latest = event
         if self._settings() is not self._seen:
             self._apply(self._settings())
+        result: TextEvent | ConversationCancelled = event
         if self._cancel_words:
             text = event.text.strip()
             if text.casefold() in self._cancel_words:
-                cancelled = ConversationCancelled(text, event=event)
-                if waiter.future is None:
-                    return lane.resume(cancelled)  # type: ignore[union-attr]
-                return _resume_future(waiter.future, lane, cancelled)
+                result = ConversationCancelled(text, event=event)
         if waiter.future is None:
-            return lane.resume(event)  # type: ignore[union-attr]
-        return _resume_future(waiter.future, lane, event)
+            resumed = lane.resume(result)  # type: ignore[union-attr]
+        else:
+            resumed = _resume_future(waiter.future, lane, result)
+        if not waiting:
+            # The sweeper may have nothing left to wait for: checked once the run waits
+            # again or ends (it usually asks again at once).
+            return self._deadlines.then_check_idle(resumed)
+        return resumed
 
     def _apply(self, settings: DialogueSettings) -> None:
         """Work out what is used of `settings`: the default timeout, the folded cancel words.
