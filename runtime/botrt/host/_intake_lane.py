@@ -55,15 +55,30 @@ class IntakeLane(Lane):
         return self  # type: ignore[return-value]
 
     def __next__(self) -> Any:
-        # `send(None)` written out: the task's every step of every event comes here,
-        # and an answer's first step (what `resume` left pending).
-        value = self.pending
-        if value is _NONE:
-            value = None
-        else:
-            self.pending = _NONE
-            if isinstance(value, BaseException):
-                return self.throw(value)
+        # `send(None)` written out: the task's every step of every event comes here.
+        if self.pending is _NONE:
+            coro = self.coro
+            self.driving = True
+            try:
+                yielded = (
+                    self.context.run(coro.send, None)  # type: ignore[union-attr]
+                    if self.outside
+                    else coro.send(None)  # type: ignore[union-attr]
+                )
+            except BaseException:
+                self.coro = None  # `_ended`, inline for the first drive's usual end
+                if self.task is None:
+                    self._ended()
+                raise
+            finally:
+                self.driving = False
+            if yielded.__class__ is Waiter:
+                raise StopIteration(True)
+            return yielded
+        # The first step of a resumed run (an answer's): what `resume` left goes in.
+        value, self.pending = self.pending, _NONE
+        if isinstance(value, BaseException):
+            return self.throw(value)
         coro = self.coro
         self.driving = True
         try:
@@ -73,14 +88,12 @@ class IntakeLane(Lane):
                 else coro.send(value)  # type: ignore[union-attr]
             )
         except BaseException:
-            self.coro = None  # `_ended`, inline for the first drive's usual end
-            if self.task is None:
-                self._ended()
+            self._ended()
             raise
         finally:
             self.driving = False
         if yielded.__class__ is Waiter:
-            raise StopIteration(True)
+            raise StopIteration(True)  # parked again
         return yielded
 
     def send(self, value: Any) -> Any:
