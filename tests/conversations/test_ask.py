@@ -329,7 +329,7 @@ def test_every_end_notice_has_a_russian_translation() -> None:
         assert core_translator("en").gettext(notice) == notice
 
 
-async def test_answered_asks_do_not_pile_up_in_the_timeout_heap() -> None:
+async def test_answered_asks_do_not_pile_up_in_the_timeout_queue() -> None:
     clock = ManualClock(START)
     async with TestHost(flows=[quiz], clock=clock) as th:
         dialogues = th.dispatcher.dialogues
@@ -338,7 +338,9 @@ async def test_answered_asks_do_not_pile_up_in_the_timeout_heap() -> None:
             await th.send("/quiz", user_id=user)
             assert await th.send("4", user_id=user) == ["Right!"]
         assert list(dialogues.waiting) == [("memory", 9999, 9999)]
-        assert len(dialogues._deadlines) <= 2 * 64 + 2
+        # The one that never answers is the queue's head: the answered ones behind it
+        # are dropped in bulk, not one by one at the head.
+        assert len(dialogues._deadlines) <= 64 + 2
 
 
 async def test_the_first_message_keeps_its_own_replies() -> None:
@@ -353,3 +355,94 @@ async def test_the_first_message_keeps_its_own_replies() -> None:
         assert await th.send("Ann") == ["Hi, Ann"]
         assert first.replies == ["Your name?", "Hi, Ann"]
         assert type(first.replies) is list
+
+
+async def test_asks_time_out_in_deadline_order_across_timeouts_and_answers() -> None:
+    clock = ManualClock(START)
+
+    @on_command("ask")
+    async def asking(event: TextEvent) -> None:
+        await ask("?", timeout=float(event.text.split()[1]))
+
+    def at(seconds: int) -> dt.datetime:
+        return START + dt.timedelta(seconds=seconds)
+
+    async with TestHost(flows=[asking], clock=clock) as th:
+        waiting = th.dispatcher.dialogues.waiting
+        answered = MemoryEvent("/ask 10", user_id=1)  # due at 10, answered at 6
+        await th.emit(answered)
+        clock.advance(at(3))
+        second = MemoryEvent("/ask 10", user_id=2)  # due at 13
+        await th.emit(second)
+        clock.advance(at(5))
+        third = MemoryEvent("/ask 10", user_id=3)  # due at 15
+        await th.emit(third)
+        clock.advance(at(6))
+        assert await th.send("yes", user_id=1) == []
+        shorter = MemoryEvent("/ask 4", user_id=4)  # due at 10: another timeout's queue
+        await th.emit(shorter)
+        clock.advance(at(10))
+        await th.settle()
+        assert sorted(key[2] for key in waiting) == [2, 3]
+        assert shorter.replies[1:] == ["The conversation ended: no answer came in time."]
+        assert answered.replies == ["?"]
+        clock.advance(at(12))
+        await th.settle()
+        assert sorted(key[2] for key in waiting) == [2, 3]
+        clock.advance(at(13))
+        await th.settle()
+        assert sorted(key[2] for key in waiting) == [3]
+        assert second.replies[1:] == ["The conversation ended: no answer came in time."]
+        clock.advance(at(15))
+        await th.settle()
+        assert waiting == {}
+        assert third.replies[1:] == ["The conversation ended: no answer came in time."]
+        await clock.wait_sleeping(0)  # nothing waits: the sweeper ended
+        assert len(th.dispatcher.dialogues._deadlines) == 0
+
+
+async def test_a_timeout_that_never_ends_keeps_no_deadline() -> None:
+    clock = ManualClock(START)
+
+    @on_command("ask")
+    async def forever(event: TextEvent) -> None:
+        await ask("?", timeout=float("inf"))
+
+    async with TestHost(flows=[forever], clock=clock) as th:
+        assert await th.send("/ask") == ["?"]
+        clock.advance(START + dt.timedelta(days=3650))
+        await th.settle()
+        assert len(th.dispatcher.dialogues.waiting) == 1
+        assert len(th.dispatcher.dialogues._deadlines) == 0
+
+
+async def test_a_run_that_asks_again_once_the_test_host_closes_ends_at_once() -> None:
+    ends: list[str] = []
+
+    @on_command("stubborn")
+    async def stubborn(event: TextEvent) -> None:
+        try:
+            await ask("?")
+        except ConversationEnded:
+            ends.append("first")
+            try:
+                await ask("still there?")
+            except ConversationEnded:
+                ends.append("second")
+                raise
+
+    waiting = MemoryEvent("/stubborn", user_id=4)
+    async with TestHost(flows=[stubborn]) as th:
+        await th.emit(waiting)
+    assert ends == ["first", "second"]
+    assert waiting.replies[:2] == ["?", "still there?"]
+
+
+async def test_the_sweeper_ends_once_the_last_waiting_ask_is_answered() -> None:
+    clock = ManualClock(START)
+    async with TestHost(flows=[quiz], clock=clock) as th:
+        assert await th.send("/quiz") == ["What is 2+2?"]
+        await clock.wait_sleeping(1)
+        assert await th.send("4") == ["Right!"]
+        await clock.wait_sleeping(0)  # the run ended without asking again
+        assert len(th.dispatcher.dialogues._deadlines) == 0

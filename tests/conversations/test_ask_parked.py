@@ -15,7 +15,7 @@ import pytest
 
 from botrt.adapter import TextEvent
 from botrt.config import parse_config
-from botrt.handle import ConversationTimeout, ask, get_event, on_command
+from botrt.handle import ConversationEnded, ConversationTimeout, ask, get_event, on_command
 from botrt.host import Host
 from botrt.testing import ManualClock, MemoryEvent
 
@@ -55,6 +55,22 @@ async def forever(event: TextEvent) -> None:
         CLOSED.append(event.user_id)
 
 
+STUBBORN: list[str] = []
+
+
+@on_command("stubborn")
+async def stubborn(event: TextEvent) -> None:
+    try:
+        await ask("?")
+    except ConversationEnded as first:
+        STUBBORN.append(type(first).__name__)
+        try:
+            await ask("still there?")  # the host stops: this ask ends at once
+        except ConversationEnded as second:
+            STUBBORN.append(type(second).__name__)
+            raise
+
+
 @on_command("hang")
 async def hang(event: TextEvent) -> None:
     await anyio.Event().wait()
@@ -76,7 +92,7 @@ async def served(
     if drain_grace is not None:
         host.drain_grace = drain_grace  # read when serving starts
     await host.start()
-    host.dispatcher.replace((), [loop, patient, forever, hang])
+    host.dispatcher.replace((), [loop, patient, forever, stubborn, hang])
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: host.serve(signals=False))
@@ -146,3 +162,29 @@ async def test_a_hard_stop_closes_parked_runs(caplog: pytest.LogCaptureFixture) 
     # The parked run was closed: its `finally` ran, and it waits no more.
     assert CLOSED == [2]
     assert host.dispatcher.dialogues.waiting == {}
+
+
+async def test_a_run_that_asks_again_once_the_stop_ended_its_wait_ends_at_once() -> None:
+    STUBBORN.clear()
+    async with served() as host:
+        first = await say(host, "/stubborn", user_id=3)
+        assert first.replies == ["?"]
+    assert STUBBORN == ["ConversationEnded", "ConversationEnded"]
+    assert host.dispatcher.dialogues.waiting == {}
+    restart = (
+        "The conversation was interrupted: the bot is restarting. Please start again in a minute."
+    )
+    assert first.replies == ["?", "still there?", restart]
+
+
+async def test_the_sweeper_ends_once_the_last_parked_ask_is_answered() -> None:
+    clock = ManualClock(START)
+    async with served(clock) as host:
+        others = len(clock.sleepers)  # the host's own (its scheduler)
+        await say(host, "/loop", user_id=1)
+        await clock.wait_sleeping(others + 1)
+        for text in ("a", "b"):  # answered, and the run asks again: the sweeper stays
+            await say(host, text, user_id=1)
+            assert len(clock.sleepers) == others + 1
+        assert (await say(host, "c", user_id=1)).replies == ["done c"]
+        await clock.wait_sleeping(others)  # the run ended: nothing waits

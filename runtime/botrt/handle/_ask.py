@@ -12,7 +12,7 @@ from typing import Any
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
 from botrt.handle._lane import LANE
-from botrt.handle._run import FlowContextError, FlowRun, current_run
+from botrt.handle._run import CURRENT, FlowContextError, FlowRun, current_run
 from botrt.handle._timeouts import DialogueClock
 from botrt.handle._waiters import Dialogues, DialogueSettings, Key, Waiter
 
@@ -28,6 +28,11 @@ __all__ = [
     "ask",
     "dialogues_of",
 ]
+
+_CURRENT = CURRENT.get  # bound once: read for every ask
+_lane = LANE.get
+_new = object.__new__
+_SENT: Any = object()  # `next`'s default: the prompt's reply is sent
 
 
 def dialogues_of(run: FlowRun, what: str) -> Dialogues:
@@ -73,7 +78,13 @@ def ask(
     :raises FlowContextError: outside a flow run started by a text event, or
         when an ask already waits for this user in this chat.
     """
-    return _Asking(prompt, timeout, keyboard)
+    # No `__init__` call: ask() is on every step of a dialogue.
+    asking = _new(_Asking)
+    asking._prompt = prompt
+    asking._timeout = timeout
+    asking._keyboard = keyboard
+    asking._inner = asking._latest = None
+    return asking
 
 
 class _Asking:
@@ -84,30 +95,84 @@ class _Asking:
     small object instead of a coroutine frame (one per waiting user). It
     does what a coroutine would: nothing runs until it is awaited, every
     suspension passes through, exceptions are thrown into what it awaits.
+    A parked wait is the `Waiter` itself, stepped here without calling it.
     """
 
-    __slots__ = ("_dialogues", "_inner", "_keyboard", "_latest", "_prompt", "_timeout")
+    __slots__ = ("_inner", "_keyboard", "_latest", "_prompt", "_timeout")
 
-    def __init__(self, prompt: str | None, timeout: float | None, keyboard: Any) -> None:
-        self._prompt = prompt
-        self._timeout = timeout
-        self._keyboard = keyboard
-        # What it awaits now: the prompt's reply, then the wait (None: not started).
-        self._inner: Any = None
-        self._dialogues: Dialogues | None = None
-        self._latest: TextEvent | None = None
+    # Made by `ask()`, which sets every slot: `_prompt`, `_timeout`, `_keyboard`;
+    # `_inner`, what it awaits now (None: not started; the prompt's reply, then the
+    # wait); `_latest`, the message a suspended prompt answers (the wait's too).
+    _prompt: str | None
+    _timeout: float | None
+    _keyboard: Any
+    _inner: Any
+    _latest: TextEvent | None
 
     def __await__(self) -> Generator[Any, Any, TextEvent]:
         return self  # type: ignore[return-value]
 
     def __next__(self) -> Any:
-        return self.send(None)
+        # The first step (and any later one with nothing sent in, as `send(None)`).
+        if self._inner is not None:
+            return self.send(None)
+        run = _CURRENT(None)
+        if run is None:
+            run = current_run("ask()")  # raises
+        event = run.event
+        if not isinstance(event, TextEvent):
+            raise FlowContextError(
+                f"ask() works only in a flow run started by a text message; this run handles "
+                f"{type(event).__name__}, which has no user and chat to ask"
+            )
+        try:
+            dialogues = run.services.dialogues
+        except AttributeError:  # no services
+            dialogues = None
+        if dialogues is None:
+            dialogues = dialogues_of(run, "ask()")  # raises
+        lane = _lane(None)
+        # The conversation's latest message: the same user in the same chat as `event`.
+        latest = lane.latest if lane is not None and lane.latest is not None else event
+        prompt = self._prompt
+        if prompt is not None:
+            keyboard = self._keyboard
+            if keyboard is None:
+                reply = latest.reply(prompt)
+            else:
+                reply = latest.reply(prompt, keyboard=keyboard)
+                self._keyboard = None
+            inner = reply.__await__()
+            # `next` with a default: a reply sent without a suspension ends with no
+            # StopIteration raised and caught here (the usual case: cheaper).
+            yielded = next(inner, _SENT)
+            if yielded is not _SENT:
+                self._inner = inner
+                self._latest = latest
+                return yielded
+        # `_wait_in`, written out: the usual first step sends the prompt and parks.
+        self._prompt = None  # what it awaits from now on ends with the answer
+        waiting = dialogues.wait(latest, latest, self._timeout, lane)
+        if waiting.__class__ is Waiter:
+            self._inner = waiting  # parked: its first step yields itself
+            return waiting
+        self._inner = inner = waiting.__await__()
+        return inner.send(None)
 
     def send(self, value: Any) -> Any:
         """One step: what the awaited thing yields; StopIteration(answer) at the end."""
         inner = self._inner
+        if inner.__class__ is Waiter:  # parked: `value` is the answer (`Waiter.send`)
+            if value is None:
+                return inner
+            lane = inner.lane
+            if lane is not None and lane.waiter is inner:
+                lane.waiter = None
+            raise StopIteration(value)
         if inner is None:
-            inner = self._begin()
+            if value is not None:
+                raise TypeError("can't send non-None value to a just-started ask()")
+            return self.__next__()
         try:
             return inner.send(value)
         except StopIteration:
@@ -134,40 +199,18 @@ class _Asking:
         if inner is not None:
             inner.close()
 
-    def _begin(self) -> Any:
+    def _wait(self) -> Any:
+        """Start waiting once the prompt's reply, which suspended, is sent."""
+        latest, self._latest = self._latest, None
         run = current_run("ask()")
-        event = run.event
-        if not isinstance(event, TextEvent):
-            raise FlowContextError(
-                f"ask() works only in a flow run started by a text message; this run handles "
-                f"{type(event).__name__}, which has no user and chat to ask"
-            )
-        services = run.services
-        dialogues = services.dialogues if services is not None else None
-        self._dialogues = dialogues if dialogues is not None else dialogues_of(run, "ask()")
-        lane = LANE.get(None)
-        # The conversation's latest message: the same user in the same chat as `event`.
-        self._latest = latest = (
-            lane.latest if lane is not None and lane.latest is not None else event
-        )
-        prompt = self._prompt
-        if prompt is None:
-            return self._wait(False)
-        keyboard = self._keyboard
-        reply = (
-            latest.reply(prompt) if keyboard is None else latest.reply(prompt, keyboard=keyboard)
-        )
-        self._inner = inner = reply.__await__()
-        return inner
+        return self._wait_in(dialogues_of(run, "ask()"), latest)  # type: ignore[arg-type]
 
-    def _wait(self, step: bool = True) -> Any:
-        """Start waiting; with `step`, take its first step (the prompt was just sent)."""
-        self._prompt = None
-        latest = self._latest
-        self._inner = inner = self._dialogues.wait(  # type: ignore[union-attr]
-            latest,  # type: ignore[arg-type]
-            latest,  # type: ignore[arg-type]
-            self._timeout,
-        ).__await__()
-        self._dialogues = self._latest = self._keyboard = None
-        return inner.send(None) if step else inner
+    def _wait_in(self, dialogues: Dialogues, latest: TextEvent) -> Any:
+        """Start waiting, and take the wait's first step."""
+        self._prompt = self._keyboard = None
+        waiting = dialogues.wait(latest, latest, self._timeout, _lane(None))
+        if waiting.__class__ is Waiter:
+            self._inner = waiting  # parked: its first step yields itself
+            return waiting
+        self._inner = inner = waiting.__await__()
+        return inner.send(None)

@@ -35,8 +35,12 @@ class Lane:
     """What an event's run holds while it runs, and gives back when it waits for an answer.
 
     Attributes:
+        driving: inside a step of the lane's run, where an `ask()` can park it
+            (only a lane that parks runs sets it: see `parkable`).
         detached: the run this lane was running waits (or waited) in `ask()`:
             the lane no longer runs events; its task ends with the run.
+        ending: the runner ended this lane's run's wait (it stops): an ask
+            the run makes from now on ends at once.
         epoch: the reload epoch the running event is counted in (None: not counted).
         latest: the conversation's latest message the run has seen (an answer),
             which prompts and the end notice reply to.
@@ -44,10 +48,12 @@ class Lane:
         waiter: the `ask()` this lane's run waits in now, if any.
     """
 
-    __slots__ = ("detached", "epoch", "latest", "step", "waiter")
+    __slots__ = ("detached", "driving", "ending", "epoch", "latest", "step", "waiter")
 
     def __init__(self) -> None:
         self.detached = False
+        self.driving = False
+        self.ending = False
         self.epoch: int | None = None
         self.latest: TextEvent | None = None
         self.step: asyncio.Future[None] | None = None
@@ -81,7 +87,7 @@ class Lane:
 
     def parkable(self) -> bool:
         """Whether a run asking now can be parked: set aside with no task until its answer."""
-        return False
+        return self.driving
 
     def resume(self, answer: TextEvent | BaseException) -> Awaitable[None]:
         """Resume the parked run with `answer` (an exception: raised by its `ask`), awaited.
@@ -95,12 +101,13 @@ class Lane:
         """Resume the parked run with `exc` in a task of the runner's (a timeout, a stop)."""
         raise NotImplementedError("this lane does not park runs")
 
-    def stopping(self) -> bool:
-        """Whether the runner is stopping: a run that starts to wait is ended at once."""
-        return False
-
     def end(self) -> None:
-        """End the run's wait with `ConversationEnded` (the host stops), if it waits."""
+        """End the run's wait with `ConversationEnded` (the host stops), if it waits.
+
+        Every ask the run makes after this ends at once (`ending`): the runner
+        ends every run that waits, or may wait, when it stops.
+        """
+        self.ending = True
         waiter = self.waiter
         if waiter is not None:
             waiter.stop()

@@ -1,9 +1,13 @@
-"""The timeouts of waiting asks: one heap on the host's clock, one sweeper task while any waits.
+"""The timeouts of waiting asks: a queue per timeout on the host's clock, one sweeper task.
 
 No task, timer or loop handle per waiting ask: a waiter carries its deadline
-and sits in the heap itself (ordered by it), and one sweeper sleeps until the
-earliest deadline. An answered waiter stays in the heap until it is popped,
-or until answered ones are most of the heap (then the heap is rebuilt).
+and sits in the queue of its timeout itself. Asks with the same timeout get
+their deadlines in the order they ask, so each queue is in deadline order
+with no sorting (a bot has a few distinct timeouts); a small heap orders the
+queues by their first deadline, and one sweeper sleeps until the earliest.
+An answered waiter (its deadline cleared) stays in its queue until it reaches
+the head (dropped there by the next ask of that timeout, or by the sweeper),
+or until answered ones outnumber the waiting asks (then the queues are rebuilt).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import contextvars
 import datetime as dt
 import heapq
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -50,22 +55,43 @@ class WallClock:
             await wake.wait()
 
 
+class _Queue(deque["Waiter"]):
+    """The waiters of one timeout value, in deadline order (answered ones not yet dropped)."""
+
+    __slots__ = ("seconds", "step")
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.step = dt.timedelta(seconds=seconds)  # built once per timeout, not per ask
+
+
+# Compaction: answered entries are dropped all at once when more than this many
+# outnumber the waiting asks (a few answers out of order must not rebuild the queues).
+_SLACK = 64
+
+
 class Deadlines:
     """The deadlines of the waiting asks of one `Dialogues`, and the sweeper that keeps them.
 
     `expire` is called with each waiter whose deadline passed while it
-    still waits (the sweeper's task, on `clock`'s time).
+    still waits (the sweeper's task, on `clock`'s time). A waiter that stops
+    waiting has its deadline cleared (`left`); its entry is dropped later.
+
+    Attributes:
+        stale: entries of waiters that no longer wait, not yet dropped.
     """
 
     __slots__ = (
         "_clock",
         "_expire",
-        "_heap",
         "_idle_check",
+        "_order",
+        "_queues",
         "_sleeping_until",
-        "_stale",
         "_sweeper",
         "_wake",
+        "stale",
         "waiting",
     )
 
@@ -75,89 +101,152 @@ class Deadlines:
         clock: Callable[[], DialogueClock],
         expire: Callable[[Waiter], None],
     ) -> None:
-        self.waiting = waiting  # the live waiters: a popped one not in it is stale
+        self.waiting = waiting  # the live waiters
         self._clock = clock
         self._expire = expire
-        # Waiters, ordered by deadline (`Waiter.__lt__`); answered ones stay until popped.
-        self._heap: list[Waiter] = []
-        self._stale = 0
+        self._queues: dict[float, _Queue] = {}  # by timeout in seconds
+        # The queues by their first deadline (then their timeout: no tie between two
+        # entries), one entry each; an entry's deadline may be earlier than its queue's
+        # first one (answered heads dropped since): the sweeper moves it on.
+        self._order: list[tuple[dt.datetime, float, _Queue]] = []
+        self.stale = 0
         self._idle_check = False
         self._sweeper: asyncio.Task[None] | None = None
         self._wake: anyio.Event | None = None
         self._sleeping_until: dt.datetime | None = None
 
     def __len__(self) -> int:
-        """Entries in the heap, answered ones not yet popped included."""
-        return len(self._heap)
+        """Entries in the queues, answered ones not yet dropped included."""
+        return sum(len(queue) for queue in self._queues.values())
 
     def add(self, waiter: Waiter, seconds: float) -> None:
         """Give `waiter` a deadline `seconds` from now."""
-        deadline = self._clock().now() + dt.timedelta(seconds=seconds)
-        waiter.deadline = deadline
-        heapq.heappush(self._heap, waiter)
+        queue = self._queues.get(seconds)
+        if queue is None:
+            self._add_first(waiter, seconds)
+            return
+        # The clock goes forward: this deadline is the queue's last, and no earlier
+        # than the first one, which the sweeper already sleeps on (no wake-up).
+        waiter.deadline = self._clock().now() + queue.step
+        queue.append(waiter)
+        while queue[0].deadline is None:  # answered heads (this one is not)
+            queue.popleft()
+            self.stale -= 1
         sweeper = self._sweeper
         if sweeper is None or sweeper.done():
-            # A context of its own: the sweeper must not keep the asking run's context alive.
-            self._sweeper = asyncio.get_running_loop().create_task(
-                self._sweep(), context=contextvars.Context()
-            )
+            self._start()
+        if self.stale > _SLACK and self.stale > len(self.waiting):
+            self._compact()
+
+    def _add_first(self, waiter: Waiter, seconds: float) -> None:
+        """`add` for a timeout with no queue yet: the sweeper wakes if this one is earlier."""
+        queue = self._queues[seconds] = _Queue(seconds)
+        waiter.deadline = deadline = self._clock().now() + queue.step
+        queue.append(waiter)
+        heapq.heappush(self._order, (deadline, seconds, queue))
+        sweeper = self._sweeper
+        if sweeper is None or sweeper.done():
+            self._start()
         elif self._sleeping_until is not None and deadline < self._sleeping_until:
             self._wake.set()  # type: ignore[union-attr]
-        if self._stale > 64 and self._stale * 2 > len(self._heap):
-            self._compact()
+
+    def _start(self) -> None:
+        # A context of its own: the sweeper must not keep the asking run's context alive.
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep(), context=contextvars.Context()
+        )
 
     def left(self, waiter: Waiter) -> None:
         """`waiter` stopped waiting (answered, timed out, cancelled, ended)."""
         if waiter.deadline is not None:
-            self._stale += 1
-        if not self.waiting and self._wake is not None and not self._idle_check:
-            # The sweeper may have nothing left to wait for; checked once this step is
-            # over, since an answered run usually asks again at once (one user's dialogue
-            # would otherwise end and restart the sweeper at every answer).
+            waiter.deadline = None
+            self.stale += 1
+        if not self.waiting:
+            self.idle()
+
+    def idle(self) -> None:
+        """No ask waits now: the sweeper may have nothing left to wait for."""
+        if self._wake is not None and not self._idle_check:
+            # Checked once this step is over, since an answered run usually asks again
+            # at once (one user's dialogue would otherwise end and restart the sweeper
+            # at every answer).
             self._idle_check = True
             asyncio.get_running_loop().call_soon(self._wake_if_idle)
+
+    def then_check_idle(self, resumed: Awaitable[None]) -> Awaitable[None]:
+        """`resumed` (an answered run going on), then the sweeper ends if no ask waits.
+
+        An answer that leaves no ask waiting: the run usually asks again before
+        `resumed` is over, and then the sweeper goes on sleeping.
+        """
+        if self._wake is None:
+            return resumed  # no sweeper asleep: nothing to end
+        return self._then_check_idle(resumed)
+
+    async def _then_check_idle(self, resumed: Awaitable[None]) -> None:
+        try:
+            await resumed
+        finally:
+            if not self.waiting and self._wake is not None:
+                self._wake.set()
 
     def _wake_if_idle(self) -> None:
         self._idle_check = False
         if not self.waiting and self._wake is not None:
             self._wake.set()
 
-    def _live(self, waiter: Waiter) -> bool:
-        return self.waiting.get(waiter.key) is waiter
-
     def _compact(self) -> None:
-        live = [w for w in self._heap if self._live(w)]
-        heapq.heapify(live)
-        self._heap = live
-        self._stale = 0
+        for queue in self._queues.values():
+            live = [w for w in queue if w.deadline is not None]
+            queue.clear()
+            queue.extend(live)
+        self.stale = 0
+
+    def _first(self) -> tuple[dt.datetime, _Queue] | None:
+        """The earliest deadline of a waiting ask and its queue; drops answered heads."""
+        order = self._order
+        while order:
+            first, seconds, queue = order[0]
+            while queue and queue[0].deadline is None:
+                queue.popleft()
+                self.stale -= 1
+            if not queue:
+                heapq.heappop(order)
+                del self._queues[seconds]
+                continue
+            head = queue[0].deadline
+            if head != first:
+                heapq.heapreplace(order, (head, seconds, queue))  # type: ignore[arg-type]
+                continue
+            return first, queue
+        return None
+
+    def _clear(self) -> None:
+        self._queues.clear()
+        self._order.clear()
+        self.stale = 0
 
     async def _sweep(self) -> None:
         try:
             while True:
-                heap = self._heap
                 if not self.waiting:
-                    heap.clear()
-                    self._stale = 0
+                    self._clear()
                     return
-                while heap and not self._live(heap[0]):
-                    heapq.heappop(heap)
-                    self._stale -= 1
-                if not heap:
+                found = self._first()
+                if found is None:
                     return
                 clock = self._clock()
                 self._wake = wake = anyio.Event()
-                self._sleeping_until = first = heap[0].deadline
+                self._sleeping_until = found[0]
                 try:
-                    await clock.sleep_until(first, wake)
+                    await clock.sleep_until(found[0], wake)
                 finally:
                     self._sleeping_until = None
                     self._wake = None
                 now = clock.now()
-                heap = self._heap
-                while heap and heap[0].deadline <= now:  # type: ignore[operator]
-                    waiter = heapq.heappop(heap)
-                    if self._live(waiter):
-                        self._expire(waiter)  # counts it stale through `left`
-                    self._stale -= 1
+                while (found := self._first()) is not None and found[0] <= now:
+                    waiter = found[1].popleft()
+                    waiter.deadline = None  # out of its queue: not counted stale
+                    self._expire(waiter)
         except Exception:
             log.exception("the timeouts of waiting asks failed; they wait without one now")

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable, Generator, Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
-from botrt.handle._lane import LANE
 from botrt.handle._run import FlowContextError
 from botrt.handle._timeouts import Deadlines, DialogueClock, WallClock
 
@@ -31,7 +30,8 @@ if TYPE_CHECKING:
     from botrt.handle._lane import Lane
 
 log = logging.getLogger("botrt.conversations")
-_lane = LANE.get  # bound once: read for every ask
+_new = object.__new__
+_FOREVER = float("inf")  # a timeout that never ends: no deadline
 
 Key = tuple[str, int, int]
 """(bot, peer_id, user_id): whose next message answers a waiting ask."""
@@ -55,6 +55,9 @@ class _Defaults:
     """``[conversations]``'s defaults, for a dispatcher that runs without a host."""
 
     timeout, cancel = 300.0, ("/cancel",)
+
+
+_DEFAULTS = repeat(_Defaults()).__next__  # the same object every time, no Python frame
 
 
 class Waiter:
@@ -84,10 +87,6 @@ class Waiter:
         self.latest = latest
         self.timeout = timeout
         self.deadline: dt.datetime | None = None
-
-    def __lt__(self, other: Waiter) -> bool:
-        """Deadline order, for the timeout heap."""
-        return self.deadline < other.deadline  # type: ignore[operator]
 
     # -- awaited while parked: a one-step iterator, no frame ----------------------
 
@@ -169,24 +168,24 @@ class Dialogues:
         count_out: Callable[[int], None] | None = None,
     ) -> None:
         self.waiting: dict[Key, Waiter] = {}
-        self._settings: Callable[[], DialogueSettings] = settings or _Defaults
+        self._settings: Callable[[], DialogueSettings] = settings or _DEFAULTS
         self._translate = translate or (lambda text: text)
         self._count_out = count_out
         self._deadlines = Deadlines(self.waiting, clock or WallClock, self._expire)
-        # The cancel words, folded once per ``[conversations] cancel`` value (a reload
-        # may change it).
-        self._cancel_source: object = None
+        # What is used of the settings, worked out once per settings object (a new
+        # object for new values: the host's section is frozen).
+        self._seen: object = None
         self._cancel_words: frozenset[str] = frozenset()
-        self._timeout_source: object = None
         self._timeout = 0.0
 
     def wait(
-        self, event: TextEvent, latest: TextEvent, within: float | None
+        self, event: TextEvent, latest: TextEvent, within: float | None, lane: Lane | None
     ) -> Awaitable[TextEvent]:
         """What to await for the next message of `event`'s user in its chat on its bot.
 
         `within` is in seconds (None: ``[conversations] timeout``); `latest`
-        is what the end notice answers. The checks below raise at once.
+        is what the end notice answers; `lane` is the asking run's (``LANE``,
+        None outside one). The checks below raise at once.
 
         :raises ConversationTimeout: no answer within `within` seconds.
         :raises ConversationCancelled: the answer was a cancel word.
@@ -194,28 +193,34 @@ class Dialogues:
         :raises FlowContextError: an ask already waits for that user there.
         :raises ValueError: `within` is not a positive number of seconds.
         """
-        key = (event.bot, event.peer_id, event.user_id)
-        if key in self.waiting:
+        if within is None:
+            if self._settings() is not self._seen:
+                self._apply(self._settings())
+            seconds = self._timeout  # checked by `_apply`
+        else:
+            seconds = float(within)
+            if not seconds > 0:
+                raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
+        parks = lane is not None and lane.driving
+        future = None if parks else asyncio.get_running_loop().create_future()
+        # `Waiter(self, key, future, lane, latest, seconds)` with no `__init__` call.
+        waiter = _new(Waiter)
+        waiter.dialogues = self
+        waiter.future = future
+        waiter.lane = lane
+        waiter.latest = latest
+        waiter.timeout = seconds
+        # One lookup: registered unless an ask already waits there.
+        key = waiter.key = (event.bot, event.peer_id, event.user_id)
+        if self.waiting.setdefault(key, waiter) is not waiter:
             raise FlowContextError(
                 f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
                 f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
             )
-        if within is None:
-            default = self._settings().timeout
-            if default is not self._timeout_source:  # once per value: no float per waiter
-                self._timeout_source, self._timeout = default, float(default)
-            seconds = self._timeout
+        if seconds != _FOREVER:
+            self._deadlines.add(waiter, seconds)  # sets `deadline`
         else:
-            seconds = float(within)
-        if not seconds > 0:
-            raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
-        lane = _lane(None)
-        parks = lane is not None and lane.parkable()
-        future = None if parks else asyncio.get_running_loop().create_future()
-        waiter = Waiter(self, key, future, lane, latest, seconds)
-        self.waiting[key] = waiter
-        if not math.isinf(seconds):
-            self._deadlines.add(waiter, seconds)
+            waiter.deadline = None
         if lane is not None:
             lane.waiter = waiter
             if parks and lane.detached:
@@ -223,7 +228,7 @@ class Dialogues:
             elif lane.detach() and lane.epoch is not None and self._count_out is not None:
                 epoch, lane.epoch = lane.epoch, None
                 self._count_out(epoch)  # a reload no longer waits for this run
-            if lane.stopping() and self.take(waiter):
+            if lane.ending and self.take(waiter):
                 waiter._resumed()
                 raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
         return waiter if future is None else self._wait_future(waiter, future)
@@ -252,22 +257,50 @@ class Dialogues:
 
         A cancel word ends the wait with `ConversationCancelled` instead.
         """
-        if not self.take(waiter):
+        # `take`, written out: an answer is the hot path of a dialogue.
+        waiting = self.waiting
+        taken = waiting.pop(waiter.key, None)
+        if taken is not waiter:
+            if taken is not None:
+                waiting[waiter.key] = taken  # another ask's: it still waits
             return _NOTHING
+        if waiter.deadline is not None:
+            waiter.deadline = None
+            self._deadlines.stale += 1
         lane = waiter.lane
         if lane is not None:
             lane.latest = event
-        text = event.text.strip()
-        cancel = self._settings().cancel
-        if cancel is not self._cancel_source:
-            self._cancel_words = frozenset(w.strip().casefold() for w in cancel)
-            self._cancel_source = cancel
+        if self._settings() is not self._seen:
+            self._apply(self._settings())
         result: TextEvent | ConversationCancelled = event
-        if self._cancel_words and text.casefold() in self._cancel_words:
-            result = ConversationCancelled(text, event=event)
+        if self._cancel_words:
+            text = event.text.strip()
+            if text.casefold() in self._cancel_words:
+                result = ConversationCancelled(text, event=event)
         if waiter.future is None:
-            return lane.resume(result)  # type: ignore[union-attr]
-        return _resume_future(waiter.future, lane, result)
+            resumed = lane.resume(result)  # type: ignore[union-attr]
+        else:
+            resumed = _resume_future(waiter.future, lane, result)
+        if not waiting:
+            # The sweeper may have nothing left to wait for: checked once the run waits
+            # again or ends (it usually asks again at once).
+            return self._deadlines.then_check_idle(resumed)
+        return resumed
+
+    def _apply(self, settings: DialogueSettings) -> None:
+        """Work out what is used of `settings`: the default timeout, the folded cancel words.
+
+        :raises ValueError: the timeout is not a positive number of seconds.
+        """
+        timeout = float(settings.timeout)
+        if not timeout > 0:
+            raise ValueError(
+                f"[conversations] timeout = {settings.timeout!r}: the timeout must be positive "
+                "seconds"
+            )
+        self._timeout = timeout
+        self._cancel_words = frozenset(w.strip().casefold() for w in settings.cancel)
+        self._seen = settings
 
     async def tell_ended(self, exc: ConversationEnded, event: Event) -> None:
         """An uncaught `exc` ended the run of `event`: tell the user, quietly for the log."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from botrt.handle._internal import Dialogues
@@ -9,16 +11,20 @@ from botrt.handle._internal import Dialogues
 if TYPE_CHECKING:
     from botrt.host._host import Host
 
+_CONVERSATIONS = attrgetter("config.conversations")
+_CLOCK = attrgetter("info.clock")
+
 
 def dialogues_for(host: Host) -> Dialogues:
     """Waiting asks that follow `host`: its ``[conversations]``, clock, language, reload epochs.
 
-    Each is read when used, so a test's `ManualClock` set before the start
-    and the live ``[bot] language`` apply.
+    Each is read when used, so a test's `ManualClock` set before the start,
+    a reloaded ``[conversations]`` and the live ``[bot] language`` apply.
     """
     return Dialogues(
-        settings=lambda: host.config.conversations,
-        clock=lambda: host.info.clock,
+        # Read at every ask and answer: C-level getters, no Python frame.
+        settings=partial(_CONVERSATIONS, host),
+        clock=partial(_CLOCK, host),
         translate=lambda text: host.info.translator().gettext(text),
         count_out=lambda epoch: host.runtime.event_finished(epoch),
     )

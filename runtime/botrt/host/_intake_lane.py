@@ -36,7 +36,7 @@ class IntakeLane(Lane):
     this lane again (`resume`), which runs the coroutine on its `context`.
     """
 
-    __slots__ = ("context", "coro", "driving", "key", "lanes", "outside", "pending", "task")
+    __slots__ = ("context", "coro", "key", "lanes", "outside", "pending", "task")
 
     def __init__(self, lanes: Lanes, key: Hashable, context: contextvars.Context) -> None:
         super().__init__()
@@ -45,7 +45,6 @@ class IntakeLane(Lane):
         self.context = context  # the lane visit's: a parked run resumes in it
         self.task: asyncio.Task[Any] | None = _current_task()
         self.coro: Coroutine[Any, Any, Any] | None = None
-        self.driving = False  # inside a step of `coro`: an ask there can park
         # Driven from a task of another context: a worker, or an answer's lane.
         self.outside = True
         self.pending: Any = _NONE  # what a resume sends in first
@@ -57,25 +56,44 @@ class IntakeLane(Lane):
 
     def __next__(self) -> Any:
         # `send(None)` written out: the task's every step of every event comes here.
-        if self.pending is not _NONE:
-            return self.send(None)
+        if self.pending is _NONE:
+            coro = self.coro
+            self.driving = True
+            try:
+                yielded = (
+                    self.context.run(coro.send, None)  # type: ignore[union-attr]
+                    if self.outside
+                    else coro.send(None)  # type: ignore[union-attr]
+                )
+            except BaseException:
+                self.coro = None  # `_ended`, inline for the first drive's usual end
+                if self.task is None:
+                    self._ended()
+                raise
+            finally:
+                self.driving = False
+            if yielded.__class__ is Waiter:
+                raise StopIteration(True)
+            return yielded
+        # The first step of a resumed run (an answer's): what `resume` left goes in.
+        value, self.pending = self.pending, _NONE
+        if isinstance(value, BaseException):
+            return self.throw(value)
         coro = self.coro
         self.driving = True
         try:
             yielded = (
-                self.context.run(coro.send, None)  # type: ignore[union-attr]
+                self.context.run(coro.send, value)  # type: ignore[union-attr]
                 if self.outside
-                else coro.send(None)  # type: ignore[union-attr]
+                else coro.send(value)  # type: ignore[union-attr]
             )
         except BaseException:
-            self.coro = None  # `_ended`, inline for the first drive's usual end
-            if self.task is None:
-                self._ended()
+            self._ended()
             raise
         finally:
             self.driving = False
         if yielded.__class__ is Waiter:
-            raise StopIteration(True)
+            raise StopIteration(True)  # parked again
         return yielded
 
     def send(self, value: Any) -> Any:
@@ -141,10 +159,6 @@ class IntakeLane(Lane):
 
     # -- the lane -------------------------------------------------------------------
 
-    def parkable(self) -> bool:
-        """Whether the run asking now is this lane's run, inside one of its steps."""
-        return self.driving
-
     def resume(self, answer: Any) -> IntakeLane:
         """Run the parked run on with `answer`, in the awaiting task (an answer's lane)."""
         self.pending = answer
@@ -184,7 +198,3 @@ class IntakeLane(Lane):
         """The detached run ended: its worker goes on now."""
         self.lanes.detached.discard(self)
         super().finished()
-
-    def stopping(self) -> bool:
-        """Whether the intake ends detached runs now (a stop)."""
-        return self.lanes.stopping
