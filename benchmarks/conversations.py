@@ -39,8 +39,8 @@ its chat's turn, and the worker goes on with the next ready lane. The answer is
 handled in its own lane like any event: the dispatcher finds the waiter, and
 the answer's `Host.handle` awaits the parked lane, which resumes the run on the
 run's own context until it asks again or ends. No future, no step future, no
-wake-up of a second task per answer. A timeout (one sweeper, one heap on the
-host's clock) or a stop resumes a parked run in a short task of the lanes; a
+wake-up of a second task per answer. A timeout (one sweeper, a queue per
+timeout value on the host's clock) or a stop resumes a parked run in a short task of the lanes; a
 hard stop closes it (its `finally` blocks run). A run that asks where no lane
 can park it (`TestHost`, a task the handler started) waits on a future in its
 own task, as before.
@@ -63,7 +63,7 @@ traceback; 2,014 bytes in the run that profiled it):
 | 56 + 56 + 32 + 56 + 32 | the walk's stack, the run's node stack and records (lists, with their items) | the walk's state |
 | 48 | the deadline (`datetime`) | the host's clock is a `datetime` clock (`ManualClock` in tests) |
 | 37 | the `waiting` dict's entry | the lookup for the answer |
-| 24 + 8 | `Host.handle`'s start time; the heap's slot | latency metrics; the timeout |
+| 24 + 8 | `Host.handle`'s start time; the timeout queue's slot | latency metrics; the timeout |
 
 Before the change a waiting ask also held its lane task (about 460 bytes with
 its entries in the loop's task sets), the lane's `_run` coroutine (about 250),
