@@ -278,6 +278,5 @@ class TestHost:
         # A stop: the runs waiting in ask() tell their users and end.
         while self._runs:
             for lane in self._runs.values():
-                lane.closing = True
                 lane.end()
             await asyncio.wait(set(self._runs))

@@ -21,13 +21,12 @@ if TYPE_CHECKING:
 class _TestLane(Lane):
     """A `TestHost` message's lane: detaching wakes the `send` that waits for it."""
 
-    __slots__ = ("closing", "detached_future", "event", "test_host")
+    __slots__ = ("detached_future", "event", "test_host")
 
     def __init__(self, test_host: TestHost, event: Event) -> None:
         super().__init__()
         self.test_host = test_host
         self.event = event
-        self.closing = False
         self.detached_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def release(self) -> None:
@@ -45,10 +44,6 @@ class _TestLane(Lane):
         """As `Lane.finished`; wakes `TestHost.settle`."""
         super().finished()
         self.test_host._nudge()
-
-    def stopping(self) -> bool:
-        """Whether the `TestHost` is closing."""
-        return self.closing
 
     def echo_to(self, answer: Event | None) -> None:
         """While `answer` resumes this run, copy replies to its first message into `answer`'s.
