@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from botrt.storage import Storage
 
 pytest_plugins = ["botrt.testing._pytest_storage"]
 
@@ -34,3 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+async def storage(storage_url: str) -> AsyncIterator[Storage]:
+    """An opened `Storage` on each engine (`storage_url`: SQLite and PostgreSQL)."""
+    opened = await Storage.open(storage_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
 
@@ -15,15 +13,6 @@ from botrt.storage._internal import StateRows
 pytestmark = pytest.mark.anyio
 
 KEY = ("memory", 2000000001, 7)
-
-
-@pytest.fixture
-async def storage(storage_url: str) -> AsyncIterator[Storage]:
-    opened = await Storage.open(storage_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Time:

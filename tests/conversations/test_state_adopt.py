@@ -6,8 +6,6 @@ Two `ConversationStates` on one storage stand for two workers' memories.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 
@@ -19,15 +17,6 @@ from botrt.storage._internal import StateRows
 pytestmark = pytest.mark.anyio
 
 SET, CLEARED, OTHER_BOT, RACED = ("b", 1, 1), ("b", 2, 2), ("c", 3, 3), ("b", 4, 4)
-
-
-@pytest.fixture
-async def storage(storage_url: str) -> AsyncIterator[Storage]:
-    opened = await Storage.open(storage_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class PausedRows(StateRows):

@@ -6,22 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-
-from botrt.storage import Storage
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def storage(storage_url: str) -> AsyncIterator[Storage]:
-    opened = await Storage.open(storage_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()

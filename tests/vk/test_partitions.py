@@ -8,7 +8,7 @@ partitions are taken once they run out, a stop gives everything back at once. Ti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -26,15 +26,6 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def storage(storage_url: str) -> AsyncIterator[Storage]:
-    opened = await Storage.open(storage_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
