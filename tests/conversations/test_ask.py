@@ -446,3 +446,33 @@ async def test_the_sweeper_ends_once_the_last_waiting_ask_is_answered() -> None:
         assert await th.send("4") == ["Right!"]
         await clock.wait_sleeping(0)  # the run ended without asking again
         assert len(th.dispatcher.dialogues._deadlines) == 0
+
+
+async def test_a_clock_swapped_while_asks_wait_keeps_their_time_left() -> None:
+    # Deadlines are counted on the clock in use; a new clock object (a test swaps it)
+    # rebases the waiting ones, each keeping the time it had left.
+    first_clock, later = ManualClock(START), dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+
+    @on_command("ask")
+    async def asking(event: TextEvent) -> None:
+        await ask("?", timeout=30)
+
+    async with TestHost(flows=[asking], clock=first_clock) as th:
+        early = MemoryEvent("/ask", user_id=1)
+        await th.emit(early)
+        first_clock.advance(START + dt.timedelta(seconds=10))
+        th.host.info.clock = second_clock = ManualClock(later)
+        late = MemoryEvent("/ask", user_id=2)
+        await th.emit(late)  # the next ask moves the deadlines to the new clock
+        await second_clock.wait_sleeping(1)  # the sweeper sleeps on it now
+        second_clock.advance(later + dt.timedelta(seconds=19))
+        await th.settle()
+        assert early.replies == ["?"]  # 20 s were left of its 30
+        second_clock.advance(later + dt.timedelta(seconds=20))
+        await th.settle()
+        assert early.replies == ["?", "The conversation ended: no answer came in time."]
+        assert late.replies == ["?"]
+        second_clock.advance(later + dt.timedelta(seconds=30))
+        await th.settle()
+        assert late.replies == ["?", "The conversation ended: no answer came in time."]
+        assert th.dispatcher.dialogues.waiting == {}

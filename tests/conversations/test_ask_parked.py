@@ -76,6 +76,17 @@ async def hang(event: TextEvent) -> None:
     await anyio.Event().wait()
 
 
+GATES: list[anyio.Event] = []
+
+
+@on_command("gated")
+async def gated(event: TextEvent) -> None:
+    answer = await ask("first?")
+    await GATES[-1].wait()  # the answer's handling suspends before the run asks again
+    answer = await ask(f"got {answer.text}")
+    await answer.reply(f"done {answer.text}")
+
+
 @asynccontextmanager
 async def served(
     clock: ManualClock | None = None, drain_grace: float | None = None
@@ -92,7 +103,7 @@ async def served(
     if drain_grace is not None:
         host.drain_grace = drain_grace  # read when serving starts
     await host.start()
-    host.dispatcher.replace((), [loop, patient, forever, stubborn, hang])
+    host.dispatcher.replace((), [loop, patient, forever, stubborn, hang, gated])
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: host.serve(signals=False))
@@ -125,6 +136,25 @@ async def test_waiting_asks_keep_no_task_and_resume_in_their_own_context() -> No
         for u in range(1, 22):
             assert (await say(host, "c", user_id=u)).replies == ["done c"]
         assert host.dispatcher.dialogues.waiting == {}
+
+
+async def test_an_answer_whose_run_suspends_is_driven_on_by_the_answers_lane() -> None:
+    # The answer's lane takes the resumed run's first step at once; when that step
+    # suspends, the lane drives the rest, and the chat's next message waits its turn.
+    GATES.append(anyio.Event())
+    async with served() as host:
+        assert (await say(host, "/gated", user_id=1)).replies == ["first?"]
+        answer = await say(host, "a", user_id=1)
+        later = await say(host, "b", user_id=1)
+        assert answer.replies == []
+        assert later.replies == []
+        assert host.dispatcher.dialogues.waiting == {}  # the run is between its asks
+        GATES[-1].set()
+        await anyio.wait_all_tasks_blocked()
+        assert answer.replies == ["got a"]
+        assert later.replies == ["done b"]  # it answered the second ask, in order
+        assert host.dispatcher.dialogues.waiting == {}
+        assert (await say(host, "/gated", user_id=1)).replies == ["first?"]
 
 
 async def test_a_parked_run_times_out_and_can_ask_again() -> None:

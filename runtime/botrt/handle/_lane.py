@@ -90,10 +90,11 @@ class Lane:
         return self.driving
 
     def resume(self, answer: TextEvent | BaseException) -> Awaitable[None]:
-        """Resume the parked run with `answer` (an exception: raised by its `ask`), awaited.
+        """Resume the parked run with `answer` (an exception: raised by its `ask`).
 
-        Runs it in the awaiting task, on the run's own context, until it waits
-        again or ends. Only for a lane whose run was parked.
+        Runs it in the calling task, on the run's own context, until it waits
+        again or ends: the first step at once, the rest (if it suspends) when
+        the result is awaited. Only for a lane whose run was parked.
         """
         raise NotImplementedError("this lane does not park runs")
 

@@ -1,10 +1,13 @@
 """The timeouts of waiting asks: a queue per timeout on the host's clock, one sweeper task.
 
 No task, timer or loop handle per waiting ask: a waiter carries its deadline
-and sits in the queue of its timeout itself. Asks with the same timeout get
-their deadlines in the order they ask, so each queue is in deadline order
-with no sorting (a bot has a few distinct timeouts); a small heap orders the
-queues by their first deadline, and one sweeper sleeps until the earliest.
+and sits in the queue of its timeout itself. Deadlines are integer
+nanoseconds: of the clock's `monotonic_ns` when it has one (the real clocks:
+a C call per ask, no `datetime`), else of its `now()` (a test's clock).
+Asks with the same timeout get their deadlines in the order they ask, so
+each queue is in deadline order with no sorting (a bot has a few distinct
+timeouts); a small heap orders the queues by their first deadline, and one
+sweeper sleeps until the earliest.
 An answered waiter (its deadline cleared) stays in its queue until it reaches
 the head (dropped there by the next ask of that timeout, or by the sweeper),
 or until answered ones outnumber the waiting asks (then the queues are rebuilt).
@@ -17,6 +20,7 @@ import contextvars
 import datetime as dt
 import heapq
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
@@ -30,7 +34,11 @@ log = logging.getLogger("botrt.conversations")
 
 
 class DialogueClock(Protocol):
-    """The host's clock, as `botrt.plugin.Clock` (handle cannot import plugin)."""
+    """The host's clock, as `botrt.plugin.Clock` (handle cannot import plugin).
+
+    A clock that also has ``monotonic_ns()`` (nanoseconds that only go
+    forward, in step with `now`) times asks out by it.
+    """
 
     def now(self) -> dt.datetime:
         """The current time, timezone-aware."""
@@ -48,6 +56,10 @@ class WallClock:
         """The current time in UTC."""
         return dt.datetime.now(dt.UTC)
 
+    # Nanoseconds of a clock that only goes forward: what times waiting asks out (the
+    # builtin itself, so reading it costs no Python frame).
+    monotonic_ns = staticmethod(time.monotonic_ns)
+
     async def sleep_until(self, moment: dt.datetime | None, wake: anyio.Event) -> None:
         """Return at `moment`, or earlier once `wake` is set."""
         delay = None if moment is None else max(0.0, (moment - self.now()).total_seconds())
@@ -63,12 +75,23 @@ class _Queue(deque["Waiter"]):
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
-        self.step = dt.timedelta(seconds=seconds)  # built once per timeout, not per ask
+        self.step = round(seconds * 1e9)  # in nanoseconds, worked out once per timeout
 
 
 # Compaction: answered entries are dropped all at once when more than this many
 # outnumber the waiting asks (a few answers out of order must not rebuild the queues).
 _SLACK = 64
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _nanoseconds_of(clock: DialogueClock) -> Callable[[], int]:
+    """What reads `clock` in integer nanoseconds: its `monotonic_ns`, else its `now()`'s."""
+    monotonic_ns = getattr(clock, "monotonic_ns", None)
+    if monotonic_ns is not None:
+        return monotonic_ns  # type: ignore[no-any-return]
+    # Exact: a datetime counts whole microseconds (a float would round).
+    return lambda: (clock.now() - _EPOCH) // _MICROSECOND * 1000
 
 
 class Deadlines:
@@ -86,8 +109,10 @@ class Deadlines:
         "_clock",
         "_expire",
         "_idle_check",
+        "_ns",
         "_order",
         "_queues",
+        "_seen_clock",
         "_sleeping_until",
         "_sweeper",
         "_wake",
@@ -108,12 +133,15 @@ class Deadlines:
         # The queues by their first deadline (then their timeout: no tie between two
         # entries), one entry each; an entry's deadline may be earlier than its queue's
         # first one (answered heads dropped since): the sweeper moves it on.
-        self._order: list[tuple[dt.datetime, float, _Queue]] = []
+        self._order: list[tuple[int, float, _Queue]] = []
         self.stale = 0
         self._idle_check = False
         self._sweeper: asyncio.Task[None] | None = None
         self._wake: anyio.Event | None = None
-        self._sleeping_until: dt.datetime | None = None
+        self._sleeping_until: int | None = None
+        # The clock the deadlines are counted on, and its reading in nanoseconds.
+        self._seen_clock: object = None
+        self._ns: Callable[[], int] = time.monotonic_ns
 
     def __len__(self) -> int:
         """Entries in the queues, answered ones not yet dropped included."""
@@ -127,7 +155,9 @@ class Deadlines:
             return
         # The clock goes forward: this deadline is the queue's last, and no earlier
         # than the first one, which the sweeper already sleeps on (no wake-up).
-        waiter.deadline = self._clock().now() + queue.step
+        if self._clock() is not self._seen_clock:
+            self._rebase()
+        waiter.deadline = self._ns() + queue.step
         queue.append(waiter)
         while queue[0].deadline is None:  # answered heads (this one is not)
             queue.popleft()
@@ -141,7 +171,9 @@ class Deadlines:
     def _add_first(self, waiter: Waiter, seconds: float) -> None:
         """`add` for a timeout with no queue yet: the sweeper wakes if this one is earlier."""
         queue = self._queues[seconds] = _Queue(seconds)
-        waiter.deadline = deadline = self._clock().now() + queue.step
+        if self._clock() is not self._seen_clock:
+            self._rebase()
+        waiter.deadline = deadline = self._ns() + queue.step
         queue.append(waiter)
         heapq.heappush(self._order, (deadline, seconds, queue))
         sweeper = self._sweeper
@@ -149,6 +181,23 @@ class Deadlines:
             self._start()
         elif self._sleeping_until is not None and deadline < self._sleeping_until:
             self._wake.set()  # type: ignore[union-attr]
+
+    def _rebase(self) -> None:
+        """Count deadlines on the host's clock now in use (a test swapped it): kept as far off."""
+        clock = self._clock()
+        ns = _nanoseconds_of(clock)
+        if self._seen_clock is not None:
+            shift = ns() - self._ns()
+            for queue in self._queues.values():
+                for waiter in queue:
+                    if waiter.deadline is not None:
+                        waiter.deadline += shift
+            self._order = [(d + shift, seconds, queue) for d, seconds, queue in self._order]
+            heapq.heapify(self._order)
+            if self._wake is not None:
+                self._wake.set()  # the sweeper sleeps on the old clock
+        self._seen_clock = clock
+        self._ns = ns
 
     def _start(self) -> None:
         # A context of its own: the sweeper must not keep the asking run's context alive.
@@ -163,6 +212,13 @@ class Deadlines:
             self.stale += 1
         if not self.waiting:
             self.idle()
+
+    def overdue(self) -> bool:
+        """Whether a waiting ask's deadline has passed and the sweeper has yet to end it."""
+        if self._clock() is not self._seen_clock:
+            self._rebase()
+        now = self._ns()
+        return any(w.deadline is not None and w.deadline <= now for w in self.waiting.values())
 
     def idle(self) -> None:
         """No ask waits now: the sweeper may have nothing left to wait for."""
@@ -202,7 +258,7 @@ class Deadlines:
             queue.extend(live)
         self.stale = 0
 
-    def _first(self) -> tuple[dt.datetime, _Queue] | None:
+    def _first(self) -> tuple[int, _Queue] | None:
         """The earliest deadline of a waiting ask and its queue; drops answered heads."""
         order = self._order
         while order:
@@ -236,14 +292,19 @@ class Deadlines:
                 if found is None:
                     return
                 clock = self._clock()
+                if clock is not self._seen_clock:
+                    self._rebase()
+                    continue
                 self._wake = wake = anyio.Event()
-                self._sleeping_until = found[0]
+                self._sleeping_until = first = found[0]
+                # Rounded up to the clock's microseconds: never woken before the deadline.
+                moment = clock.now() + dt.timedelta(microseconds=-((self._ns() - first) // 1000))
                 try:
-                    await clock.sleep_until(found[0], wake)
+                    await clock.sleep_until(moment, wake)
                 finally:
                     self._sleeping_until = None
                     self._wake = None
-                now = clock.now()
+                now = self._ns()
                 while (found := self._first()) is not None and found[0] <= now:
                     waiter = found[1].popleft()
                     waiter.deadline = None  # out of its queue: not counted stale

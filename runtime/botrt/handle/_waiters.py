@@ -24,8 +24,6 @@ from botrt.handle._run import FlowContextError
 from botrt.handle._timeouts import Deadlines, DialogueClock, WallClock
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from botrt.adapter import Event
     from botrt.handle._lane import Lane
 
@@ -86,7 +84,7 @@ class Waiter:
         self.lane = lane
         self.latest = latest
         self.timeout = timeout
-        self.deadline: dt.datetime | None = None
+        self.deadline: int | None = None  # nanoseconds on the clock of `Deadlines`
 
     # -- awaited while parked: a one-step iterator, no frame ----------------------
 
@@ -171,7 +169,9 @@ class Dialogues:
         self._settings: Callable[[], DialogueSettings] = settings or _DEFAULTS
         self._translate = translate or (lambda text: text)
         self._count_out = count_out
-        self._deadlines = Deadlines(self.waiting, clock or WallClock, self._expire)
+        # One clock object: the deadlines are rebased when the clock object changes.
+        clock = clock or repeat(WallClock()).__next__
+        self._deadlines = Deadlines(self.waiting, clock, self._expire)
         # What is used of the settings, worked out once per settings object (a new
         # object for new values: the host's section is frozen).
         self._seen: object = None
@@ -286,6 +286,10 @@ class Dialogues:
             # again or ends (it usually asks again at once).
             return self._deadlines.then_check_idle(resumed)
         return resumed
+
+    def overdue(self) -> bool:
+        """Whether a waiting ask has passed its timeout and not yet been ended (for tests)."""
+        return self._deadlines.overdue()
 
     def _apply(self, settings: DialogueSettings) -> None:
         """Work out what is used of `settings`: the default timeout, the folded cancel words.

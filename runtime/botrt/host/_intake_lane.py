@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Coroutine, Generator, Hashable
+from collections.abc import Awaitable, Coroutine, Generator, Hashable
 from typing import TYPE_CHECKING, Any
 
 from botrt.handle._internal import Lane, Waiter
@@ -23,6 +23,25 @@ log = logging.getLogger("botrt.host")
 
 _NONE: Any = object()  # `IntakeLane.pending`: nothing to send in first
 _current_task = asyncio.current_task
+
+
+class _Yield:
+    """`IntakeLane.pending`: what a resumed run yielded in its first step (`resume`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Done(tuple):  # type: ignore[type-arg]
+    """An awaitable that is done at once, with no Python frame: a tuple's empty iterator."""
+
+    __slots__ = ()
+    __await__ = tuple.__iter__  # type: ignore[assignment]
+
+
+_DONE = _Done()
 
 
 class IntakeLane(Lane):
@@ -75,8 +94,11 @@ class IntakeLane(Lane):
             if yielded.__class__ is Waiter:
                 raise StopIteration(True)
             return yielded
-        # The first step of a resumed run (an answer's): what `resume` left goes in.
+        # The first step of a run resumed by an answer (what its first step yielded)
+        # or ended by `resume_later` (what goes in).
         value, self.pending = self.pending, _NONE
+        if value.__class__ is _Yield:
+            return value.value
         if isinstance(value, BaseException):
             return self.throw(value)
         coro = self.coro
@@ -159,10 +181,33 @@ class IntakeLane(Lane):
 
     # -- the lane -------------------------------------------------------------------
 
-    def resume(self, answer: Any) -> IntakeLane:
-        """Run the parked run on with `answer`, in the awaiting task (an answer's lane)."""
-        self.pending = answer
+    def resume(self, answer: Any) -> Awaitable[None]:
+        """Run the parked run on with `answer` now, in the caller's task (an answer's lane).
+
+        The run's first step is taken here: it usually asks again (parked
+        again) or ends at once, and then there is nothing left to await; a
+        run that suspends (a reply that waits for the network) is driven on
+        by the awaiting task, which awaits this lane.
+        """
+        coro = self.coro
+        self.driving = True
+        try:
+            if isinstance(answer, BaseException):
+                yielded = self.context.run(coro.throw, answer)  # type: ignore[union-attr]
+            else:
+                yielded = self.context.run(coro.send, answer)  # type: ignore[union-attr]
+        except StopIteration:
+            self._ended()
+            return _DONE
+        except BaseException:
+            self._ended()
+            raise
+        finally:
+            self.driving = False
+        if yielded.__class__ is Waiter:
+            return _DONE  # parked again: no frame of the answer's awaits it
         self.outside = True
+        self.pending = _Yield(yielded)  # the awaiting task yields it first
         return self
 
     def resume_later(self, exc: BaseException) -> None:

@@ -232,9 +232,7 @@ class TestHost:
                 if not task.done()
                 and not (lane.waiter is not None and waiting.get(lane.waiter.key) is lane.waiter)
             }
-            now = host.info.clock.now()
-            due = any(w.deadline is not None and w.deadline <= now for w in waiting.values())
-            if not busy and not due:
+            if not busy and not host.dispatcher.dialogues.overdue():
                 return
             self._moved = moved = asyncio.get_running_loop().create_future()
             await asyncio.wait({*busy, moved}, return_when=asyncio.FIRST_COMPLETED)
