@@ -19,7 +19,6 @@ Three ways to reach every member, measured in the same run:
 
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk import VkApi
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 20
@@ -44,12 +44,6 @@ SIZES = (1_000, 10_000)
 NAIVE_MEMBERS = 1_000
 TARGET_SECONDS = 2.0
 TEXT = "The exam moved to Friday, 10:00, room 214."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def members_of(size: int) -> list[int]:

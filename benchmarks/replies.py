@@ -28,7 +28,6 @@ compare within one run.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk import VkApi
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 RATE = 20
 USERS = 2000
@@ -68,12 +68,6 @@ PLUGIN = PluginPlanner("1.0.0")
 async def answer(event: TextEvent) -> None:
     await event.reply("re: " + event.text)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_for(vk: FakeVK, root: Path, token: str, group: int) -> Any:

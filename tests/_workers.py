@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -44,13 +43,6 @@ async def tally(event: TextEvent, args: CommandArgs) -> None:
     await event.reply(f"got {{args}}")
 """
 """A plugin that answers ``/n TAG`` with ``got TAG``, logging ``PID BOT TAG`` first."""
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def until(predicate: Callable[[], bool]) -> None:

@@ -33,7 +33,6 @@ import pytest
 from _workers import (
     LIMIT,
     Worker,
-    free_port,
     replies,
     tallied,
     vk_bot,
@@ -41,6 +40,7 @@ from _workers import (
     write_tally,
 )
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 

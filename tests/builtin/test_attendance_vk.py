@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from botrt.config import BotConfig, parse_config
 from botrt.host import Host
 from botrt.testing import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -22,12 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 GROUP = 10
 HEAD, ANNA, IVAN = 5, 6, 7
 CHAT = 2_000_000_001
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config(vk: FakeVK, tmp_path: Path) -> BotConfig:

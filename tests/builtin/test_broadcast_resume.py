@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ import pytest
 from anyio.abc import Process
 
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -25,12 +25,6 @@ TOKEN = "vk1.a.resume-test-token"
 GROUP, ADMIN = 10, 1
 MEMBERS = list(range(1000, 1600))  # 600 members + the admin: 13 batches of 50
 TEXT = "Exam moved to Friday"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_bot(tmp_path: Path, vk: FakeVK) -> Path:

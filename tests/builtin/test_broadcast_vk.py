@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -15,18 +14,13 @@ import pytest
 from botrt.config import parse_config
 from botrt.host import Host
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, TOKEN, BOT = 10, "vk1.a.broadcast-test-token", "g10"
 ADMIN = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_for(vk: FakeVK, tmp_path: Path, settings: dict[str, Any] | None = None) -> Any:

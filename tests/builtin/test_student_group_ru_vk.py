@@ -19,7 +19,6 @@ Time is a `ManualTimers` the test moves.
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from botrt.host import Host
 from botrt.protocols.vk._hooks import MemberTracker
 from botrt.protocols.vk._typing import TYPING_DELAY
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -144,12 +144,6 @@ def parse(start: int, lines: list[str]) -> list[Turn]:
         assert current is not None, f"line {number}: who says {line!r}?"
         current.append(line[indent:])
     return turns
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_for(vk: FakeVK, tmp_path: Path) -> Any:

@@ -33,7 +33,6 @@ from anyio.abc import Process
 from _workers import (
     LIMIT,
     Worker,
-    free_port,
     replies,
     tallied,
     vk_bot,
@@ -43,6 +42,7 @@ from _workers import (
 )
 from botrt.testing._fakevk import FakeVK
 from botrt.testing._pgcluster import run_tool
+from botrt.testing._ports import free_port
 from botrt.testing._postgres import PostgresServer
 
 HOOKED_GROUP, POLLED_GROUP = 20, 10

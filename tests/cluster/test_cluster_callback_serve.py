@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from _workers import Worker, free_port, until, vk_bot, write_config, write_plugin
+from _workers import Worker, until, vk_bot, write_config, write_plugin
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytest.importorskip("botrt.storage._lease", reason="the storage's leases (branch durable2)")
 

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from botrt.adapter import MemberInfo, MemberSource, ScheduleEvent
+from _ticks import Tick, first_seen, minute
+from botrt.adapter import MemberInfo, MemberSource
 from botrt.config import ClusterSection
-from botrt.handle import Flow, on_schedule
 from botrt.host._cluster import lease_timing
 from botrt.host._members import MemberSync
 from botrt.plugin import Members
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.anyio
 
 FAILOVER = 5.0
 T0 = dt.datetime(2027, 2, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def at(seconds: float) -> dt.datetime:
@@ -155,34 +150,6 @@ async def _run_in(scope: anyio.CancelScope, sync: MemberSync, stopped: anyio.Eve
     with scope:
         await sync.run(300.0)
     stopped.set()
-
-
-def minute(n: int, second: int = 0) -> dt.datetime:
-    return dt.datetime(2026, 11, 23, 8, n, second, tzinfo=dt.UTC)
-
-
-class Tick:
-    """A scheduled flow that records its runs and waits for `gate` in the middle."""
-
-    def __init__(self) -> None:
-        self.started: list[dt.datetime] = []
-        self.running = anyio.Event()
-        self.gate = anyio.Event()
-
-        @on_schedule(every="1m")
-        async def tick(event: ScheduleEvent) -> None:
-            self.started.append(event.scheduled_for)
-            self.running.set()
-            await self.gate.wait()
-
-        self.flow: Flow = tick
-
-
-async def first_seen(url: str, tick: Tick) -> None:
-    """A first start before 08:00: the schedule owes the 08:00 slot from then on."""
-    config = {"storage": {"url": url}, "bot": {"timezone": "UTC"}}
-    async with TestHost(flows=[tick.flow], config=config) as h:
-        assert await h.host.scheduler.run_due(minute(0) - dt.timedelta(seconds=30)) == []
 
 
 def cluster_host(url: str, tick: Tick, clock: ManualClock) -> TestHost:

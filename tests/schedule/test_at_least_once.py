@@ -13,8 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from botrt.adapter import ScheduleEvent
-from botrt.handle import Flow, on_schedule
+from _ticks import Tick, first_seen, minute
 from botrt.storage import Storage
 from botrt.storage._internal import Leases
 from botrt.testing import ManualClock, TestHost
@@ -24,39 +23,10 @@ pytestmark = pytest.mark.anyio
 START = dt.datetime(2026, 11, 23, 7, 59, 30, tzinfo=dt.UTC)
 
 
-def minute(n: int, second: int = 0) -> dt.datetime:
-    return dt.datetime(2026, 11, 23, 8, n, second, tzinfo=dt.UTC)
-
-
-class Tick:
-    """A scheduled flow that records its runs and waits for `gate` in the middle."""
-
-    def __init__(self) -> None:
-        self.started: list[dt.datetime] = []
-        self.finished: list[dt.datetime] = []
-        self.running = anyio.Event()
-        self.gate = anyio.Event()
-
-        @on_schedule(every="1m")
-        async def tick(event: ScheduleEvent) -> None:
-            self.started.append(event.scheduled_for)
-            self.running.set()
-            await self.gate.wait()
-            self.finished.append(event.scheduled_for)
-
-        self.flow: Flow = tick
-
-
 def host(url: str, tick: Tick, clock: ManualClock | None = None) -> TestHost:
     return TestHost(
         flows=[tick.flow], config={"storage": {"url": url}, "bot": {"timezone": "UTC"}}, clock=clock
     )
-
-
-async def first_seen(url: str, tick: Tick) -> None:
-    """A first start before 08:00: the schedule owes the 08:00 slot from then on."""
-    async with host(url, tick) as h:
-        assert await h.host.scheduler.run_due(START) == []
 
 
 async def test_a_run_cancelled_mid_way_runs_again_at_the_next_start(tmp_path: Path) -> None:

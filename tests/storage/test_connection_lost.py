@@ -12,11 +12,6 @@ from botrt.storage import Storage, StorageError
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def killed_midway(storage: Storage, *, write: bool) -> None:
     async with storage.transaction(write=write) as conn:
         pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()

@@ -18,11 +18,6 @@ from botrt.storage._internal import Inbox
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _now() -> float:
     return 1_800_000_000.0
 

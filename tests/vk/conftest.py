@@ -12,11 +12,6 @@ from botrt.testing._fakevk import FakeVK
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def vk() -> AsyncIterator[FakeVK]:
     async with FakeVK(longpoll_wait_cap=0.5) as fake:
         fake.add_group(GROUP_ID, token=TOKEN, members=range(1, 11), managers={1: "creator"})

@@ -11,7 +11,6 @@ on one SQLite file, each a "restart" of the bot.
 from __future__ import annotations
 
 import logging
-import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -29,18 +28,13 @@ from botrt.protocols.vk._durable import ReplyApi, encode, update_key
 from botrt.storage import Storage
 from botrt.storage._internal import Inbox
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 POLLED, HOOKED = 10, 20
 USER = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_for(vk: FakeVK, tmp_path: Path) -> Any:

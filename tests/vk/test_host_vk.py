@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +14,7 @@ from botrt.config import parse_config
 from botrt.host import Host
 from botrt.protocols.vk import MessageNew
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -34,12 +34,6 @@ async def who(event: MessageNew, api: VkApi) -> None:
     (user,) = await api.call("users.get", user_ids=event.user_id)
     await event.reply(f"{user['first_name']} in {event.bot}, chat={event.is_chat}")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bots_config(vk: FakeVK, tmp_path: Path, bots: list[dict[str, Any]]) -> Any:

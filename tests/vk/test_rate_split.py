@@ -17,8 +17,7 @@ from twohosts import LIMIT, Served, callback_bot, host_config, post
 from vkhelpers import TOKEN, ManualTimer
 
 from botrt.config import BotConfig
-from botrt.protocols.vk import VkApi
-from botrt.protocols.vk._ratelimit import RateLimiter
+from botrt.protocols.vk import VkApi, VkConfigError
 from botrt.storage._internal import PARTITIONS
 from botrt.testing._fakevk import FakeVK
 
@@ -56,8 +55,8 @@ async def vk() -> AsyncIterator[FakeVK]:
         yield fake
 
 
-def limiter(worker: Served) -> RateLimiter:
-    return worker.callback()._platform.apis[BOT]._limiter
+def rate(worker: Served) -> float:
+    return worker.callback()._platform.apis[BOT].rate_limit
 
 
 async def until(check: Callable[[], bool]) -> None:
@@ -82,7 +81,7 @@ async def test_two_workers_replying_for_one_bot_together_stay_under_its_limit(
         # worker counts at its lease rounds, so until its next round after another
         # joined it keeps the larger share (docs/cluster.md).
         await until(lambda: all(len(a.owned) == PARTITIONS // 2 and a.live == 2 for a in owners))
-        assert [limiter(w).rate for w in (one, two)] == [RATE / 2, RATE / 2]
+        assert [rate(w) for w in (one, two)] == [RATE / 2, RATE / 2]
         for n, user in enumerate(USERS):
             await post(vk, (one, two)[n % 2], GROUP, user, "/hi")
         with anyio.fail_after(LIMIT):
@@ -96,7 +95,7 @@ async def test_two_workers_replying_for_one_bot_together_stay_under_its_limit(
         # The other worker leaves: the one left gets the whole limit back.
         await two.stop()
         await until(lambda: owners[0].live == 1)
-        assert limiter(one).rate == RATE
+        assert rate(one) == RATE
         await one.stop()
 
 
@@ -107,11 +106,11 @@ async def test_without_a_cluster_the_worker_keeps_the_whole_limit(
     async with anyio.create_task_group() as tg:
         await only.start(tg)
         assert only.callback().router is None
-        assert limiter(only).rate == RATE
+        assert rate(only) == RATE
         await post(vk, only, GROUP, USERS[0], "/hi")
         with anyio.fail_after(LIMIT):
             await vk.wait_for(lambda: bool(vk.sent_to(USERS[0])))
-        assert limiter(only).rate == RATE
+        assert rate(only) == RATE
         await only.stop()
 
 
@@ -122,8 +121,17 @@ async def test_replies_put_together_are_spaced_by_the_changed_rate() -> None:
         fake.add_group(GROUP, token=TOKEN)
         async with VkApi(TOKEN, api_url=fake.api_url, rate_limit=4, timer=timer) as api:
             await api.messages.send(peer_id=1, message="a")  # 1 of 4 slots spent
-            api._limiter.set_rate(2)  # a second worker joined: 1 of 2 spent
+            api.rate_limit = 2  # a second worker joined: 1 of 2 spent
+            assert api.rate_limit == 2
             async with anyio.create_task_group() as tg:
                 tg.start_soon(lambda: api.messages.send(peer_id=1, message="b"))
                 assert await timer.wake_next() == pytest.approx(0.5)  # not 1/4
         assert [m.text for m in fake.sent] == ["a", "b"]
+
+
+async def test_a_rate_limit_that_is_not_a_positive_number_is_refused() -> None:
+    async with VkApi(TOKEN, rate_limit=4) as api:
+        for bad in (0, -1, float("inf"), float("nan")):
+            with pytest.raises(VkConfigError, match="rate"):
+                api.rate_limit = bad
+        assert api.rate_limit == 4

@@ -18,11 +18,6 @@ from botrt.testing import ManualClock
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def router() -> CallbackRouter:
     # Nothing is read or written here: only what the constructors look at.
     storage: Any = SimpleNamespace(lease_timing=LeaseTiming(), core=SimpleNamespace(lease=None))

@@ -5,24 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 from pathlib import Path
 
 import anyio
 import pytest
 
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "vk1.a.super-secret-community-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_serve_answers_through_fakevk_and_never_prints_the_token(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ storage, each with its own HTTP server if it has one, FakeVK on VK's side.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,10 @@ from botrt.protocols.vk._routing import CallbackRouter
 from botrt.storage._internal import Inbox
 from botrt.testing import ManualClock
 from botrt.testing._fakevk import FakeVK
+from botrt.testing._ports import free_port
 
 SECRET = "s3cret"
 LIMIT = 30  # catches a hang only
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def host_config(

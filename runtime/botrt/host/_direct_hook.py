@@ -9,7 +9,7 @@ results, in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,17 +21,24 @@ class DirectHook:
 
     Like ``caller(**kwargs)``: every implementation, last registered first
     (pluggy's order, `tryfirst`/`trylast` included), with the arguments it
-    names; returns the results that are not None. The implementations are
-    read again on every call, so one registered or removed later is seen; when
-    one of them is a wrapper, the call goes through pluggy.
+    names; returns the results that are not None. Every call checks that the
+    implementations are still those of the last call, so one registered,
+    removed or replaced (a hook module reloaded) later is seen; when one of
+    them is a wrapper, the call goes through pluggy.
     """
 
-    __slots__ = ("_caller", "_impls", "_plan")
+    __slots__ = ("_caller", "_impls", "_live", "_plan")
 
     def __init__(self, caller: pluggy.HookCaller) -> None:
         """Call the implementations of `caller` (``pm.hook.<name>``)."""
         self._caller = caller
-        self._impls: Sequence[object] = ()
+        # pluggy keeps a hook's implementations in one list (declared Final) that
+        # register and unregister change in place: comparing it with our copy spots
+        # any change without `get_hookimpls` copying it for every event. A pluggy
+        # without that list gets the copy.
+        live = getattr(caller, "_hookimpls", None)
+        self._live: list[pluggy.HookImpl] | None = live if isinstance(live, list) else None
+        self._impls: list[pluggy.HookImpl] = []
         # (function, argument names) in call order; None: go through pluggy.
         self._plan: list[tuple[Callable[..., Any], tuple[str, ...]]] | None = []
 
@@ -41,9 +48,11 @@ class DirectHook:
         :raises Exception: what an implementation raised (the later ones are not called).
         """
         caller = self._caller
-        impls = caller.get_hookimpls()
+        impls = self._live
+        if impls is None:
+            impls = caller.get_hookimpls()
         if impls != self._impls:  # HookImpl compares by identity: a registration changed
-            self._impls = impls
+            self._impls = impls.copy()
             if any(impl.hookwrapper or impl.wrapper for impl in impls):
                 self._plan = None
             else:

@@ -12,7 +12,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from botrt._errors import BotrtError
+from botrt.testing._ports import free_port
 
 _SERVER_USER = "postgres"
 """The OS user the server runs as when we are root (`initdb` refuses to run as root)."""
@@ -156,7 +156,7 @@ def start_server(
     for _ in range(_PORT_ATTEMPTS):
         # Another process may take the port between our probe and the server's bind;
         # the server then fails with "Address already in use" and we try another port.
-        port = _free_port()
+        port = free_port()
         try:
             run_tool(
                 [
@@ -187,13 +187,6 @@ def stop_command(bin_dir: Path, run_as: tuple[str, ...], data_dir: Path) -> list
         str(bin_dir / "pg_ctl"),
         *("stop", "-D", str(data_dir), "-m", "immediate", "-w", "-t", "30"),
     ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _reachable_by(path: Path, user: pwd.struct_passwd) -> bool:

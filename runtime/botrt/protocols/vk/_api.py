@@ -144,7 +144,7 @@ class VkApi(Exchange):
     def __repr__(self) -> str:
         return (
             f"<VkApi api_url={self.api_url!r} version={self.version!r} "
-            f"rate_limit={self._limiter.rate:g}/s>"
+            f"rate_limit={self.rate_limit:g}/s>"
         )
 
     async def __aenter__(self) -> Self:
@@ -189,6 +189,23 @@ class VkApi(Exchange):
         if self._sends is None:
             self._sends = SendCoalescer(self, self._limiter)
         return self._sends
+
+    @property
+    def rate_limit(self) -> float:
+        """Requests per second this client lets through; set it to change the pace in use.
+
+        Setting it keeps the limiter's guarantee across the change: requests in
+        flight are not disturbed, a lowered rate lets no burst slip through, a
+        raised one frees its capacity at once. A cluster worker sets its share of
+        the bot's `rate_limit` this way as workers join and leave.
+
+        :raises VkConfigError: if the new rate is not a positive finite number.
+        """
+        return self._limiter.rate
+
+    @rate_limit.setter
+    def rate_limit(self, rate: float) -> None:
+        self._limiter.set_rate(rate)
 
     @property
     def stats(self) -> ApiStats:

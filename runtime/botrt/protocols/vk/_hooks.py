@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
     from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._leader import Leadership
-    from botrt.protocols.vk._ratelimit import RateLimiter
     from botrt.protocols.vk._routing import CallbackRouter
     from botrt.protocols.vk._typing import Typing
 
@@ -179,15 +178,15 @@ def _router(host: Host, platform: VkPlatform, names: list[str]) -> CallbackRoute
     )
     limits = {b.name: b.rate_limit for b in host.config.bots}
     for name, assignment in router.assignments.items():
-        assignment.on_live = _share(platform.apis[name]._limiter, limits[name], name)
+        assignment.on_live = _share(platform.apis[name], limits[name], name)
     return router
 
 
-def _share(limiter: RateLimiter, rate: float, bot: str) -> Callable[[int], None]:
+def _share(api: VkApi, rate: float, bot: str) -> Callable[[int], None]:
     # VK's limit is per token, whichever worker sends: each live worker of the cluster
     # gets an equal share of it, counted at every lease round (docs/cluster.md).
     def follow(live: int) -> None:
-        limiter.set_rate(rate / live)
+        api.rate_limit = rate / live
         log.info(
             "bot %s: this worker sends up to %g requests/s (rate_limit %g shared by %d workers)",
             bot,
