@@ -21,6 +21,14 @@ Both run with Python's default of writing bytecode caches, as a user's bot does:
 ``PYTHONDONTWRITEBYTECODE``, if set where the benchmark runs, is removed from
 their environment (with it set, a module edited since its ``.pyc`` was written
 is compiled again on every start, and the untimed run cannot cache it).
+
+``--instructions`` instead counts the instructions ``botrt serve`` runs up to
+its first reply, under ``valgrind --tool=callgrind`` (which the machine's load
+cannot disturb): the same set-up, with callgrind's counters dumped
+(``callgrind_control -d``) as soon as the reply's first line arrives. With
+``--pythonpath DIR``, botrt is imported from ``DIR`` (for instance a
+``runtime/`` tree of an earlier commit, with its ``plugins/`` beside it), to
+compare before and after. Nothing is written to the docs in this mode.
 """
 
 from __future__ import annotations
@@ -61,7 +69,12 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def botrt_trial() -> tuple[float, float]:
+def env_with(pythonpath: str | None) -> dict[str, str]:
+    """`ENV`, with `pythonpath` as ``PYTHONPATH`` when given."""
+    return ENV if pythonpath is None else {**ENV, "PYTHONPATH": pythonpath}
+
+
+def botrt_trial(pythonpath: str | None = None) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bot.toml"
         config.write_text(BOT_TOML, encoding="utf-8")
@@ -72,7 +85,7 @@ def botrt_trial() -> tuple[float, float]:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=ENV,
+            env=env_with(pythonpath),
         )
         assert proc.stdin is not None
         assert proc.stdout is not None
@@ -90,6 +103,50 @@ def botrt_trial() -> tuple[float, float]:
         if proc.wait(timeout=30) != 0:
             raise RuntimeError(f"botrt serve exited {proc.returncode}")
     return elapsed, rss
+
+
+def botrt_instructions(pythonpath: str | None) -> int:
+    """Instructions `botrt serve` runs from its start up to the first line of its reply."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bot.toml"
+        config.write_text(BOT_TOML, encoding="utf-8")
+        out = Path(tmp) / "callgrind.out"
+        proc = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                BOTRT_PYTHON,
+                BOTRT,
+                "serve",
+                "--config",
+                str(config),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env_with(pythonpath),
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write("/help\n")
+        proc.stdin.flush()
+        if not proc.stdout.readline().strip():
+            proc.kill()
+            raise RuntimeError("botrt serve gave no reply to /help")
+        # The dump holds what ran up to now; the rest goes to the final file.
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+        proc.stdin.close()
+        proc.stdout.read()
+        if proc.wait(timeout=600) != 0:
+            raise RuntimeError(f"botrt serve exited {proc.returncode}")
+        (dump,) = Path(tmp).glob("callgrind.out.*")
+        return sum(
+            int(line.split()[1])
+            for line in dump.read_text().splitlines()
+            if line.startswith("totals:")
+        )
 
 
 def melobot_trial(python: str) -> tuple[float, float]:
@@ -132,7 +189,18 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count botrt's instructions to the first reply (callgrind) instead; writes nothing",
+    )
+    p.add_argument("--pythonpath", default=None, help="with --instructions: import botrt from here")
     args = p.parse_args()
+    if args.instructions:
+        botrt_trial(args.pythonpath)  # bytecode caches, as for the timed runs
+        counts = [botrt_instructions(args.pythonpath) for _ in range(args.trials)]
+        print(f"instructions to the first reply: {counts}, median {statistics.median(counts):,.0f}")
+        return
     melobot = None if args.no_peers else peer_python("melobot")
     load_before = load_line()
     botrt_trial()  # untimed: bytecode caches

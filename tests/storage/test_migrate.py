@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import BigInteger, Column, Integer, String, inspect, select, text
+from sqlalchemy import BigInteger, Column, Integer, String, event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -182,3 +182,29 @@ async def test_versions_are_per_plugin(storage: Storage) -> None:
     await one.migrate(3)
     await two.migrate(1)
     assert (await one.schema_version(), await two.schema_version()) == (3, 1)
+
+
+async def test_a_restart_lists_the_tables_once_instead_of_checking_each(storage_url: str) -> None:
+    # Start-up migrates botrt's tables and every plugin's: one listing of the
+    # database's tables per migration, not a query (two PRAGMAs on SQLite) per table.
+    async with await Storage.open(storage_url) as storage:
+        declare_v2(storage.for_plugin("school"))
+        await storage.for_plugin("school").migrate(2)
+    async with await Storage.open(storage_url) as storage:
+        seen: list[str] = []
+        event.listen(
+            storage.engine.sync_engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: seen.append(statement),
+        )
+        ps = storage.for_plugin("school")
+        declare_v2(ps)
+        ps.table("notes", Column("id", Integer, primary_key=True))  # new in this version
+        await ps.migrate(2)
+        assert sorted(ps.tables) == ["lessons", "marks", "notes"]
+        assert await columns(storage, "notes") == ["id"]
+    checks = [s for s in seen if "table_info" in s or "has_table" in s.lower()]
+    assert checks == []
+    assert [s for s in seen if s.lstrip().upper().startswith("CREATE")] == [
+        s for s in seen if "school__notes" in s and s.lstrip().upper().startswith("CREATE")
+    ]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from botrt.storage._core import CoreTables
 from botrt.storage._engine import WRITE_OPTION, SqliteConnections, make_engine
 from botrt.storage._lease import LeaseTiming
+from botrt.storage._migrate import create_missing, existing_tables
 from botrt.storage._plugin import PluginStorage
 from botrt.storage._transaction import StorageTransactions
 from botrt.storage._url import Target, in_private_file, parse, unavailable
@@ -126,7 +127,9 @@ class Storage(StorageTransactions):
         # The first connection too: a database that cannot be reached is reported here.
         try:
             async with self.transaction(write=True) as conn:
-                await conn.run_sync(self.core.metadata.create_all)
+                metadata = self.core.metadata
+                existing = await conn.run_sync(existing_tables, metadata)
+                await conn.run_sync(create_missing, metadata, existing)
         except DBAPIError as exc:
             await self._dispose()
             raise unavailable(self._target, exc) from None
