@@ -31,7 +31,8 @@ async def test_a_lost_lease_fences_every_state_write(storage: Storage) -> None:
 
     clock.advance(clock.now() + dt.timedelta(seconds=11))  # A's lease ran out unrenewed
     new = await leases.acquire(LEASE, owner="B", ttl=10)
-    assert new is not None and new.epoch > old.epoch
+    assert new is not None
+    assert new.epoch > old.epoch
     assert await states.put(KEY, "p", "second", '{"n":2}', 200.0, new)
 
     assert not await states.put(KEY, "p", "late", "{}", 300.0, old)
@@ -54,7 +55,8 @@ async def test_a_lease_taken_back_by_its_old_owner_still_fences_the_old_epoch(
     assert old is not None
     await leases.release(old)
     again = await leases.acquire(LEASE, owner="A", ttl=10)
-    assert again is not None and again.epoch > old.epoch
+    assert again is not None
+    assert again.epoch > old.epoch
     assert not await states.put(KEY, "p", "stale", "{}", 100.0, old)
     assert await rows(storage) == []
     assert await states.put(KEY, "p", "fresh", "{}", 100.0, again)

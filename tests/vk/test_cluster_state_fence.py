@@ -125,7 +125,7 @@ async def until(predicate: object) -> None:
     # Looks every 10 ms (the workers run meanwhile); LIMIT catches a hang only.
     assert callable(predicate)
     with anyio.fail_after(LIMIT):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 (state of the workers, no event to wait on)
             await anyio.sleep(0.01)
 
 
