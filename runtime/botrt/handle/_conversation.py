@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botrt._errors import BotrtError
 
 if TYPE_CHECKING:
+    from botrt.handle._state_rows import Tenure
     from botrt.handle._states import ConversationStates, StateKey
 
 MAX_STATE = 200
@@ -40,7 +41,7 @@ class Conversation:
             a copy: change it with `set`.
     """
 
-    __slots__ = ("_key", "_plugin", "_states", "data", "state")
+    __slots__ = ("_key", "_plugin", "_states", "_tenure", "data", "state")
 
     def __init__(
         self,
@@ -49,17 +50,25 @@ class Conversation:
         plugin: str,
         state: str | None = None,
         data: dict[str, Any] | None = None,
+        *,
+        tenure: Tenure | None = None,
     ) -> None:
         self._states = states
         self._key = key
         self._plugin = plugin
+        # In a cluster, the partition lease the event is handled under: a write after
+        # another worker took the conversation over is refused (docs/cluster.md).
+        self._tenure = tenure
         self.state = state
         self.data: dict[str, Any] = {} if data is None else data
 
     async def set(self, state: str, **data: Any) -> None:
         """Enter `state`, merging `data` into the data kept (the given keys replace theirs).
 
-        Stored before it returns; the expiry starts again from now.
+        Stored before it returns; the expiry starts again from now. In a cluster,
+        a worker that lost the conversation to another worker (it stalled past
+        ``failover``) stores nothing: the write is logged as refused, and the
+        handler goes on (the other worker handles the update again).
 
         :raises ConversationDataError: if `state` is not a non-empty string of
             at most 200 characters, or a value of `data` is not JSON (naming
@@ -76,17 +85,19 @@ class Conversation:
         for name, value in merged.items():  # kept values too: `data` may have been changed
             _check_json(name, value)
         text = json.dumps(merged, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        await self._states.put(self._key, self._plugin, state, text)
+        await self._states.put(self._key, self._plugin, state, text, self._tenure)
         self.state = state
         self.data = json.loads(text)
 
     async def clear(self) -> None:
         """Leave the state and forget its data (nothing happens when there is none).
 
+        In a cluster, refused as `set` is once another worker took the conversation over.
+
         :raises StorageError: if the storage is closed or unreachable, or this
             task is inside a write transaction.
         """
-        await self._states.drop(self._key, (self._plugin,))
+        await self._states.drop(self._key, (self._plugin,), self._tenure)
         self.state = None
         self.data = {}
 

@@ -12,6 +12,29 @@ StoredState = tuple[StateKey, str, str, str, float]
 """(key, plugin, state, data as JSON text, expires at in seconds since the epoch)."""
 
 
+class Tenure(Protocol):
+    """A lease as held by one worker (``botrt.storage.Lease``): a fenced write's token.
+
+    A cluster's worker writes a conversation's state only while it holds the lease of
+    the conversation's partition with this owner and epoch (docs/cluster.md).
+    """
+
+    @property
+    def name(self) -> str:
+        """The lease's name (``route:<bot>:p<n>``)."""
+        ...
+
+    @property
+    def owner(self) -> str:
+        """The worker holding it."""
+        ...
+
+    @property
+    def epoch(self) -> int:
+        """The epoch it was held at: a takeover raises it."""
+        ...
+
+
 class StateBackend(Protocol):
     """Where the states are kept durably (the host gives a storage's ``StateRows``)."""
 
@@ -24,17 +47,31 @@ class StateBackend(Protocol):
         ...
 
     async def put(
-        self, key: StateKey, plugin: str, state: str, data: str, expires_at: float
-    ) -> None:
-        """Store one plugin's state for `key`."""
+        self,
+        key: StateKey,
+        plugin: str,
+        state: str,
+        data: str,
+        expires_at: float,
+        fence: Tenure | None = None,
+    ) -> bool:
+        """Store one plugin's state for `key`; with `fence`, only while it holds (else False)."""
         ...
 
-    async def touch(self, key: StateKey, plugins: Collection[str], expires_at: float) -> None:
-        """Move the expiry of `plugins`' states for `key`."""
+    async def touch(
+        self,
+        key: StateKey,
+        plugins: Collection[str],
+        expires_at: float,
+        fence: Tenure | None = None,
+    ) -> bool:
+        """Move the expiry of `plugins`' states for `key`; with `fence`, as `put`."""
         ...
 
-    async def delete(self, key: StateKey, plugins: Collection[str]) -> None:
-        """Forget `plugins`' states for `key`."""
+    async def delete(
+        self, key: StateKey, plugins: Collection[str], fence: Tenure | None = None
+    ) -> bool:
+        """Forget `plugins`' states for `key`; with `fence`, as `put`."""
         ...
 
     async def prune(self, now: float) -> int:

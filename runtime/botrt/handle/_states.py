@@ -15,6 +15,14 @@ rebalancing), it calls `adopt` for the bot before it handles any of their
 updates: the bot's states are read again from storage, which every worker
 writes through to. Without a cluster nothing calls `adopt`, and a lookup stays
 one dict lookup.
+
+A worker that stalled past ``failover`` may still be running a handler of a
+conversation whose partition another worker has taken since. Its writes must not
+overwrite what the new owner wrote: the cluster's router calls `fence` for each
+partitioned bot, and every write of that bot's states then carries the lease the
+conversation was handled under (`tenure`), checked in the write's own statement.
+A write the lease no longer covers is refused and logged (`refused`); the handler
+goes on. Without `fence` (no cluster, Long Poll, SQLite) writes are unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from botrt.handle._conversation import Conversation
 from botrt.handle._inject import NoMatch
 from botrt.handle._routes import Route
-from botrt.handle._state_rows import Entry, StateBackend, StateKey
+from botrt.handle._state_rows import Entry, StateBackend, StateKey, Tenure
 
 if TYPE_CHECKING:
     from botrt.adapter import TextEvent
@@ -66,6 +74,8 @@ class ConversationStates:
         self._unhandled_logged: set[tuple[str, str]] = set()
         # One set per `adopt` under way: the keys changed here while it reads.
         self._adopting: list[set[StateKey]] = []
+        # bot -> what gives the lease a conversation (by peer) is handled under here.
+        self._fences: dict[str, Callable[[int], Tenure | None]] = {}
 
     async def load(self) -> None:
         """Read every state that has not expired (and delete those that have) from storage.
@@ -110,6 +120,30 @@ class ConversationStates:
             if key not in changed:
                 self._index[key] = entries
 
+    def fence(self, bot: str, tenure: Callable[[int], Tenure | None]) -> None:
+        """Fence `bot`'s state writes from now on (a cluster's partitioned bot).
+
+        `tenure(peer)` gives the lease under which this worker handles the
+        conversation in chat `peer` now, or None when it does not (any more).
+        Every write of `bot`'s states then holds only while that lease does.
+        Raises nothing.
+        """
+        self._fences[bot] = tenure
+
+    def tenure(self, key: StateKey) -> Tenure | None:
+        """The lease under which this worker writes `key`'s states now (see `fence`).
+
+        None when `key`'s bot is not fenced (the write is not checked); `NOT_HELD`
+        when this worker does not handle `key`'s conversation (any more): the write
+        is refused. Raises nothing.
+        """
+        if not self._fences:  # no cluster: nothing more than this test
+            return None
+        tenure = self._fences.get(key[0])
+        if tenure is None:
+            return None
+        return tenure(key[1]) or NOT_HELD
+
     def _changing(self, key: StateKey) -> None:
         # Before a write's first await: an `adopt` reading meanwhile may miss it.
         for changed in self._adopting:
@@ -131,9 +165,11 @@ class ConversationStates:
             return {}
         now = self._clock()
         expired = [p for p, e in entries.items() if e.expires_at <= now]
-        if expired:
-            await self.drop(key, expired)
-        return dict(self._index.get(key, {}))
+        if not expired:
+            return dict(entries)
+        await self.drop(key, expired)
+        # A drop its fence refused leaves them in memory: expired all the same.
+        return {p: e for p, e in self._index.get(key, {}).items() if p not in expired}
 
     async def route(self, event: TextEvent, routes: Routes) -> Route | None:
         """Where a text message from a sender with a state goes; None: dispatch it as usual.
@@ -150,8 +186,9 @@ class ConversationStates:
         mine = {p: e for p, e in (await self.live(key)).items() if p in routes.state_plugins}
         if not mine:
             return None
+        tenure = self.tenure(key)
         if self.is_cancel(event.text):
-            await self.drop(key, mine)
+            await self.drop(key, mine, tenure)
             try:
                 await event.reply(self.cancelled())
             except Exception:
@@ -167,11 +204,11 @@ class ConversationStates:
             else:
                 rules.extend(found)
         if stale:
-            await self.drop(key, stale)
+            await self.drop(key, stale, tenure)
         if not rules:
             return None
         try:
-            await self.touch(key, [p for p in mine if p not in stale])
+            await self.touch(key, [p for p in mine if p not in stale], tenure)
         except Exception:
             # The state is known from memory: its flows still get the message; only
             # its expiry did not start over.
@@ -182,10 +219,11 @@ class ConversationStates:
         """The `Conversation` of `key` for `plugin`, as a node receives it (no query)."""
         entries = self._index.get(key)
         entry = entries.get(plugin) if entries else None
+        tenure = self.tenure(key)  # the lease this event is handled under, if fenced
         if entry is None or entry.expires_at <= self._clock():
-            return Conversation(self, key, plugin)
+            return Conversation(self, key, plugin, tenure=tenure)
         data: dict[str, Any] = json.loads(entry.data)
-        return Conversation(self, key, plugin, entry.state, data)
+        return Conversation(self, key, plugin, entry.state, data, tenure=tenure)
 
     def is_cancel(self, text: str) -> bool:
         """Whether `text` is one of the cancel words (whole text, case and spaces ignored)."""
@@ -204,8 +242,13 @@ class ConversationStates:
             state,
         )
 
-    async def put(self, key: StateKey, plugin: str, state: str, data: str) -> None:
+    async def put(
+        self, key: StateKey, plugin: str, state: str, data: str, tenure: Tenure | None = None
+    ) -> bool:
         """Store `plugin`'s `state` and `data` (JSON text) for `key`, expiring a TTL from now.
+
+        `tenure`: the lease the write is made under, for a fenced bot (None: `tenure`
+        now). Returns False (logged, nothing stored) when it no longer holds.
 
         :raises StorageError: if the storage is closed or unreachable.
         """
@@ -213,41 +256,90 @@ class ConversationStates:
         expires_at = now + self._ttl()
         if self._adopting:
             self._changing(key)
-        await self._backend.put(key, plugin, state, data, expires_at)
+        if tenure is None and self._fences:
+            tenure = self.tenure(key)
+        if tenure is None:
+            await self._backend.put(key, plugin, state, data, expires_at)
+        elif tenure is NOT_HELD or not await self._backend.put(
+            key, plugin, state, data, expires_at, tenure
+        ):
+            self.refused(f"state {state!r}", key, plugin, tenure)
+            return False
         self._index.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
         if now >= self._next_sweep:
             await self._sweep(now)
+        return True
 
-    async def touch(self, key: StateKey, plugins: Collection[str]) -> None:
+    async def touch(
+        self, key: StateKey, plugins: Collection[str], tenure: Tenure | None = None
+    ) -> bool:
         """Start `plugins`' states for `key` over (a message came): they expire a TTL from now.
+
+        `tenure` as in `put`: False (logged, nothing changed) when it no longer holds.
 
         :raises StorageError: if the storage is closed or unreachable.
         """
         expires_at = self._clock() + self._ttl()
         if self._adopting:
             self._changing(key)
-        await self._backend.touch(key, plugins, expires_at)
+        if tenure is None and self._fences:
+            tenure = self.tenure(key)
+        if tenure is None:
+            await self._backend.touch(key, plugins, expires_at)
+        elif tenure is NOT_HELD or not await self._backend.touch(key, plugins, expires_at, tenure):
+            self.refused("renewal of the state", key, ",".join(plugins), tenure)
+            return False
         entries = self._index.get(key, {})
         for plugin in plugins:
             entry = entries.get(plugin)
             if entry is not None:
                 entry.expires_at = expires_at
+        return True
 
-    async def drop(self, key: StateKey, plugins: Collection[str]) -> None:
+    async def drop(
+        self, key: StateKey, plugins: Collection[str], tenure: Tenure | None = None
+    ) -> bool:
         """Forget `plugins`' states for `key` (those it has; no error for the others).
+
+        `tenure` as in `put`: False (logged, nothing forgotten) when it no longer holds.
 
         :raises StorageError: if the storage is closed or unreachable.
         """
         entries = self._index.get(key)
         if not entries or not any(p in entries for p in plugins):
-            return
+            return True
         if self._adopting:
             self._changing(key)
-        await self._backend.delete(key, plugins)
+        if tenure is None and self._fences:
+            tenure = self.tenure(key)
+        if tenure is None:
+            await self._backend.delete(key, plugins)
+        elif tenure is NOT_HELD or not await self._backend.delete(key, plugins, tenure):
+            self.refused("clearing of the state", key, ",".join(plugins), tenure)
+            return False
         for plugin in plugins:
             entries.pop(plugin, None)
         if not entries:
             self._index.pop(key, None)
+        return True
+
+    def refused(self, what: str, key: StateKey, plugin: str, tenure: Tenure) -> None:
+        """Log a write refused by its fence: another worker handles `key`'s conversation now."""
+        bot, peer, user = key
+        if tenure is NOT_HELD:
+            why = "this worker no longer owns the conversation's partition"
+        else:
+            why = f"worker {tenure.owner} no longer holds {tenure.name} at epoch {tenure.epoch}"
+        log.warning(
+            "%s: another worker took the conversation over (bot %s, peer %d, user %d); the "
+            "%s of plugin %r was not stored, so that what that worker stored stands",
+            why,
+            bot,
+            peer,
+            user,
+            what,
+            plugin or "(no plugin)",
+        )
 
     async def _sweep(self, now: float) -> None:
         # States of users who never wrote again would otherwise stay until a restart.
@@ -263,6 +355,20 @@ class ConversationStates:
     def _sweep_every(self) -> float:
         return min(max(self._ttl(), 1.0), 3600.0)
 
+
+class _NotHeld:
+    """The tenure of a conversation this worker does not handle (any more): never holds."""
+
+    name = ""
+    owner = ""
+    epoch = -1
+
+    def __repr__(self) -> str:
+        return "NOT_HELD"
+
+
+NOT_HELD: Tenure = _NotHeld()
+"""`ConversationStates.tenure` of a fenced bot's conversation this worker does not own."""
 
 _ANSWERED = Route(())
 """The route of a message already answered here (a cancel word): no flow."""

@@ -34,12 +34,15 @@ class VkPlatform:
         adopt: in a cluster, the host's `ConversationStates.adopt`: awaited with a
             bot's name before this worker handles conversations of that bot another
             worker handled until now (a Long Poll lead or a partition taken over).
+        fence: in a cluster, the host's `ConversationStates.fence`: the Callback
+            router fences each bot's state writes with its partition leases.
     """
 
     def __init__(self, apis: Mapping[str, VkApi], inbox: VkInbox | None = None) -> None:
         self.apis = dict(apis)
         self.inbox = inbox
         self.adopt: Callable[[str], Awaitable[None]] | None = None
+        self.fence: Callable[[str, Callable[[int], Any]], None] | None = None
         self.connected: dict[str, bool] = dict.fromkeys(self.apis, False)
 
     def api_for(self, event: Event) -> VkApi | None:

@@ -82,6 +82,7 @@ def _platform(host: Host, bots: list[VkBotConfig]) -> VkPlatform:
     )
     if host.config.cluster.enabled and host.dispatcher.states is not None:
         platform.adopt = host.dispatcher.states.adopt  # takeovers read others' states
+        platform.fence = host.dispatcher.states.fence  # a stale owner's writes are refused
 
     def provide(run: FlowRun) -> VkApi:
         api = platform.api_for(run.event)

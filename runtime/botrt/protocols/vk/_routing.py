@@ -26,6 +26,11 @@ Before it hands over the first rows of partitions it did not own at its last rea
 (it just took them, or took them back), a worker reads the bot's conversation states
 again (`VkPlatform.adopt`): the worker that handled those conversations until now
 may have set or cleared states this one's memory does not know.
+
+The conversation states are fenced too (`VkPlatform.fence`, `tenure`): a state written
+while handling a chat's update holds only while this worker still holds the lease of
+the chat's partition at the epoch it had then, so a worker that stalled past
+``failover`` cannot overwrite what the partition's new owner wrote.
 """
 
 from __future__ import annotations
@@ -43,10 +48,10 @@ from botrt.protocols.vk._partitions import Assignment
 from botrt.storage._internal import listen_inbox, pending_rows, prepare_partitions
 
 if TYPE_CHECKING:
-    from botrt.adapter import Submit
+    from botrt.adapter import Event, Submit
     from botrt.plugin import Clock
     from botrt.protocols.vk._adapters import VkPlatform
-    from botrt.storage import Storage
+    from botrt.storage import Lease, Storage
 
 log = logging.getLogger("botrt.cluster")
 
@@ -80,6 +85,9 @@ class CallbackRouter:
         self._clock = clock
         leases = Leases(storage, clock)
         self._taken: dict[str, dict[int, int]] = {bot: {} for bot in bots}  # row id -> part
+        # The chats of the rows in hand: peer -> [partition, rows], for `tenure`.
+        self._peers: dict[str, dict[int, list[int]]] = {bot: {} for bot in bots}
+        self._row_peers: dict[str, dict[int, int]] = {bot: {} for bot in bots}  # row -> peer
         self.assignments = {
             bot: Assignment(
                 storage,
@@ -101,6 +109,27 @@ class CallbackRouter:
     def _busy_in(self, bot: str) -> Callable[[int], bool]:
         taken = self._taken[bot]
         return lambda part: part in taken.values()
+
+    def tenure(self, bot: str) -> Callable[[int], Lease | None]:
+        """What gives the lease a chat of `bot` is handled under here (`tenure(peer)`).
+
+        The chat's partition lease, with this worker's epoch, while an update of that
+        chat is in hand and this worker owned the partition at its last round; None
+        otherwise. Raises nothing.
+        """
+        from botrt.storage import Lease
+
+        assignment = self.assignments[bot]
+        peers = self._peers[bot]
+
+        def tenure(peer: int) -> Lease | None:
+            entry = peers.get(peer)
+            epoch = None if entry is None else assignment.owned.get(entry[0])
+            if entry is None or epoch is None:
+                return None
+            return Lease(assignment.part_name(entry[0]), assignment.owner, epoch, 0.0)
+
+        return tenure
 
     def arrived(self, bot: str) -> None:
         """An update of `bot` was recorded here. Raises nothing.
@@ -134,6 +163,9 @@ class CallbackRouter:
         :raises StorageError: if the storage cannot be reached at the start.
         """
         await prepare_partitions(self._storage)
+        if self._platform.fence is not None:
+            for bot in self.assignments:
+                self._platform.fence(bot, self.tenure(bot))
         await self._round()
         if self._keeper is None:
             self._keeper = asyncio.get_running_loop().create_task(self._keep())
@@ -261,6 +293,7 @@ class CallbackRouter:
         for row_id, part in list(taken.items()):
             if (part in read and row_id not in listed) or part not in assignment.owned:
                 del taken[row_id]
+                self._let_go(bot, row_id)
         for row_id, _key, body, part in rows:
             if row_id in taken:
                 continue
@@ -269,4 +302,24 @@ class CallbackRouter:
             taken[row_id] = part
             event = self._platform.event_of(bot, json.loads(body))
             if event is not None:
+                self._hold(bot, row_id, event, part)
                 await submit(event)
+
+    def _hold(self, bot: str, row_id: int, event: Event, part: int) -> None:
+        # The chat's partition, for `tenure`, while the row is in hand. The peer as the
+        # conversation's key has it (`Conversation`): the chat, else the user.
+        peer = getattr(event, "peer_id", getattr(event, "user_id", None))
+        if not isinstance(peer, int):
+            return
+        self._row_peers[bot][row_id] = peer
+        entry = self._peers[bot].setdefault(peer, [part, 0])
+        entry[1] += 1
+
+    def _let_go(self, bot: str, row_id: int) -> None:
+        peer = self._row_peers[bot].pop(row_id, None)
+        entry = None if peer is None else self._peers[bot].get(peer)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._peers[bot][peer]
