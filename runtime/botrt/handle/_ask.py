@@ -1,20 +1,27 @@
 """`ask()`: a flow run asks its user a question and waits for the answer, in memory.
 
-How the waiting asks are kept and answered is `_waiters`; their timeouts,
-`_timeouts`; the exceptions of an ask that ends without an answer, `_ended`.
+`ask()` returns a `Waiter`: awaited, it sends the prompt and becomes the
+waiting ask. How the waiting asks are kept and answered is `_waiters`; their
+timeouts, `_timeouts`; the exceptions of an ask that ends without an answer,
+`_ended`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
 from botrt.handle._lane import LANE
 from botrt.handle._run import CURRENT, FlowContextError, FlowRun, current_run
 from botrt.handle._timeouts import DialogueClock
-from botrt.handle._waiters import Dialogues, DialogueSettings, Key, Waiter
+from botrt.handle._waiters import PARKED, Dialogues, DialogueSettings, Key
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from botrt.handle._lane import Lane
 
 __all__ = [
     "ConversationCancelled",
@@ -79,43 +86,95 @@ def ask(
         when an ask already waits for this user in this chat.
     """
     # No `__init__` call: ask() is on every step of a dialogue.
-    asking = _new(_Asking)
-    asking._prompt = prompt
-    asking._timeout = timeout
-    asking._keyboard = keyboard
-    asking._inner = asking._latest = None
-    return asking
+    waiter = _new(Waiter)
+    waiter.prompt = prompt
+    waiter.timeout = timeout
+    waiter.keyboard = keyboard
+    waiter.inner = None
+    return waiter
 
 
-class _Asking:
-    """What `ask()` returns: awaited, it sends the prompt, then waits for the answer.
+class Waiter:
+    """One `ask()`: awaited, it sends the prompt, then it is the ask waiting for the answer.
 
     Written out as the coroutine it stands for (``await reply(prompt)``, then
-    ``return await dialogues.wait(...)``), so that a waiting ask keeps a
-    small object instead of a coroutine frame (one per waiting user). It
-    does what a coroutine would: nothing runs until it is awaited, every
-    suspension passes through, exceptions are thrown into what it awaits.
-    A parked wait is the `Waiter` itself, stepped here without calling it.
+    wait for the answer), so that a waiting ask keeps this one small object
+    instead of a coroutine frame and a record of its wait (one per waiting
+    user). It does what a coroutine would: nothing runs until it is awaited,
+    every suspension passes through, exceptions are thrown into what it
+    awaits.
+
+    Once waiting it is in `Dialogues.waiting`. With a `future`, the run
+    waits on it in its own task. Without one, the run is *parked*: the
+    waiter yields itself to the lane's driver, which keeps the run's
+    coroutine; the answer comes back through the coroutine's ``send`` (the
+    await's value) or ``throw``.
     """
 
-    __slots__ = ("_inner", "_keyboard", "_latest", "_prompt", "_timeout")
+    __slots__ = (
+        "deadline",
+        "dialogues",
+        "future",
+        "inner",
+        "key",
+        "keyboard",
+        "lane",
+        "latest",
+        "prompt",
+        "timeout",
+    )
 
-    # Made by `ask()`, which sets every slot: `_prompt`, `_timeout`, `_keyboard`;
-    # `_inner`, what it awaits now (None: not started; the prompt's reply, then the
-    # wait); `_latest`, the message a suspended prompt answers (the wait's too).
-    _prompt: str | None
-    _timeout: float | None
-    _keyboard: Any
-    _inner: Any
-    _latest: TextEvent | None
+    # Made by `ask()`, which sets `prompt`, `timeout` (as asked), `keyboard` and `inner`:
+    # what it awaits now (None: not started; the prompt's reply; `PARKED`; the wait on
+    # `future`). `latest` is the message a suspended prompt answers, then the one the
+    # end notice answers. `Dialogues.wait` sets the rest, and `timeout` in seconds.
+    prompt: str | None
+    timeout: float | None
+    keyboard: Any
+    inner: Any
+    latest: TextEvent
+    dialogues: Dialogues
+    key: Key
+    future: asyncio.Future[TextEvent] | None
+    lane: Lane | None
+    deadline: int | None  # nanoseconds on the clock of `Deadlines`
 
     def __await__(self) -> Generator[Any, Any, TextEvent]:
         return self  # type: ignore[return-value]
 
     def __next__(self) -> Any:
         # The first step (and any later one with nothing sent in, as `send(None)`).
-        if self._inner is not None:
-            return self.send(None)
+        inner = self.inner
+        if inner is not None:
+            return self if inner is PARKED else self.send(None)
+        lane = _lane(None)
+        if lane is not None and (latest := lane.latest) is not None:
+            # The run asked before and an answer resumed it (a dialogue's usual step):
+            # its event, its dialogues and the conversation's latest message are known.
+            dialogues = lane.dialogues
+        else:
+            dialogues, latest = self._start(lane)
+        prompt = self.prompt
+        if prompt is not None:
+            keyboard = self.keyboard
+            if keyboard is None:
+                reply = latest.reply(prompt)
+            else:
+                reply = latest.reply(prompt, keyboard=keyboard)
+                self.keyboard = None
+            inner = reply.__await__()
+            # `next` with a default: a reply sent without a suspension ends with no
+            # StopIteration raised and caught here (the usual case: cheaper).
+            yielded = next(inner, _SENT)
+            if yielded is not _SENT:
+                self.inner = inner
+                self.latest = latest
+                return yielded
+            self.prompt = None  # what it awaits from now on ends with the answer
+        return dialogues.wait(self, latest, lane)
+
+    def _start(self, lane: Lane | None) -> tuple[Dialogues, TextEvent]:
+        """Where the run's asks wait, and the message to reply to: the run's first ask."""
         run = _CURRENT(None)
         if run is None:
             run = current_run("ask()")  # raises
@@ -131,42 +190,18 @@ class _Asking:
             dialogues = None
         if dialogues is None:
             dialogues = dialogues_of(run, "ask()")  # raises
-        lane = _lane(None)
         # The conversation's latest message: the same user in the same chat as `event`.
         latest = lane.latest if lane is not None and lane.latest is not None else event
-        prompt = self._prompt
-        if prompt is not None:
-            keyboard = self._keyboard
-            if keyboard is None:
-                reply = latest.reply(prompt)
-            else:
-                reply = latest.reply(prompt, keyboard=keyboard)
-                self._keyboard = None
-            inner = reply.__await__()
-            # `next` with a default: a reply sent without a suspension ends with no
-            # StopIteration raised and caught here (the usual case: cheaper).
-            yielded = next(inner, _SENT)
-            if yielded is not _SENT:
-                self._inner = inner
-                self._latest = latest
-                return yielded
-        # `_wait_in`, written out: the usual first step sends the prompt and parks.
-        self._prompt = None  # what it awaits from now on ends with the answer
-        waiting = dialogues.wait(latest, latest, self._timeout, lane)
-        if waiting.__class__ is Waiter:
-            self._inner = waiting  # parked: its first step yields itself
-            return waiting
-        self._inner = inner = waiting.__await__()
-        return inner.send(None)
+        return dialogues, latest
 
     def send(self, value: Any) -> Any:
         """One step: what the awaited thing yields; StopIteration(answer) at the end."""
-        inner = self._inner
-        if inner.__class__ is Waiter:  # parked: `value` is the answer (`Waiter.send`)
+        inner = self.inner
+        if inner is PARKED:  # `value` is the answer
             if value is None:
-                return inner
-            lane = inner.lane
-            if lane is not None and lane.waiter is inner:
+                return self
+            lane = self.lane
+            if lane is not None and lane.waiter is self:
                 lane.waiter = None
             raise StopIteration(value)
         if inner is None:
@@ -176,41 +211,56 @@ class _Asking:
         try:
             return inner.send(value)
         except StopIteration:
-            if self._prompt is None:
+            if self.prompt is None:
                 raise  # the answer
         return self._wait()  # the prompt is sent
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        """As `send`, raising in what it awaits."""
+        """As `send`, raising in what it awaits (parked: the run resumes with it)."""
         exc = typ if val is None else val
-        inner = self._inner
+        inner = self.inner
+        if inner is PARKED:  # a timeout, a cancel word, a stop
+            self._resumed()
+            raise exc
         if inner is None:
             raise exc
         try:
             return inner.throw(exc)
         except StopIteration:
-            if self._prompt is None:
+            if self.prompt is None:
                 raise
         return self._wait()
 
     def close(self) -> None:
-        """Close what it awaits (the run is closed)."""
-        inner, self._inner = self._inner, None
-        if inner is not None:
+        """Close what it awaits (the run is closed); parked, it no longer waits."""
+        inner, self.inner = self.inner, None
+        if inner is PARKED:
+            self.dialogues.take(self)
+            self._resumed()
+        elif inner is not None:
             inner.close()
 
     def _wait(self) -> Any:
         """Start waiting once the prompt's reply, which suspended, is sent."""
-        latest, self._latest = self._latest, None
+        self.prompt = self.keyboard = None
         run = current_run("ask()")
-        return self._wait_in(dialogues_of(run, "ask()"), latest)  # type: ignore[arg-type]
+        return dialogues_of(run, "ask()").wait(self, self.latest, _lane(None))
 
-    def _wait_in(self, dialogues: Dialogues, latest: TextEvent) -> Any:
-        """Start waiting, and take the wait's first step."""
-        self._prompt = self._keyboard = None
-        waiting = dialogues.wait(latest, latest, self._timeout, _lane(None))
-        if waiting.__class__ is Waiter:
-            self._inner = waiting  # parked: its first step yields itself
-            return waiting
-        self._inner = inner = waiting.__await__()
-        return inner.send(None)
+    def _resumed(self) -> None:
+        lane = self.lane
+        if lane is not None and lane.waiter is self:
+            lane.waiter = None
+
+    def stop(self) -> None:
+        """End the wait with `ConversationEnded` (the host stops); no-op once resolved."""
+        if self.dialogues.take(self):
+            self.fail(
+                ConversationEnded("the bot stopped while waiting for an answer", event=self.latest)
+            )
+
+    def fail(self, exc: ConversationEnded) -> None:
+        """End the wait (already taken out of the waiting asks) with `exc`."""
+        if self.future is not None:
+            self.future.set_exception(exc)
+        else:
+            self.lane.resume_later(exc)  # type: ignore[union-attr]

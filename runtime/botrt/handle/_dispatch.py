@@ -114,7 +114,7 @@ class Dispatcher(FlowSet, Failures):
         """
         waiting = self._waiting
         if waiting and isinstance(event, TextEvent):
-            waiter = waiting.get((event.bot, event.peer_id, event.user_id))
+            waiter = waiting.pop((event.bot, event.peer_id, event.user_id), None)
             if waiter is not None:
                 return self.dialogues.answer(waiter, event)
         routes = self._routes or self._build_routes()

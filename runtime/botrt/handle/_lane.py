@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from botrt.adapter import TextEvent
-    from botrt.handle._waiters import Waiter
+    from botrt.handle._ask import Waiter
+    from botrt.handle._waiters import Dialogues
 
 
 class Lane:
@@ -37,6 +38,7 @@ class Lane:
     Attributes:
         driving: inside a step of the lane's run, where an `ask()` can park it
             (only a lane that parks runs sets it: see `parkable`).
+        dialogues: where the run's asks wait (set by its first ask).
         detached: the run this lane was running waits (or waited) in `ask()`:
             the lane no longer runs events; its task ends with the run.
         ending: the runner ended this lane's run's wait (it stops): an ask
@@ -48,10 +50,11 @@ class Lane:
         waiter: the `ask()` this lane's run waits in now, if any.
     """
 
-    __slots__ = ("detached", "driving", "ending", "epoch", "latest", "step", "waiter")
+    __slots__ = ("detached", "dialogues", "driving", "ending", "epoch", "latest", "step", "waiter")
 
     def __init__(self) -> None:
         self.detached = False
+        self.dialogues: Dialogues | None = None
         self.driving = False
         self.ending = False
         self.epoch: int | None = None

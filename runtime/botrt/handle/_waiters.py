@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
@@ -25,10 +25,11 @@ from botrt.handle._timeouts import Deadlines, DialogueClock, WallClock
 
 if TYPE_CHECKING:
     from botrt.adapter import Event
+    from botrt.handle._ask import Waiter
     from botrt.handle._lane import Lane
 
 log = logging.getLogger("botrt.conversations")
-_new = object.__new__
+PARKED: Any = object()  # `Waiter.inner` of a parked ask: the waiter is what its run yields
 _FOREVER = float("inf")  # a timeout that never ends: no deadline
 
 Key = tuple[str, int, int]
@@ -56,93 +57,6 @@ class _Defaults:
 
 
 _DEFAULTS = repeat(_Defaults()).__next__  # the same object every time, no Python frame
-
-
-class Waiter:
-    """One waiting `ask()`: what resolves it, and what it answers to.
-
-    With a `future`, the run waits on it in its own task. Without one, the run
-    is parked: awaiting the waiter yields the waiter itself to the lane's
-    driver, which keeps the run's coroutine; the answer comes back through
-    the coroutine's ``send`` (the await's value) or ``throw``.
-    """
-
-    __slots__ = ("deadline", "dialogues", "future", "key", "lane", "latest", "timeout")
-
-    def __init__(
-        self,
-        dialogues: Dialogues,
-        key: Key,
-        future: asyncio.Future[TextEvent] | None,
-        lane: Lane | None,
-        latest: TextEvent,
-        timeout: float,
-    ) -> None:
-        self.dialogues = dialogues
-        self.key = key
-        self.future = future
-        self.lane = lane
-        self.latest = latest
-        self.timeout = timeout
-        self.deadline: int | None = None  # nanoseconds on the clock of `Deadlines`
-
-    # -- awaited while parked: a one-step iterator, no frame ----------------------
-
-    def __await__(self) -> Generator[Any, Any, TextEvent]:
-        return self  # type: ignore[return-value]
-
-    def __next__(self) -> Waiter:
-        return self  # what the lane's driver recognises: park the run
-
-    def send(self, answer: TextEvent | None) -> Waiter:
-        """The run resumes with `answer` (the await's value); None: the first step."""
-        if answer is None:
-            return self
-        lane = self.lane
-        if lane is not None and lane.waiter is self:
-            lane.waiter = None
-        raise StopIteration(answer)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> NoReturn:
-        """The run resumes with an exception (a timeout, a cancel word, a stop)."""
-        self._resumed()
-        raise typ if val is None else val
-
-    def close(self) -> None:
-        """The parked run is closed (cancelled at shutdown): it no longer waits."""
-        self.dialogues.take(self)
-        self._resumed()
-
-    def _resumed(self) -> None:
-        lane = self.lane
-        if lane is not None and lane.waiter is self:
-            lane.waiter = None
-
-    def stop(self) -> None:
-        """End the wait with `ConversationEnded` (the host stops); no-op once resolved."""
-        if self.dialogues.take(self):
-            self.fail(
-                ConversationEnded("the bot stopped while waiting for an answer", event=self.latest)
-            )
-
-    def fail(self, exc: ConversationEnded) -> None:
-        """End the wait (already taken out of the waiting asks) with `exc`."""
-        if self.future is not None:
-            self.future.set_exception(exc)
-        else:
-            self.lane.resume_later(exc)  # type: ignore[union-attr]
-
-
-class _Nothing:
-    """An awaitable that is done at once (an answer to an ask that no longer waits)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        return iter(())  # type: ignore[return-value]
-
-
-_NOTHING = _Nothing()
 
 
 class Dialogues:
@@ -178,21 +92,22 @@ class Dialogues:
         self._cancel_words: frozenset[str] = frozenset()
         self._timeout = 0.0
 
-    def wait(
-        self, event: TextEvent, latest: TextEvent, within: float | None, lane: Lane | None
-    ) -> Awaitable[TextEvent]:
-        """What to await for the next message of `event`'s user in its chat on its bot.
+    def wait(self, waiter: Waiter, latest: TextEvent, lane: Lane | None) -> Any:
+        """Make `waiter` wait for the next message of `latest`'s user in its chat on its bot.
 
-        `within` is in seconds (None: ``[conversations] timeout``); `latest`
-        is what the end notice answers; `lane` is the asking run's (``LANE``,
-        None outside one). The checks below raise at once.
+        Returns what the wait's first step yields: the waiter itself when
+        `lane` (the asking run's ``LANE``, None outside one) parks the run,
+        else what its wait on a future yields. `waiter.timeout` is in seconds
+        (None: ``[conversations] timeout``); `latest` is what the end notice
+        answers. The checks below raise at once.
 
-        :raises ConversationTimeout: no answer within `within` seconds.
+        :raises ConversationTimeout: no answer within the timeout.
         :raises ConversationCancelled: the answer was a cancel word.
         :raises ConversationEnded: the host stopped meanwhile.
         :raises FlowContextError: an ask already waits for that user there.
-        :raises ValueError: `within` is not a positive number of seconds.
+        :raises ValueError: the timeout is not a positive number of seconds.
         """
+        within = waiter.timeout
         if within is None:
             if self._settings() is not self._seen:
                 self._apply(self._settings())
@@ -201,37 +116,53 @@ class Dialogues:
             seconds = float(within)
             if not seconds > 0:
                 raise ValueError(f"ask(timeout={within!r}): the timeout must be positive seconds")
-        parks = lane is not None and lane.driving
-        future = None if parks else asyncio.get_running_loop().create_future()
-        # `Waiter(self, key, future, lane, latest, seconds)` with no `__init__` call.
-        waiter = _new(Waiter)
         waiter.dialogues = self
-        waiter.future = future
         waiter.lane = lane
         waiter.latest = latest
         waiter.timeout = seconds
         # One lookup: registered unless an ask already waits there.
-        key = waiter.key = (event.bot, event.peer_id, event.user_id)
+        key = waiter.key = (latest.bot, latest.peer_id, latest.user_id)
         if self.waiting.setdefault(key, waiter) is not waiter:
             raise FlowContextError(
-                f"ask(): an ask already waits for user {event.user_id} in chat {event.peer_id} "
-                f"on bot {event.bot!r}; a user has one conversation at a time in a chat"
+                f"ask(): an ask already waits for user {latest.user_id} in chat {latest.peer_id} "
+                f"on bot {latest.bot!r}; a user has one conversation at a time in a chat"
             )
         if seconds != _FOREVER:
             self._deadlines.add(waiter, seconds)  # sets `deadline`
         else:
             waiter.deadline = None
-        if lane is not None:
-            lane.waiter = waiter
-            if parks and lane.detached:
-                pass  # parks again: nothing held to give back, no answer's lane waits on it
-            elif lane.detach() and lane.epoch is not None and self._count_out is not None:
+        if lane is None:
+            waiter.future = asyncio.get_running_loop().create_future()
+            return self._first_wait_step(waiter)
+        lane.waiter = waiter
+        lane.dialogues = self
+        parks = lane.driving
+        if parks:
+            waiter.future = None
+            waiter.inner = PARKED
+            if lane.detached and not lane.ending:
+                return waiter  # parks again (a dialogue's usual step): nothing to give back
+        else:
+            # Before the lane lets go: a lane tells a parked wait by its missing future.
+            waiter.future = asyncio.get_running_loop().create_future()
+        if not lane.detached:
+            lane.detach()
+            if lane.epoch is not None and self._count_out is not None:
                 epoch, lane.epoch = lane.epoch, None
                 self._count_out(epoch)  # a reload no longer waits for this run
-            if lane.ending and self.take(waiter):
-                waiter._resumed()
-                raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
-        return waiter if future is None else self._wait_future(waiter, future)
+        elif not parks:
+            lane.end_step()  # a run in a task of its own waits again: the answer's lane goes on
+        if lane.ending and self.take(waiter):
+            waiter._resumed()
+            waiter.inner = None
+            raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
+        return waiter if parks else self._first_wait_step(waiter)
+
+    def _first_wait_step(self, waiter: Waiter) -> Any:
+        """The first step of a wait in the run's own task, on `waiter.future`."""
+        inner = self._wait_future(waiter, waiter.future).__await__()  # type: ignore[arg-type]
+        waiter.inner = inner
+        return inner.send(None)
 
     async def _wait_future(self, waiter: Waiter, future: asyncio.Future[TextEvent]) -> TextEvent:
         try:
@@ -253,17 +184,13 @@ class Dialogues:
             waiter.fail(ConversationTimeout(waiter.timeout, event=waiter.latest))
 
     def answer(self, waiter: Waiter, event: TextEvent) -> Awaitable[None]:
-        """Hand `event` to the waiting `waiter`: awaited, returns once the run waits again or ends.
+        """Hand `event` to `waiter`, which the caller took out of `waiting`.
 
-        A cancel word ends the wait with `ConversationCancelled` instead.
+        The run goes on at once; what is returned, awaited, returns once it
+        waits again or ends. A cancel word ends the wait with
+        `ConversationCancelled` instead.
         """
-        # `take`, written out: an answer is the hot path of a dialogue.
-        waiting = self.waiting
-        taken = waiting.pop(waiter.key, None)
-        if taken is not waiter:
-            if taken is not None:
-                waiting[waiter.key] = taken  # another ask's: it still waits
-            return _NOTHING
+        # `take`'s bookkeeping, written out: an answer is the hot path of a dialogue.
         if waiter.deadline is not None:
             waiter.deadline = None
             self._deadlines.stale += 1
@@ -272,18 +199,18 @@ class Dialogues:
             lane.latest = event
         if self._settings() is not self._seen:
             self._apply(self._settings())
-        result: TextEvent | ConversationCancelled = event
-        if self._cancel_words:
-            text = event.text.strip()
-            if text.casefold() in self._cancel_words:
-                result = ConversationCancelled(text, event=event)
+        cancel = self._cancel_words
+        if cancel and (text := event.text.strip()).casefold() in cancel:
+            result: TextEvent | ConversationCancelled = ConversationCancelled(text, event=event)
+        else:
+            result = event
         if waiter.future is None:
             resumed = lane.resume(result)  # type: ignore[union-attr]
         else:
             resumed = _resume_future(waiter.future, lane, result)
-        if not waiting:
+        if not self.waiting:
             # The sweeper may have nothing left to wait for: checked once the run waits
-            # again or ends (it usually asks again at once).
+            # again or ends (it usually has asked again by now).
             return self._deadlines.then_check_idle(resumed)
         return resumed
 
