@@ -197,12 +197,9 @@ class Waiter:
     def send(self, value: Any) -> Any:
         """One step: what the awaited thing yields; StopIteration(answer) at the end."""
         inner = self.inner
-        if inner is PARKED:  # `value` is the answer
+        if inner is PARKED:  # `value` is the answer (`Dialogues.answer` cleared `lane.waiter`)
             if value is None:
                 return self
-            lane = self.lane
-            if lane is not None and lane.waiter is self:
-                lane.waiter = None
             raise StopIteration(value)
         if inner is None:
             if value is not None:

@@ -197,6 +197,8 @@ class Dialogues:
         lane = waiter.lane
         if lane is not None:
             lane.latest = event
+            if lane.waiter is waiter:
+                lane.waiter = None  # it no longer waits
         if self._settings() is not self._seen:
             self._apply(self._settings())
         cancel = self._cancel_words
