@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from botrt.storage import Storage
+from botrt.storage._inbox_writer import GATHER_TURNS
 from botrt.storage._internal import Inbox
 
 pytestmark = pytest.mark.anyio
@@ -95,6 +96,39 @@ async def test_requests_arriving_together_share_one_commit(storage_url: str) -> 
         assert await count(inbox) == 51
 
 
+async def test_requests_reaching_accept_over_a_few_loop_turns_share_one_commit(
+    storage_url: str,
+) -> None:
+    # A burst's requests reach `accept` over a few turns of the event loop (read,
+    # parsed, checked): the writer takes its batch once a turn brings nobody new.
+    now = Now()
+    async with opened(storage_url, now) as inbox:
+        assert await inbox.accept("g1", "before", "{}") is True  # opens the connection
+        commits = commits_of(inbox)
+
+        async def after(turns: int, key: str) -> bool:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return await inbox.accept("g1", key, "{}")
+
+        results = await asyncio.gather(*(after(n, f"e{n}") for n in range(GATHER_TURNS)))
+        assert results == [True] * GATHER_TURNS
+        assert commits() == 1
+
+
+async def test_a_lone_request_is_committed_after_one_turn_of_the_loop(storage_url: str) -> None:
+    # Gathering waits for no timer: a request alone is taken for its commit at the
+    # writer's first turn of the loop, microseconds later (a timer would not have fired).
+    now = Now()
+    async with opened(storage_url, now) as inbox:
+        assert await inbox.accept("g1", "before", "{}") is True
+        accepted = inbox.accept("g1", "e1", "{}")
+        await asyncio.sleep(0)  # the writer starts
+        await asyncio.sleep(0)  # a turn: nobody new, the batch is taken
+        assert not inbox._waiting
+        assert await accepted is True
+
+
 async def test_unhandled_updates_are_replayed_after_a_crash_in_order(storage_url: str) -> None:
     now = Now()
     async with opened(storage_url, now) as inbox:
@@ -135,7 +169,7 @@ async def test_marks_made_during_a_commit_wait_for_the_next_write(storage_url: s
     now = Now()
     async with opened(storage_url, now, flush_delay=3600) as inbox:
         await inbox.record("g1", [("a", "{}")], None)
-        first = asyncio.create_task(inbox.accept("g1", "b", "{}"))
+        first = inbox.accept("g1", "b", "{}")
         while not inbox._waiting:  # noqa: ASYNC110 (a step of the loop, no timing)
             await asyncio.sleep(0)
         while inbox._waiting:  # noqa: ASYNC110 (the writer took it: its commit is under way)

@@ -3,6 +3,7 @@ the storage's write lock is waited for; closing ends the thread."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import func, select
 
 from botrt.storage import Storage
 from botrt.storage._internal import Inbox
@@ -108,3 +110,36 @@ async def test_a_writer_dropped_without_close_ends_its_thread(tmp_path: Path) ->
         assert not thread.is_alive()
     finally:
         await storage.close()
+
+
+async def test_a_batch_takes_one_statement_for_its_rows_and_one_for_its_marks(
+    tmp_path: Path,
+) -> None:
+    # The sqlite3 module hands the GIL to the event loop and back at every step of a
+    # statement: a batch's rows and marks are one statement each, not one per row.
+    async with opened(tmp_path / "bot.db") as (storage, inbox):
+        assert inbox._sqlite is not None
+        keys = [f"e{n}" for n in range(20)]
+        assert await inbox.record("g1", [(k, "{}") for k in keys], None) == [True] * 20
+        inbox.flush_delay = 3600.0  # the marks wait for the next write, however slow the test
+        for key in keys:
+            inbox.done("g1", key)
+        statements: list[str] = []
+        inbox._sqlite._db.set_trace_callback(statements.append)  # type: ignore[union-attr]
+        # A new update, one already recorded, and another bot's with a taken id.
+        fresh = await asyncio.gather(
+            inbox.accept("g1", "e20", "{}"),
+            inbox.accept("g1", "e3", "{}"),
+            inbox.accept("g2", "e3", "{}"),
+        )
+        assert fresh == [True, False, True]
+        kinds = [sql.split()[0] for sql in statements]
+        # A look-up of the taken ids per bot, one insert, the marks (all g1's) in one.
+        assert kinds == ["BEGIN", "SELECT", "SELECT", "INSERT", "UPDATE", "COMMIT"]
+        t = storage.core.inbox
+        async with storage.transaction(write=False) as conn:
+            handled = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.handled_at.is_not(None))
+            )
+            assert handled == 20
+            assert await conn.scalar(select(func.count()).select_from(t)) == 22

@@ -96,18 +96,22 @@ class Inbox(InboxWriter):
 
     # -- recording -------------------------------------------------------------
 
-    async def accept(self, bot: str, event_id: str, body: str) -> bool:
-        """Record one update; True if it is new, False if (bot, event_id) was there.
+    def accept(self, bot: str, event_id: str, body: str) -> asyncio.Future[bool]:
+        """Record one update; await it: True if it is new, False if (bot, event_id) was there.
 
-        Returns once the row is committed, sharing the transaction with the other
-        calls waiting at that moment.
+        The future is done once the row is committed, sharing the transaction with
+        the other calls waiting at that moment. (A future, not a coroutine: the
+        webhook awaits one per request, and a coroutine around it is a frame more
+        to make and to resume.)
 
-        :raises StorageError: if the database cannot be reached (nothing recorded).
+        :raises StorageError: from the future, if the database cannot be reached
+            (nothing recorded).
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((bot, event_id, body, future))
-        self._wake_writer()
-        return await future
+        if self._writer is None:
+            self._wake_writer()
+        return future
 
     async def record(
         self,

@@ -12,7 +12,7 @@ import queue
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -26,21 +26,27 @@ if TYPE_CHECKING:
     from botrt.storage._storage import Storage
 
 
-# The same statements as the SQLAlchemy path above, in SQLite's SQL, for
-# `_sqlite_commit` (which runs on the connection's own thread). 200 rows of 4
-# parameters stay well under SQLite's limit of 32766 parameters per statement.
+# The same statements as the SQLAlchemy path of `InboxWriter`, in SQLite's SQL, for
+# `_sqlite_commit` (which runs on the connection's own thread). Each statement runs
+# in one step whatever its number of rows: the sqlite3 module hands the GIL back
+# and forth with the event loop at every step (a statement with RETURNING, or
+# `executemany`, steps once per row). 200 rows of 4 parameters stay well under
+# SQLite's limit of 32766 parameters per statement.
 _SQLITE_ROWS = 200
+_SQLITE_SEEN = "SELECT event_id FROM botrt_inbox WHERE bot = ? AND event_id IN ({keys})"
 _SQLITE_INSERT = (
     "INSERT INTO botrt_inbox (bot, event_id, body, received_at) VALUES {values} "
-    "ON CONFLICT (bot, event_id) DO NOTHING RETURNING bot, event_id"
+    "ON CONFLICT (bot, event_id) DO NOTHING"
 )
 _SQLITE_POSITION = (
     "INSERT INTO botrt_cursor (bot, position, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (bot) DO UPDATE SET position = excluded.position, "
     "updated_at = excluded.updated_at"
 )
-_SQLITE_MARK = "UPDATE botrt_inbox SET handled_at = ? WHERE bot = ? AND event_id = ?"
+_SQLITE_MARK = "UPDATE botrt_inbox SET handled_at = ? WHERE bot = ? AND event_id IN ({keys})"
 _SQLITE_PRUNE = "DELETE FROM botrt_inbox WHERE handled_at IS NOT NULL AND received_at < ?"
+# Statements differ by their number of rows: room for every size a batch takes.
+_SQLITE_CACHED_STATEMENTS = 1024
 
 
 def _sqlite_commit(
@@ -52,20 +58,55 @@ def _sqlite_commit(
     now: float,
     prune_before: float | None,
 ) -> set[Key]:
-    """`Inbox._commit`'s statements, inside the transaction `_SqliteWriter` opened on `db`."""
+    """`InboxWriter._commit`'s statements, inside the transaction `_SqliteWriter` opened on `db`."""
     fresh: set[Key] = set()
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        chunk = rows[start : start + _SQLITE_ROWS]
-        sql = _SQLITE_INSERT.format(values=", ".join(["(?, ?, ?, ?)"] * len(chunk)))
-        params = [value for bot, key, body in chunk for value in (bot, key, body, now)]
-        fresh.update((str(bot), str(key)) for bot, key in db.execute(sql, params).fetchall())
+    if rows:
+        # The keys already recorded, looked up first (under the transaction's write
+        # lock nothing comes in between): the insert then needs no RETURNING.
+        seen = _recorded(db, _by_bot((bot, key) for bot, key, _ in rows))
+        new = [row for row in rows if (row[0], row[1]) not in seen]
+        for start in range(0, len(new), _SQLITE_ROWS):
+            chunk = new[start : start + _SQLITE_ROWS]
+            sql = _SQLITE_INSERT.format(values=", ".join(["(?, ?, ?, ?)"] * len(chunk)))
+            db.execute(sql, [value for row in chunk for value in (*row, now)])
+        fresh = {(bot, key) for bot, key, _ in new}
     if position is not None:
         db.execute(_SQLITE_POSITION, (*position, now))
-    if marks:
-        db.executemany(_SQLITE_MARK, [(now, bot, key) for bot, key in marks])
+    for bot, keys in _by_bot(marks).items():
+        for start in range(0, len(keys), _SQLITE_ROWS):
+            chunk = keys[start : start + _SQLITE_ROWS]
+            db.execute(_SQLITE_MARK.format(keys=_marks(len(chunk))), [now, bot, *chunk])
     if prune_before is not None:
         db.execute(_SQLITE_PRUNE, (prune_before,))
     return fresh
+
+
+def _recorded(db: sqlite3.Connection, keys: dict[str, list[str]]) -> set[Key]:
+    # Which of `keys` (event ids by bot) the inbox holds already.
+    seen: set[Key] = set()
+    for bot, ids in keys.items():
+        for start in range(0, len(ids), _SQLITE_ROWS):
+            chunk = ids[start : start + _SQLITE_ROWS]
+            sql = _SQLITE_SEEN.format(keys=_marks(len(chunk)))
+            seen.update((bot, str(key)) for (key,) in db.execute(sql, [bot, *chunk]))
+    return seen
+
+
+def _by_bot(keys: Iterable[Key]) -> dict[str, list[str]]:
+    # A statement per bot: `bot = ? AND event_id IN (...)` searches the unique index
+    # (a row value `(bot, event_id) IN (VALUES ...)` scans the table instead).
+    grouped: dict[str, list[str]] = {}
+    for bot, key in keys:
+        ids = grouped.get(bot)
+        if ids is None:
+            grouped[bot] = [key]
+        else:
+            ids.append(key)
+    return grouped
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["?"] * count)
 
 
 class _SqliteWriter:
@@ -138,7 +179,9 @@ class _SqliteWriter:
     def _run(self, work: dict[str, Any]) -> set[Key]:
         db = self._db
         if db is None:
-            db = self._db = sqlite3.connect(self._path, check_same_thread=False)
+            db = self._db = sqlite3.connect(
+                self._path, check_same_thread=False, cached_statements=_SQLITE_CACHED_STATEMENTS
+            )
             set_up_sqlite(db, self._busy_ms)
         db.execute("BEGIN IMMEDIATE")
         try:

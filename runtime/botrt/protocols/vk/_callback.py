@@ -83,8 +83,8 @@ class CallbackBot:
 class CallbackJournal(Protocol):
     """Where accepted updates are recorded before `ok` (the storage's inbox)."""
 
-    async def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> bool:
-        """Record `update` durably; True if new, False if it was recorded before.
+    def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> Awaitable[bool]:
+        """Record `update` durably; await it: True if new, False if it was recorded before.
 
         `body`, when given, is `update` as JSON text (the request's body without
         the secret): stored as it is, so the update is not encoded a second time.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -49,17 +49,17 @@ class VkInbox:
         """Wrap `inbox`. Raises nothing."""
         self.inbox = inbox
 
-    async def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> bool:
-        """Record one Callback update; True if new (hand it on), False for a retry.
+    def accept(self, bot: str, update: dict[str, Any], body: str | None = None) -> Awaitable[bool]:
+        """Record one Callback update; await it: True if new (hand it on), False for a retry.
 
         `body` is `update` as JSON text when the caller has it (the request's
         body without the secret); without it, the update is encoded here.
+        Returns the inbox's future itself (no coroutine around it: one per request).
 
-        :raises StorageError: if the storage cannot be reached (answer VK an error:
-            it will retry).
+        :raises StorageError: from the awaitable, if the storage cannot be reached
+            (answer VK an error: it will retry).
         """
-        text = encode(update) if body is None else body
-        return await self.inbox.accept(bot, update_key(update), text)
+        return self.inbox.accept(bot, update_key(update), encode(update) if body is None else body)
 
     async def record(
         self,
