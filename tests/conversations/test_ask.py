@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import anyio
 import pytest
 
 from botrt.adapter import Event, TextEvent
@@ -476,3 +477,26 @@ async def test_a_clock_swapped_while_asks_wait_keeps_their_time_left() -> None:
         await th.settle()
         assert late.replies == ["?", "The conversation ended: no answer came in time."]
         assert th.dispatcher.dialogues.waiting == {}
+
+
+async def test_settle_returns_once_a_run_that_timed_out_asks_again() -> None:
+    # A run in a task of its own (TestHost) that asks again after its timeout waits
+    # again; `settle` must see that and return rather than wait for the run to end.
+    clock = ManualClock(START)
+
+    @on_command("retry")
+    async def retry(event: TextEvent) -> None:
+        try:
+            await ask("first?", timeout=30)
+        except ConversationTimeout:
+            answer = await ask("second?", timeout=30)
+            await answer.reply(f"got {answer.text}")
+
+    async with TestHost(flows=[retry], clock=clock) as th:
+        first = MemoryEvent("/retry", user_id=1)
+        await th.emit(first)
+        clock.advance(START + dt.timedelta(seconds=31))
+        with anyio.fail_after(10):
+            await th.settle()
+        assert first.replies == ["first?", "second?"]
+        assert await th.send("yes") == ["got yes"]

@@ -145,13 +145,14 @@ class Dialogues:
         else:
             # Before the lane lets go: a lane tells a parked wait by its missing future.
             waiter.future = asyncio.get_running_loop().create_future()
-        if not lane.detached:
-            lane.detach()
-            if lane.epoch is not None and self._count_out is not None:
-                epoch, lane.epoch = lane.epoch, None
-                self._count_out(epoch)  # a reload no longer waits for this run
-        elif not parks:
-            lane.end_step()  # a run in a task of its own waits again: the answer's lane goes on
+        if (
+            not (parks and lane.detached)
+            and lane.detach()
+            and lane.epoch is not None
+            and self._count_out is not None
+        ):
+            epoch, lane.epoch = lane.epoch, None
+            self._count_out(epoch)  # a reload no longer waits for this run
         if lane.ending and self.take(waiter):
             waiter._resumed()
             waiter.inner = None
