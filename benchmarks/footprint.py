@@ -74,73 +74,59 @@ def env_with(pythonpath: str | None) -> dict[str, str]:
     return ENV if pythonpath is None else {**ENV, "PYTHONPATH": pythonpath}
 
 
+def serve_help(argv: list[str], tmp: str, pythonpath: str | None) -> subprocess.Popen[str]:
+    """Start `argv` (``botrt serve`` or a wrapper of it) on a fresh bot in `tmp`, `/help` on
+    its standard input; return once the first line of the reply is read."""
+    config = Path(tmp) / "bot.toml"
+    config.write_text(BOT_TOML, encoding="utf-8")
+    proc = subprocess.Popen(
+        [*argv, "serve", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env_with(pythonpath),
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write("/help\n")
+    proc.stdin.flush()
+    if not proc.stdout.readline().strip():
+        proc.kill()
+        raise RuntimeError("botrt serve gave no reply to /help")
+    return proc
+
+
+def stop(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Close `proc`'s standard input (the console's end) and wait for a clean exit."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.close()
+    proc.stdout.read()
+    if proc.wait(timeout=timeout) != 0:
+        raise RuntimeError(f"botrt serve exited {proc.returncode}")
+
+
 def botrt_trial(pythonpath: str | None = None) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bot.toml"
-        config.write_text(BOT_TOML, encoding="utf-8")
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [BOTRT, "serve", "--config", str(config)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env_with(pythonpath),
-        )
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.write("/help\n")
-        proc.stdin.flush()
-        first = proc.stdout.readline()
+        proc = serve_help([BOTRT], tmp, pythonpath)
         elapsed = time.perf_counter() - started
-        if not first.strip():
-            proc.kill()
-            raise RuntimeError("botrt serve gave no reply to /help")
         time.sleep(IDLE_WAIT)
         rss = rss_mib(proc.pid)
-        proc.stdin.close()
-        proc.stdout.read()
-        if proc.wait(timeout=30) != 0:
-            raise RuntimeError(f"botrt serve exited {proc.returncode}")
+        stop(proc, 30)
     return elapsed, rss
 
 
 def botrt_instructions(pythonpath: str | None) -> int:
     """Instructions `botrt serve` runs from its start up to the first line of its reply."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bot.toml"
-        config.write_text(BOT_TOML, encoding="utf-8")
         out = Path(tmp) / "callgrind.out"
-        proc = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                BOTRT_PYTHON,
-                BOTRT,
-                "serve",
-                "--config",
-                str(config),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env_with(pythonpath),
-        )
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.write("/help\n")
-        proc.stdin.flush()
-        if not proc.stdout.readline().strip():
-            proc.kill()
-            raise RuntimeError("botrt serve gave no reply to /help")
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BOTRT_PYTHON]
+        proc = serve_help([*valgrind, BOTRT], tmp, pythonpath)
         # The dump holds what ran up to now; the rest goes to the final file.
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
-        proc.stdin.close()
-        proc.stdout.read()
-        if proc.wait(timeout=600) != 0:
-            raise RuntimeError(f"botrt serve exited {proc.returncode}")
+        stop(proc, 600)
         (dump,) = Path(tmp).glob("callgrind.out.*")
         return sum(
             int(line.split()[1])
