@@ -186,9 +186,7 @@ async def test_a_stale_owners_mark_is_refused_and_the_new_owner_handles_the_upda
         gate.open.set()  # A goes on: its state write, its reply, its mark
         with anyio.fail_after(LIMIT):
             await marked.wait()
-        await until(
-            lambda: inbox_a.pending_marks == 0 and inbox_a._writer is None
-        )
+        await until(lambda: inbox_a.pending_marks == 0 and inbox_a._writer is None)
         states, handled = await read(postgres_url)
         assert states == []  # A's state write was refused
         assert handled == [None]  # and so was its mark: the update is B's to handle
