@@ -11,7 +11,11 @@ One `Inbox` per host serves every bot. What it promises:
 - `done` marks an update handled. Marks are written with the next write, or on
   their own `flush_delay` seconds later if none comes. A crash between the end of
   a handling and its mark's commit leaves it unmarked, and it is handled again at
-  the next start: at least once, never lost.
+  the next start: at least once, never lost. A mark made with a `fence` (a cluster
+  worker's partition lease, at the epoch it handled the update under) is written only
+  while that lease still holds, in the same statement: a worker that lost the partition
+  meanwhile cannot mark an update its new owner has still to handle. A refused mark is
+  logged and dropped, not retried.
 - `unhandled` lists what a previous process recorded and never handled, in the
   order it was recorded, skipping what this process is handling itself.
 - Handled rows are deleted once older than `keep` (the window the platform retries
@@ -36,6 +40,7 @@ from botrt.storage._inbox_writer import InboxWriter
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from botrt.storage._lease_model import Lease
     from botrt.storage._storage import Storage
 
 # VK re-sends an unanswered Callback update after 10 s, 3, 10 and 30 min and 1 h:
@@ -49,6 +54,9 @@ DEFAULT_PRUNE_EVERY = 600.0
 
 Key = tuple[str, str]
 """(bot, event id)."""
+
+FencedKey = tuple[str, str, "Lease"]
+"""(bot, event id, the lease its handler held): a mark written only while the lease holds."""
 
 Fence = Callable[["AsyncConnection"], Awaitable[None]]
 """Run first in a batch's transaction: raises (rolling the batch back) if its writer may no
@@ -89,6 +97,7 @@ class Inbox(InboxWriter):
         self._inflight: set[Key] = set()
         self._waiting: list[tuple[str, str, str, asyncio.Future[bool]]] = []
         self._marks: list[Key] = []
+        self._fenced: list[FencedKey] = []
         self._writer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
@@ -184,9 +193,17 @@ class Inbox(InboxWriter):
 
     # -- marking ---------------------------------------------------------------
 
-    def done(self, bot: str, event_id: str) -> None:
-        """Mark (bot, event_id) handled: written with the next commit. Raises nothing."""
-        self._marks.append((bot, event_id))
+    def done(self, bot: str, event_id: str, fence: Lease | None = None) -> None:
+        """Mark (bot, event_id) handled: written with the next commit. Raises nothing.
+
+        With `fence` (the partition lease the update was handled under), the mark is
+        written only if that lease, its owner and epoch, still holds when it commits;
+        else it is dropped and logged, and the lease's new holder handles the update.
+        """
+        if fence is None:
+            self._marks.append((bot, event_id))
+        else:
+            self._fenced.append((bot, event_id, fence))
         if self._writer is not None or self._timer is not None:
             return  # the writer at work takes it next, or the timer is set
         if self.flush_delay <= 0:
@@ -206,13 +223,13 @@ class Inbox(InboxWriter):
             self._timer = None
         while self._writer is not None:
             await asyncio.shield(self._writer)
-        if self._marks:
+        if self._marks or self._fenced:
             await self._commit([], None)
 
     @property
     def pending_marks(self) -> int:
         """Marks not yet written. Raises nothing."""
-        return len(self._marks)
+        return len(self._marks) + len(self._fenced)
 
     async def close(self) -> None:
         """Write the marks made so far, then release the SQLite writer's connection.

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, bindparam, delete, update
+from sqlalchemy import and_, bindparam, delete, select, text, update
 
 from botrt.storage._upsert import build_upsert
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from botrt.storage._inbox import Fence, Key
+    from botrt.storage._inbox import Fence, FencedKey, Key
     from botrt.storage._inbox_sqlite import _SqliteWriter
     from botrt.storage._storage import Storage
 
@@ -48,6 +48,7 @@ class InboxWriter:
     _inflight: set[Key]
     _waiting: list[tuple[str, str, str, asyncio.Future[bool]]]
     _marks: list[Key]
+    _fenced: list[FencedKey]
     _writer: asyncio.Task[None] | None
     _timer: asyncio.TimerHandle | None
     _lock: asyncio.Lock
@@ -80,7 +81,7 @@ class InboxWriter:
         # batch, or the timer wakes the writer for them.
         alone = True
         try:
-            while self._waiting or (self._marks and alone):
+            while self._waiting or ((self._marks or self._fenced) and alone):
                 alone = self.flush_delay <= 0
                 await self._gather()
                 batch, self._waiting = self._waiting, []
@@ -109,7 +110,7 @@ class InboxWriter:
                         future.set_result(new)
         finally:
             self._writer = None
-            if self._marks and self._timer is None:
+            if (self._marks or self._fenced) and self._timer is None:
                 # Marks made during the last commit, or not written by a failed one:
                 # they wait for the next write, or `flush_delay` (a second after a failure).
                 delay = max(self.flush_delay, 1.0) if failed else self.flush_delay
@@ -127,10 +128,12 @@ class InboxWriter:
         # (they ride along for free), pruning when it is time. Returns the new keys.
         async with self._lock:  # `unhandled` sees the rows and `_inflight` agree
             marks, self._marks = self._marks, []
+            fenced, self._fenced = self._fenced, []
             now = self.now()
             prune = self._next_prune is None or now >= self._next_prune
+            held: set[Key] = set()
             try:
-                if self._sqlite is not None and fence is None:
+                if self._sqlite is not None and fence is None and not fenced:
                     fresh = await self._sqlite.commit(
                         shield=shield,
                         rows=rows,
@@ -150,17 +153,38 @@ class InboxWriter:
                             await self._store_position(conn, *position, now)
                         if marks:
                             await self._mark(conn, marks, now)
+                        if fenced:
+                            held = await self._mark_fenced(conn, fenced, now)
                         if prune:
                             await self._prune(conn, now)
             except BaseException:
                 self._marks[:0] = marks  # not written: the next transaction tries again
+                self._fenced[:0] = fenced
                 raise
             if prune:
                 self._next_prune = now + self.prune_every
             self._inflight.update(fresh)
             # Out of flight only once committed: until then `unhandled` must skip them.
             self._inflight.difference_update(marks)
+            if fenced:
+                self._refused(fenced, held)
             return fresh
+
+    def _refused(self, fenced: list[FencedKey], held: set[Key]) -> None:
+        # Out of flight too: a refused mark's update is the lease's new holder's now.
+        for bot, key, lease in fenced:
+            self._inflight.discard((bot, key))
+            if (bot, key) not in held:
+                log.warning(
+                    "worker %s no longer holds %s at epoch %d: update %s of bot %s not marked "
+                    "handled, so that the worker holding it now handles it (its replies keep "
+                    "their random_id)",
+                    lease.owner,
+                    lease.name,
+                    lease.epoch,
+                    key,
+                    bot,
+                )
 
     async def _insert(
         self, conn: AsyncConnection, rows: Sequence[tuple[str, str, str]], now: float
@@ -191,6 +215,50 @@ class InboxWriter:
             .values(handled_at=now)
         )
         await conn.execute(statement, [{"b_bot": b, "b_id": k} for b, k in marks])
+
+    async def _mark_fenced(
+        self, conn: AsyncConnection, fenced: list[FencedKey], now: float
+    ) -> set[Key]:
+        # The marks whose lease still holds (owner and epoch), written; returns their keys.
+        lease = self._storage.core.lease
+        if conn.dialect.name == "postgresql":
+            # One statement for the whole batch: the lease rows that still hold are
+            # read FOR SHARE (a takeover waits for this commit, and one committed
+            # before it is seen), their marks written, and their keys returned.
+            statement = text(
+                "WITH held AS (SELECT m.bot, m.event_id FROM unnest(CAST(:bots AS text[]), "
+                "CAST(:ids AS text[]), CAST(:names AS text[]), CAST(:owners AS text[]), "
+                "CAST(:epochs AS integer[])) AS m(bot, event_id, name, owner, epoch) "
+                f"JOIN {lease.name} AS l ON l.name = m.name AND l.owner = m.owner "
+                "AND l.epoch = m.epoch FOR SHARE OF l), "
+                f"marked AS (UPDATE {self._inbox.name} AS i SET handled_at = :now FROM held "
+                "WHERE i.bot = held.bot AND i.event_id = held.event_id) "
+                "SELECT bot, event_id FROM held"
+            )
+            params = {
+                "bots": [bot for bot, _, _ in fenced],
+                "ids": [key for _, key, _ in fenced],
+                "names": [f.name for _, _, f in fenced],
+                "owners": [f.owner for _, _, f in fenced],
+                "epochs": [f.epoch for _, _, f in fenced],
+                "now": now,
+            }
+            rows = (await conn.execute(statement, params)).all()
+            return {(str(bot), str(key)) for bot, key in rows}
+        # SQLite (tests only: a cluster is PostgreSQL's): the write transaction already
+        # excludes every other writer.
+        held: set[Key] = set()
+        for bot, key, f in fenced:
+            row = await conn.execute(
+                select(lease.c.epoch).where(
+                    lease.c.name == f.name, lease.c.owner == f.owner, lease.c.epoch == f.epoch
+                )
+            )
+            if row.first() is not None:
+                held.add((bot, key))
+        if held:
+            await self._mark(conn, list(held), now)
+        return held
 
     async def _prune(self, conn: AsyncConnection, now: float) -> None:
         t = self._inbox

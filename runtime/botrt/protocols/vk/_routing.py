@@ -30,7 +30,10 @@ may have set or cleared states this one's memory does not know.
 The conversation states are fenced too (`VkPlatform.fence`, `tenure`): a state written
 while handling a chat's update holds only while this worker still holds the lease of
 the chat's partition at the epoch it had then, so a worker that stalled past
-``failover`` cannot overwrite what the partition's new owner wrote.
+``failover`` cannot overwrite what the partition's new owner wrote. So are the
+"handled" marks (`Inbox.done` with the lease): a stale worker's mark is refused, so the
+update stays unhandled and the partition's new owner handles it again, its state writes
+included, instead of finding it marked by a worker whose writes were refused.
 """
 
 from __future__ import annotations
@@ -40,18 +43,19 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
 
 from botrt.protocols.vk._partitions import Assignment
-from botrt.storage._internal import listen_inbox, pending_rows, prepare_partitions
+from botrt.storage._internal import Lease, listen_inbox, pending_rows, prepare_partitions
 
 if TYPE_CHECKING:
     from botrt.adapter import Event, Submit
     from botrt.plugin import Clock
     from botrt.protocols.vk._adapters import VkPlatform
-    from botrt.storage import Lease, Storage
+    from botrt.storage import Storage
 
 log = logging.getLogger("botrt.cluster")
 
@@ -117,8 +121,6 @@ class CallbackRouter:
         chat is in hand and this worker owned the partition at its last round; None
         otherwise. Raises nothing.
         """
-        from botrt.storage import Lease
-
         assignment = self.assignments[bot]
         peers = self._peers[bot]
 
@@ -294,7 +296,7 @@ class CallbackRouter:
             if (part in read and row_id not in listed) or part not in assignment.owned:
                 del taken[row_id]
                 self._let_go(bot, row_id)
-        for row_id, _key, body, part in rows:
+        for row_id, key, body, part in rows:
             if row_id in taken:
                 continue
             if not assignment.owns(part):
@@ -302,8 +304,23 @@ class CallbackRouter:
             taken[row_id] = part
             event = self._platform.event_of(bot, json.loads(body))
             if event is not None:
+                self._fence_mark(
+                    bot,
+                    event,
+                    key,
+                    Lease(
+                        assignment.part_name(part), assignment.owner, assignment.owned[part], 0.0
+                    ),
+                )
                 self._hold(bot, row_id, event, part)
                 await submit(event)
+
+    def _fence_mark(self, bot: str, event: Event, key: str, lease: Lease) -> None:
+        # The mark is written only while this worker holds the partition at the epoch
+        # it handled the update under (`Inbox.done`'s fence).
+        vk_inbox = self._platform.inbox
+        if event.on_handled is not None and vk_inbox is not None:
+            event.on_handled = partial(vk_inbox.inbox.done, bot, key, lease)
 
     def _hold(self, bot: str, row_id: int, event: Event, part: int) -> None:
         # The chat's partition, for `tenure`, while the row is in hand. The peer as the
