@@ -88,7 +88,9 @@ class CallbackRouter:
         self._storage = storage
         self._clock = clock
         leases = Leases(storage, clock)
-        self._taken: dict[str, dict[int, int]] = {bot: {} for bot in bots}  # row id -> part
+        # The rows handed over, not yet read as handled: row id -> (partition, the epoch
+        # this worker held it at then).
+        self._taken: dict[str, dict[int, tuple[int, int]]] = {bot: {} for bot in bots}
         # The chats of the rows in hand: peer -> [partition, rows], for `tenure`.
         self._peers: dict[str, dict[int, list[int]]] = {bot: {} for bot in bots}
         self._row_peers: dict[str, dict[int, int]] = {bot: {} for bot in bots}  # row -> peer
@@ -112,7 +114,7 @@ class CallbackRouter:
 
     def _busy_in(self, bot: str) -> Callable[[int], bool]:
         taken = self._taken[bot]
-        return lambda part: part in taken.values()
+        return lambda part: any(p == part for p, _ in taken.values())
 
     def tenure(self, bot: str) -> Callable[[int], Lease | None]:
         """What gives the lease a chat of `bot` is handled under here (`tenure(peer)`).
@@ -283,17 +285,20 @@ class CallbackRouter:
         self,
         bot: str,
         assignment: Assignment,
-        taken: dict[int, int],
+        taken: dict[int, tuple[int, int]],
         parts: Sequence[int],
         rows: Sequence[tuple[int, str, str, int]],
         submit: Submit,
     ) -> None:
         # What was handed over and no longer reads as unhandled is handled (its mark
-        # is committed); what belongs to partitions lost since is another worker's.
+        # is committed); what belongs to partitions lost since is another worker's; and
+        # what was handed over at an epoch this worker no longer holds (lost and taken
+        # back meanwhile) cannot be marked (its mark is fenced): it is handed over again.
         listed = {row[0] for row in rows}
         read = set(parts)
-        for row_id, part in list(taken.items()):
-            if (part in read and row_id not in listed) or part not in assignment.owned:
+        owned = assignment.owned
+        for row_id, (part, epoch) in list(taken.items()):
+            if (part in read and row_id not in listed) or owned.get(part) != epoch:
                 del taken[row_id]
                 self._let_go(bot, row_id)
         for row_id, key, body, part in rows:
@@ -301,16 +306,12 @@ class CallbackRouter:
                 continue
             if not assignment.owns(part):
                 continue  # a paused worker stops here before another takes the partition
-            taken[row_id] = part
+            epoch = owned[part]
+            taken[row_id] = (part, epoch)
             event = self._platform.event_of(bot, json.loads(body))
             if event is not None:
                 self._fence_mark(
-                    bot,
-                    event,
-                    key,
-                    Lease(
-                        assignment.part_name(part), assignment.owner, assignment.owned[part], 0.0
-                    ),
+                    bot, event, key, Lease(assignment.part_name(part), assignment.owner, epoch, 0.0)
                 )
                 self._hold(bot, row_id, event, part)
                 await submit(event)
