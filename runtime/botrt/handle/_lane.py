@@ -12,8 +12,9 @@ its own task, which ends when the run does.
 The answer is handled by the answer's own lane, and the run resumes on its
 behalf until it waits again or ends, so the answer's handling holds a slot,
 a turn and an epoch like any event's. A lane that can *park* the run (the
-host's intake: `parkable`) keeps no task for it: the run's coroutine is set
-aside while it waits, and the answer's lane drives it on (`resume`).
+host's intake: it sets `driving` while it runs a step) keeps no task for it:
+the run's coroutine is set aside while it waits, and the answer's lane drives
+it on (`resume`).
 Otherwise the run waits in its own task, and the answer's lane waits
 (`step`) until the run waits again or ends.
 """
@@ -37,7 +38,7 @@ class Lane:
 
     Attributes:
         driving: inside a step of the lane's run, where an `ask()` can park it
-            (only a lane that parks runs sets it: see `parkable`).
+            (only a lane that parks runs sets it).
         dialogues: where the run's asks wait (set by its first ask).
         detached: the run this lane was running waits (or waited) in `ask()`:
             the lane no longer runs events; its task ends with the run.
@@ -87,10 +88,6 @@ class Lane:
         step, self.step = self.step, None
         if step is not None and not step.done():
             step.set_result(None)
-
-    def parkable(self) -> bool:
-        """Whether a run asking now can be parked: set aside with no task until its answer."""
-        return self.driving
 
     def resume(self, answer: TextEvent | BaseException) -> Awaitable[None]:
         """Resume the parked run with `answer` (an exception: raised by its `ask`).
