@@ -17,12 +17,13 @@ writes through to. Without a cluster nothing calls `adopt`, and a lookup stays
 one dict lookup.
 
 A worker that stalled past ``failover`` may still be running a handler of a
-conversation whose partition another worker has taken since. Its writes must not
-overwrite what the new owner wrote: the cluster's router calls `fence` for each
-partitioned bot, and every write of that bot's states then carries the lease the
-conversation was handled under (`tenure`), checked in the write's own statement.
-A write the lease no longer covers is refused and logged (`refused`); the handler
-goes on. Without `fence` (no cluster, Long Poll, SQLite) writes are unchanged.
+conversation whose partition (or whose bot's Long Poll lead) another worker has
+taken since. Its writes must not overwrite what the new owner wrote: the cluster's
+router calls `fence` for each partitioned bot, a Long Poll adapter for its bot, and
+every write of that bot's states then carries the lease the conversation was
+handled under (`tenure`), checked in the write's own statement. A write the lease
+no longer covers is refused and logged (`refused`); the handler goes on. Without
+`fence` (no cluster) writes are unchanged.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class ConversationStates:
                 self._index[key] = entries
 
     def fence(self, bot: str, tenure: Callable[[int], Tenure | None]) -> None:
-        """Fence `bot`'s state writes from now on (a cluster's partitioned bot).
+        """Fence `bot`'s state writes from now on (a cluster's partitioned or led bot).
 
         `tenure(peer)` gives the lease under which this worker handles the
         conversation in chat `peer` now, or None when it does not (any more).
@@ -327,7 +328,7 @@ class ConversationStates:
         """Log a write refused by its fence: another worker handles `key`'s conversation now."""
         bot, peer, user = key
         if tenure is NOT_HELD:
-            why = "this worker no longer owns the conversation's partition"
+            why = "this worker no longer handles the conversation (its partition or lead)"
         else:
             why = f"worker {tenure.owner} no longer holds {tenure.name} at epoch {tenure.epoch}"
         log.warning(

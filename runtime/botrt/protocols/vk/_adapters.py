@@ -35,7 +35,8 @@ class VkPlatform:
             bot's name before this worker handles conversations of that bot another
             worker handled until now (a Long Poll lead or a partition taken over).
         fence: in a cluster, the host's `ConversationStates.fence`: the Callback
-            router fences each bot's state writes with its partition leases.
+            router fences each bot's state writes with its partition leases, a Long
+            Poll adapter with its bot's leader lease.
     """
 
     def __init__(self, apis: Mapping[str, VkApi], inbox: VkInbox | None = None) -> None:
@@ -114,7 +115,10 @@ class VkLongPollAdapter(Adapter):
 
     With a `leadership` (``[cluster] enabled``), it polls only while this worker
     leads the bot (`Leadership`), from the `ts` the last leader stored; a
-    standby worker waits, and counts as healthy.
+    standby worker waits, and counts as healthy. The bot's conversation states are
+    then written only under the lead (`VkPlatform.fence`): a write made while
+    handling an update holds only while the lease is still this worker's at the
+    epoch it had when the handling began.
     """
 
     def __init__(
@@ -137,6 +141,11 @@ class VkLongPollAdapter(Adapter):
         if leadership is None:
             await self._receive(submit)
             return
+
+        if self._platform.fence is not None:
+            # The bot's state writes hold only under the lead they were handled under: a
+            # leader that stalled past `failover` cannot overwrite the next leader's.
+            self._platform.fence(self._bot, lambda _peer: leadership.tenure)
 
         async def checked(event: Event) -> None:
             leadership.check()  # a deposed leader hands nothing more to the host

@@ -1,0 +1,112 @@
+"""A deposed Long Poll leader's conversation-state writes are fenced (docs/cluster.md): two
+real cluster workers on one PostgreSQL, one bot on Bots Long Poll.
+
+Worker A leads the bot, handles a user's ``/wait`` and stalls in the handler (a gate the
+test holds) with its clock stopped: its lease, renewed on that clock, never reaches past
+its first expiry. By worker B's clock the lease runs out; B takes the lead at a higher
+epoch, handles the same update again (A recorded it and never marked it) and sets the
+state. When A's handler goes on, its writes (a `set`, then a `clear`) must be refused,
+since A no longer holds the lead at the epoch it began handling the update at, and B's
+state must be the one stored. A's handler is not cut short (it still replies, with the
+same `random_id` as B's reply, so the user sees it once), and the refusals are logged
+with their reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from test_cluster_state_fence import PLUGIN, Gate, stored, until
+from test_cluster_state_fence import gate as gate  # the handler's gate, a fixture used by name
+from twohosts import LIMIT, Served, host_config
+
+from botrt.protocols.vk._adapters import VkLongPollAdapter
+from botrt.protocols.vk._leader import Leadership
+from botrt.testing import ManualClock
+from botrt.testing._fakevk import FakeVK
+
+pytestmark = pytest.mark.anyio
+
+GROUP, USER = 45, 9
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVK]:
+    async with FakeVK(longpoll_wait_cap=0.3) as fake:
+        fake.add_group(GROUP, token="token-l", members=[USER])
+        yield fake
+
+
+def longpoll_bot(vk: FakeVK) -> dict[str, Any]:
+    """A ``[[bots]]`` table: bot ``b`` on Bots Long Poll."""
+    return {"name": "b", "platform": "vk", "api_url": vk.api_url, "token": "token-l"} | {
+        "group_id": GROUP
+    }
+
+
+def leadership(worker: Served) -> Leadership:
+    (adapter,) = [a for a in worker.host.adapters if isinstance(a, VkLongPollAdapter)]
+    assert adapter.leadership is not None
+    return adapter.leadership
+
+
+async def test_a_deposed_leader_cannot_overwrite_the_new_leaders_state(
+    vk: FakeVK, gate: Gate, tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    clock_a, clock_b = ManualClock(start), ManualClock(start)  # A's stays stopped: A stalls
+    a = Served(
+        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="A"),
+        clock_a,
+    )
+    b = Served(
+        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="B"),
+        clock_b,
+    )
+    caplog.set_level(logging.INFO)
+    async with anyio.create_task_group() as tg:
+        await a.start(tg)
+        lead_a = leadership(a)
+        await until(lambda: lead_a.leads() and vk.longpoll_requests > 0)
+        epoch_a = lead_a.tenure.epoch if lead_a.tenure is not None else 0
+        await b.start(tg)
+        lead_b = leadership(b)
+        await until(lambda: "worker B stands by for vk-longpoll:b, led by A" in caplog.text)
+        vk.push_message(GROUP, USER, "/wait")
+        with anyio.fail_after(LIMIT):
+            await gate.first.wait()  # A handles it and stalls, its Conversation in hand
+
+        # By B's clock, A's lease runs out: B's next look takes the lead.
+        clock_b.advance(start + dt.timedelta(seconds=lead_b.ttl + 1))
+        await until(lead_b.leads)
+        assert lead_b.tenure is not None
+        assert lead_b.tenure.epoch > epoch_a
+        with anyio.fail_after(LIMIT):
+            await gate.finished[2].wait()  # B handled the update again and set its state
+        assert await stored(postgres_url) == [("wait", {"n": 2})]
+
+        gate.open.set()  # A goes on: a late set, then a late clear
+        with anyio.fail_after(LIMIT):
+            await gate.finished[1].wait()
+        assert await stored(postgres_url) == [("wait", {"n": 2})]
+        refused = [r.getMessage() for r in caplog.records if "not stored" in r.getMessage()]
+        assert len(refused) == 2, refused
+        assert all(
+            f"worker A no longer holds vk-longpoll:b at epoch {epoch_a}" in m
+            and "another worker" in m
+            for m in refused
+        ), refused
+
+        # The user saw one reply (A's has B's random_id), and B still holds the state.
+        assert [m.text for m in vk.sent_to(USER)] == ["waiting"]
+        vk.push_message(GROUP, USER, "hello")
+        await until(lambda: len(vk.sent_to(USER)) == 2)
+        assert vk.sent_to(USER)[1].text == "still waiting 2"
+        await a.stop()
+        await b.stop()
