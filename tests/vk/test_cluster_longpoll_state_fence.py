@@ -22,9 +22,9 @@ from typing import Any
 
 import anyio
 import pytest
-from test_cluster_state_fence import PLUGIN, Gate, stored, until
+from test_cluster_state_fence import PLUGIN, stored
 from test_cluster_state_fence import gate as gate  # the handler's gate, a fixture used by name
-from twohosts import LIMIT, Served, host_config
+from twohosts import LIMIT, Gate, Served, host_config, until
 
 from botrt.protocols.vk._adapters import VkLongPollAdapter
 from botrt.protocols.vk._leader import Leadership

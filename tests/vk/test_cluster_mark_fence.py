@@ -17,15 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sys
-import types
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import anyio
 import pytest
 from sqlalchemy import select
-from twohosts import LIMIT, Served, callback_bot, host_config
+from twohosts import LIMIT, Gate, Served, callback_bot, host_config, installed_gate, until
 from twohosts import post as post_to
 
 import botrt.protocols.vk._routing as routing
@@ -60,38 +58,10 @@ async def go(event: TextEvent, conv: Conversation) -> None:
 """
 
 
-class Gate:
-    """What the plugin's handler waits on: the first arrival stays until `open` is set."""
-
-    def __init__(self) -> None:
-        self.arrived = 0
-        self.first = anyio.Event()
-        self.open = anyio.Event()
-        self.finished: dict[int, anyio.Event] = {1: anyio.Event(), 2: anyio.Event()}
-
-    async def arrive(self) -> int:
-        self.arrived += 1
-        n = self.arrived
-        if n == 1:
-            self.first.set()
-            await self.open.wait()
-        return n
-
-    def done(self, n: int) -> None:
-        self.finished[n].set()
-
-
 @pytest.fixture
 def gate() -> Iterator[Gate]:
-    made = Gate()
-    module = types.ModuleType(GATE)
-    module.arrive = made.arrive  # type: ignore[attr-defined]
-    module.done = made.done  # type: ignore[attr-defined]
-    sys.modules[GATE] = module
-    try:
+    with installed_gate(GATE) as made:
         yield made
-    finally:
-        del sys.modules[GATE]
 
 
 @pytest.fixture
@@ -114,14 +84,6 @@ async def read(url: str) -> tuple[list[tuple[str, dict[str, object]]], list[floa
     finally:
         await storage.close()
     return [(str(s), json.loads(d)) for s, d in rows], [m[0] for m in marks]
-
-
-async def until(predicate: object) -> None:
-    # Looks every 10 ms (the workers run meanwhile); LIMIT catches a hang only.
-    assert callable(predicate)
-    with anyio.fail_after(LIMIT):
-        while not predicate():  # noqa: ASYNC110 (state of the workers, no event to wait on)
-            await anyio.sleep(0.01)
 
 
 async def test_a_stale_owners_mark_is_refused_and_the_new_owner_handles_the_update(

@@ -5,6 +5,10 @@ storage, each with its own HTTP server if it has one, FakeVK on VK's side.
 
 from __future__ import annotations
 
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +134,46 @@ async def post(vk: FakeVK, worker: Served, group: int, user: int, text: str) -> 
     update = vk.build_message(group, user, text)
     (answer,) = await vk.deliver_callback(worker.url, update, secret=SECRET)
     assert (answer.status, answer.text) == (200, "ok")
+
+
+class Gate:
+    """What a test plugin's handler waits on: the first arrival stays until `open` is set."""
+
+    def __init__(self) -> None:
+        self.arrived = 0
+        self.first = anyio.Event()
+        self.open = anyio.Event()
+        self.finished: dict[int, anyio.Event] = {1: anyio.Event(), 2: anyio.Event()}
+
+    async def arrive(self) -> int:
+        self.arrived += 1
+        n = self.arrived
+        if n == 1:
+            self.first.set()
+            await self.open.wait()
+        return n
+
+    def done(self, n: int) -> None:
+        self.finished[n].set()
+
+
+@contextmanager
+def installed_gate(name: str) -> Iterator[Gate]:
+    """A `Gate` that a plugin imports as the module `name` (``arrive``, ``done``)."""
+    made = Gate()
+    module = types.ModuleType(name)
+    module.arrive = made.arrive  # type: ignore[attr-defined]
+    module.done = made.done  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    try:
+        yield made
+    finally:
+        del sys.modules[name]
+
+
+async def until(predicate: object) -> None:
+    """Return once `predicate()` holds, looking every 10 ms (the workers run meanwhile)."""
+    assert callable(predicate)
+    with anyio.fail_after(LIMIT):
+        while not predicate():  # noqa: ASYNC110 (state of the workers, no event to wait on)
+            await anyio.sleep(0.01)
