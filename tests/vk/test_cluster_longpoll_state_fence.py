@@ -50,8 +50,13 @@ def longpoll_bot(vk: FakeVK) -> dict[str, Any]:
     }
 
 
-def leadership(worker: Served) -> Leadership:
+def longpoll(worker: Served) -> VkLongPollAdapter:
     (adapter,) = [a for a in worker.host.adapters if isinstance(a, VkLongPollAdapter)]
+    return adapter
+
+
+def leadership(worker: Served) -> Leadership:
+    adapter = longpoll(worker)
     assert adapter.leadership is not None
     return adapter.leadership
 
@@ -108,5 +113,70 @@ async def test_a_deposed_leader_cannot_overwrite_the_new_leaders_state(
         vk.push_message(GROUP, USER, "hello")
         await until(lambda: len(vk.sent_to(USER)) == 2)
         assert vk.sent_to(USER)[1].text == "still waiting 2"
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_deposed_leaders_mark_cannot_make_the_new_leader_skip_the_update(
+    vk: FakeVK,
+    gate: Gate,
+    tmp_path: Path,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As above, but the new leader B replays the inbox only after the deposed leader A has
+    # finished and marked the update: that mark must be refused (A no longer leads at the
+    # epoch it handled the update under), or B would skip the update and the state A could
+    # not store would be lost.
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    clock_a, clock_b = ManualClock(start), ManualClock(start)
+    a = Served(
+        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="A"),
+        clock_a,
+    )
+    b = Served(
+        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="B"),
+        clock_b,
+    )
+    caplog.set_level(logging.INFO)
+    async with anyio.create_task_group() as tg:
+        await a.start(tg)
+        lead_a = leadership(a)
+        await until(lambda: lead_a.leads() and vk.longpoll_requests > 0)
+        await b.start(tg)
+        lead_b = leadership(b)
+        await until(lambda: "worker B stands by for vk-longpoll:b, led by A" in caplog.text)
+        inbox_a = longpoll(a)._platform.inbox
+        inbox_b = longpoll(b)._platform.inbox
+        assert inbox_a is not None
+        assert inbox_b is not None
+        reads = anyio.Event()  # B's replay waits for it
+        unhandled = inbox_b.unhandled
+
+        async def held(bot: str) -> list[dict[str, Any]]:
+            await reads.wait()
+            return await unhandled(bot)
+
+        inbox_b.unhandled = held  # type: ignore[method-assign]
+        vk.push_message(GROUP, USER, "/wait")
+        with anyio.fail_after(LIMIT):
+            await gate.first.wait()  # A handles it and stalls
+
+        clock_b.advance(start + dt.timedelta(seconds=lead_b.ttl + 1))
+        await until(lead_b.leads)  # B leads; its replay waits
+        gate.open.set()  # A goes on: its writes, its reply, its mark
+        with anyio.fail_after(LIMIT):
+            await gate.finished[1].wait()
+        await until(lambda: inbox_a.inbox.pending_marks == 0 and inbox_a.inbox._writer is None)
+        refused = [r.getMessage() for r in caplog.records if "not marked handled" in r.getMessage()]
+        assert len(refused) == 1, refused
+        assert "worker A no longer holds vk-longpoll:b" in refused[0], refused
+
+        reads.set()  # B replays: the update is still unhandled, B handles it
+        with anyio.fail_after(LIMIT):
+            await gate.finished[2].wait()
+        await until(lambda: inbox_b.inbox.pending_marks == 0 and inbox_b.inbox._writer is None)
+        assert await stored(postgres_url) == [("wait", {"n": 2})]
+        assert [m.text for m in vk.sent_to(USER)] == ["waiting"]  # one reply: one random_id
         await a.stop()
         await b.stop()

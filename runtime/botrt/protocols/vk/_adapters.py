@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from botrt.protocols.vk._callback import CallbackBot
     from botrt.protocols.vk._durable import VkInbox
     from botrt.protocols.vk._leader import Leadership
+    from botrt.protocols.vk._lease_store import Tenure
     from botrt.protocols.vk._routing import CallbackRouter
+    from botrt.storage._internal import Lease
 
 log = logging.getLogger("botrt.vk")
 
@@ -37,6 +39,9 @@ class VkPlatform:
         fence: in a cluster, the host's `ConversationStates.fence`: the Callback
             router fences each bot's state writes with its partition leases, a Long
             Poll adapter with its bot's leader lease.
+        mark_fences: per bot, what gives the lease its updates' "handled" marks are
+            written under (a Long Poll bot's in a cluster: the lead held now). The
+            Callback router fences its marks itself, per partition.
     """
 
     def __init__(self, apis: Mapping[str, VkApi], inbox: VkInbox | None = None) -> None:
@@ -44,6 +49,7 @@ class VkPlatform:
         self.inbox = inbox
         self.adopt: Callable[[str], Awaitable[None]] | None = None
         self.fence: Callable[[str, Callable[[int], Any]], None] | None = None
+        self.mark_fences: dict[str, Callable[[], Lease | None]] = {}
         self.connected: dict[str, bool] = dict.fromkeys(self.apis, False)
 
     def api_for(self, event: Event) -> VkApi | None:
@@ -74,7 +80,8 @@ class VkPlatform:
             log.warning("vk %s: dropped an update botrt cannot read: %s", bot, exc)
             inbox.inbox.done(bot, key)
             return None
-        event.on_handled = inbox.marker(bot, update)
+        fence_of = self.mark_fences.get(bot)
+        event.on_handled = inbox.marker(bot, update, None if fence_of is None else fence_of())
         return event
 
     async def replay(self, bot: str, submit: Submit) -> None:
@@ -146,6 +153,10 @@ class VkLongPollAdapter(Adapter):
             # The bot's state writes hold only under the lead they were handled under: a
             # leader that stalled past `failover` cannot overwrite the next leader's.
             self._platform.fence(self._bot, lambda _peer: leadership.tenure)
+            # Its "handled" marks too: a deposed leader's mark, written before the next
+            # leader replays the inbox, would make it skip an update whose state the
+            # deposed one could not store.
+            self._platform.mark_fences[self._bot] = lambda: _lease_of(leadership.tenure)
 
         async def checked(event: Event) -> None:
             leadership.check()  # a deposed leader hands nothing more to the host
@@ -285,3 +296,10 @@ class VkCallbackAdapter(Adapter):
             await self.router.close()
         for bot in self._bots:
             await self._platform.apis[bot.name].close()
+
+
+def _lease_of(tenure: Tenure | None) -> Lease | None:
+    """`tenure` as the lease a fenced write checks (None: not leading now)."""
+    from botrt.storage._internal import Lease  # a cluster's: storage is loaded by then
+
+    return None if tenure is None else Lease(tenure.name, tenure.owner, tenure.epoch, 0.0)

@@ -21,7 +21,7 @@ from botrt.protocols.vk._outbound import job_random_id
 
 if TYPE_CHECKING:
     from botrt.protocols.vk._api import VkApi
-    from botrt.storage._internal import Fence, Inbox
+    from botrt.storage._internal import Fence, Inbox, Lease
 
 
 def update_key(update: dict[str, Any]) -> str:
@@ -104,9 +104,14 @@ class VkInbox:
         """
         self.inbox.forget(bot, update_key(update))
 
-    def marker(self, bot: str, update: dict[str, Any]) -> partial[None]:
-        """What marks `update` handled: an event's `on_handled`. Raises nothing."""
-        return partial(self.inbox.done, bot, update_key(update))
+    def marker(self, bot: str, update: dict[str, Any], fence: Lease | None = None) -> partial[None]:
+        """What marks `update` handled: an event's `on_handled`. Raises nothing.
+
+        With `fence`, the mark is written only while that lease still holds (`Inbox.done`).
+        """
+        if fence is None:
+            return partial(self.inbox.done, bot, update_key(update))
+        return partial(self.inbox.done, bot, update_key(update), fence)
 
     async def close(self) -> None:
         """Write the handled marks made so far and release the inbox (at a stop).
