@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 from test_cluster_state_fence import PLUGIN, stored
 from test_cluster_state_fence import gate as gate  # the handler's gate, a fixture used by name
 from twohosts import LIMIT, Gate, Served, host_config, until
@@ -61,34 +62,49 @@ def leadership(worker: Served) -> Leadership:
     return adapter.leadership
 
 
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def workers(vk: FakeVK, tmp_path: Path, postgres_url: str) -> tuple[Served, Served, ManualClock]:
+    """Workers A and B of bot ``b``, each on a clock of its own (A's stays stopped: A
+    stalls), and B's clock."""
+    clock_b = ManualClock(START)
+    a, b = (
+        Served(
+            host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker=w),
+            clock,
+        )
+        for w, clock in (("A", ManualClock(START)), ("B", clock_b))
+    )
+    return a, b, clock_b
+
+
+async def lead_then_stand_by(
+    tg: TaskGroup, vk: FakeVK, a: Served, b: Served, caplog: pytest.LogCaptureFixture
+) -> tuple[Leadership, Leadership]:
+    """Start A until it leads and polls, then B until it stands by; their leaderships."""
+    caplog.set_level(logging.INFO)
+    await a.start(tg)
+    lead_a = leadership(a)
+    await until(lambda: lead_a.leads() and vk.longpoll_requests > 0)
+    await b.start(tg)
+    await until(lambda: "worker B stands by for vk-longpoll:b, led by A" in caplog.text)
+    return lead_a, leadership(b)
+
+
 async def test_a_deposed_leader_cannot_overwrite_the_new_leaders_state(
     vk: FakeVK, gate: Gate, tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    clock_a, clock_b = ManualClock(start), ManualClock(start)  # A's stays stopped: A stalls
-    a = Served(
-        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="A"),
-        clock_a,
-    )
-    b = Served(
-        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="B"),
-        clock_b,
-    )
-    caplog.set_level(logging.INFO)
+    a, b, clock_b = workers(vk, tmp_path, postgres_url)
     async with anyio.create_task_group() as tg:
-        await a.start(tg)
-        lead_a = leadership(a)
-        await until(lambda: lead_a.leads() and vk.longpoll_requests > 0)
+        lead_a, lead_b = await lead_then_stand_by(tg, vk, a, b, caplog)
         epoch_a = lead_a.tenure.epoch if lead_a.tenure is not None else 0
-        await b.start(tg)
-        lead_b = leadership(b)
-        await until(lambda: "worker B stands by for vk-longpoll:b, led by A" in caplog.text)
         vk.push_message(GROUP, USER, "/wait")
         with anyio.fail_after(LIMIT):
             await gate.first.wait()  # A handles it and stalls, its Conversation in hand
 
         # By B's clock, A's lease runs out: B's next look takes the lead.
-        clock_b.advance(start + dt.timedelta(seconds=lead_b.ttl + 1))
+        clock_b.advance(START + dt.timedelta(seconds=lead_b.ttl + 1))
         await until(lead_b.leads)
         assert lead_b.tenure is not None
         assert lead_b.tenure.epoch > epoch_a
@@ -128,24 +144,9 @@ async def test_a_deposed_leaders_mark_cannot_make_the_new_leader_skip_the_update
     # finished and marked the update: that mark must be refused (A no longer leads at the
     # epoch it handled the update under), or B would skip the update and the state A could
     # not store would be lost.
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    clock_a, clock_b = ManualClock(start), ManualClock(start)
-    a = Served(
-        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="A"),
-        clock_a,
-    )
-    b = Served(
-        host_config(tmp_path, postgres_url, plugin=PLUGIN, bot=longpoll_bot(vk), worker="B"),
-        clock_b,
-    )
-    caplog.set_level(logging.INFO)
+    a, b, clock_b = workers(vk, tmp_path, postgres_url)
     async with anyio.create_task_group() as tg:
-        await a.start(tg)
-        lead_a = leadership(a)
-        await until(lambda: lead_a.leads() and vk.longpoll_requests > 0)
-        await b.start(tg)
-        lead_b = leadership(b)
-        await until(lambda: "worker B stands by for vk-longpoll:b, led by A" in caplog.text)
+        _, lead_b = await lead_then_stand_by(tg, vk, a, b, caplog)
         inbox_a = longpoll(a)._platform.inbox
         inbox_b = longpoll(b)._platform.inbox
         assert inbox_a is not None
@@ -162,7 +163,7 @@ async def test_a_deposed_leaders_mark_cannot_make_the_new_leader_skip_the_update
         with anyio.fail_after(LIMIT):
             await gate.first.wait()  # A handles it and stalls
 
-        clock_b.advance(start + dt.timedelta(seconds=lead_b.ttl + 1))
+        clock_b.advance(START + dt.timedelta(seconds=lead_b.ttl + 1))
         await until(lead_b.leads)  # B leads; its replay waits
         gate.open.set()  # A goes on: its writes, its reply, its mark
         with anyio.fail_after(LIMIT):
