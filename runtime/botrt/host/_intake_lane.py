@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botrt.host")
 
-_NONE: Any = object()  # `IntakeLane.pending`: nothing to send in first
+_NONE: Any = object()  # `IntakeLane.pending`: nothing to do first
 _current_task = asyncio.current_task
 
 
@@ -66,7 +66,9 @@ class IntakeLane(Lane):
         self.coro: Coroutine[Any, Any, Any] | None = None
         # Driven from a task of another context: a worker, or an answer's lane.
         self.outside = True
-        self.pending: Any = _NONE  # what a resume sends in first
+        # What the first step of a resumed run does: `_Yield` (pass it up) or an exception
+        # (raise it in the run); `_NONE`: nothing.
+        self.pending: Any = _NONE
 
     # -- the driver: what `await lane` runs -----------------------------------------
 
@@ -94,38 +96,18 @@ class IntakeLane(Lane):
             if yielded.__class__ is Waiter:
                 raise StopIteration(True)
             return yielded
-        # The first step of a run resumed by an answer (what its first step yielded)
-        # or ended by `resume_later` (what goes in).
+        # The first step of a run resumed by an answer (what `resume`'s step yielded
+        # goes up) or ended by `resume_later` (the exception goes in).
         value, self.pending = self.pending, _NONE
         if value.__class__ is _Yield:
             return value.value
-        if isinstance(value, BaseException):
-            return self.throw(value)
-        coro = self.coro
-        self.driving = True
-        try:
-            yielded = (
-                self.context.run(coro.send, value)  # type: ignore[union-attr]
-                if self.outside
-                else coro.send(value)  # type: ignore[union-attr]
-            )
-        except BaseException:
-            self._ended()
-            raise
-        finally:
-            self.driving = False
-        if yielded.__class__ is Waiter:
-            raise StopIteration(True)  # parked again
-        return yielded
+        return self.throw(value)
 
     def send(self, value: Any) -> Any:
-        """One step of the run (the task's wake-up); StopIteration when it ends or parks."""
-        pending = self.pending
-        if pending is not _NONE:
-            self.pending = _NONE
-            if isinstance(pending, BaseException):
-                return self.throw(pending)
-            value = pending
+        """One step of the run (the task's wake-up); StopIteration when it ends or parks.
+
+        Never the first step (that is `__next__`'s), so nothing is `pending` here.
+        """
         coro = self.coro
         self.driving = True
         try:
