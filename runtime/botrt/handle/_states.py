@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botrt.handle._conversation import Conversation
@@ -257,14 +258,8 @@ class ConversationStates:
         expires_at = now + self._ttl()
         if self._adopting:
             self._changing(key)
-        if tenure is None and self._fences:
-            tenure = self.tenure(key)
-        if tenure is None:
-            await self._backend.put(key, plugin, state, data, expires_at)
-        elif tenure is NOT_HELD or not await self._backend.put(
-            key, plugin, state, data, expires_at, tenure
-        ):
-            self.refused(f"state {state!r}", key, plugin, tenure)
+        write = partial(self._backend.put, key, plugin, state, data, expires_at)
+        if not await self._under(key, tenure, write, f"state {state!r}", plugin):
             return False
         self._index.setdefault(key, {})[plugin] = Entry(state, data, expires_at)
         if now >= self._next_sweep:
@@ -283,12 +278,8 @@ class ConversationStates:
         expires_at = self._clock() + self._ttl()
         if self._adopting:
             self._changing(key)
-        if tenure is None and self._fences:
-            tenure = self.tenure(key)
-        if tenure is None:
-            await self._backend.touch(key, plugins, expires_at)
-        elif tenure is NOT_HELD or not await self._backend.touch(key, plugins, expires_at, tenure):
-            self.refused("renewal of the state", key, ",".join(plugins), tenure)
+        write = partial(self._backend.touch, key, plugins, expires_at)
+        if not await self._under(key, tenure, write, "renewal of the state", ",".join(plugins)):
             return False
         entries = self._index.get(key, {})
         for plugin in plugins:
@@ -311,17 +302,36 @@ class ConversationStates:
             return True
         if self._adopting:
             self._changing(key)
-        if tenure is None and self._fences:
-            tenure = self.tenure(key)
-        if tenure is None:
-            await self._backend.delete(key, plugins)
-        elif tenure is NOT_HELD or not await self._backend.delete(key, plugins, tenure):
-            self.refused("clearing of the state", key, ",".join(plugins), tenure)
+        write = partial(self._backend.delete, key, plugins)
+        if not await self._under(key, tenure, write, "clearing of the state", ",".join(plugins)):
             return False
         for plugin in plugins:
             entries.pop(plugin, None)
         if not entries:
             self._index.pop(key, None)
+        return True
+
+    async def _under(
+        self,
+        key: StateKey,
+        tenure: Tenure | None,
+        write: Callable[[Tenure | None], Awaitable[bool]],
+        what: str,
+        plugin: str,
+    ) -> bool:
+        """Make `write` with its fence: `tenure` (None: `tenure` now, for a fenced bot).
+
+        Unfenced, the write is made and True returned; fenced, False (logged,
+        nothing written) when the lease no longer holds.
+        """
+        if tenure is None and self._fences:
+            tenure = self.tenure(key)
+        if tenure is None:
+            await write(None)
+            return True
+        if tenure is NOT_HELD or not await write(tenure):
+            self.refused(what, key, plugin, tenure)
+            return False
         return True
 
     def refused(self, what: str, key: StateKey, plugin: str, tenure: Tenure) -> None:
