@@ -70,18 +70,27 @@ class ConvEvent(TextEvent):
 
     def __init__(self, text: str, user: int) -> None:
         super().__init__(text, user_id=user, platform="memory", bot="memory")
-        self.done = anyio.Event()
+        self.done: anyio.Event | None = anyio.Event()
         self.got = ""
 
     async def reply(self, text: str, **options: Any) -> None:
         self.got = text
-        self.done.set()
+        if self.done is not None:
+            self.done.set()
 
 
-async def submit(host: Host, event: ConvEvent) -> None:
-    """Submit `event` as an adapter does, and wait for its reply."""
+async def submit(host: Host, event: ConvEvent, *, drop_signal: bool = True) -> None:
+    """Submit `event` as an adapter does, and wait for its reply.
+
+    The harness's own signal (`done`) is then dropped: a run that keeps its
+    answer (the ask variant's handler keeps ``answer`` until the next one) must
+    not keep the driver's Event objects alive too, which the garbage collector
+    would walk. The memory variant keeps it: its events are counted before.
+    """
     await host.submit(event)
-    await event.done.wait()
+    await event.done.wait()  # type: ignore[union-attr]
+    if drop_signal:
+        event.done = None
 
 
 def make_host(root: Path) -> Host:
@@ -162,7 +171,7 @@ async def memory(users: int) -> dict[str, Any]:
                 gc.collect()
                 before = tracemalloc.get_traced_memory()[0]
                 for event in events:
-                    await submit(host, event)
+                    await submit(host, event, drop_signal=False)
                 gc.collect()
                 after = tracemalloc.get_traced_memory()[0]
                 rss1 = rss_mib()

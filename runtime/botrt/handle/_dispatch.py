@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -20,6 +20,7 @@ from botrt.handle._ask import Dialogues
 from botrt.handle._binders import CommandArgs, command_args_provider
 from botrt.handle._conversation import Conversation
 from botrt.handle._cooldown import Cooldowns
+from botrt.handle._done import DONE
 from botrt.handle._failures import Failures, Reporter, tell
 from botrt.handle._flow import Flow
 from botrt.handle._flowset import FlowSet
@@ -159,7 +160,7 @@ class Dispatcher(FlowSet, Failures):
             gate = route.gate
             if gate is not None:
                 return self._after(gate, event)
-            return self._hint(event) if route is _HINT else _NOTHING
+            return self._hint(event) if route is _HINT else DONE
         return self._deliver(event, tiers)
 
     async def _hint(self, event: Event) -> None:
@@ -234,14 +235,4 @@ async def _raise(exc: Exception) -> bool:
     raise exc
 
 
-class _Nothing:
-    """An awaitable that is done at once (an event no flow takes)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
-
-
-_NOTHING = _Nothing()
 _HINT = Route(())  # the route of an unknown command in a private chat: `_hint`

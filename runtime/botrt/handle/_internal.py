@@ -5,6 +5,7 @@ package adds the name here instead of importing a private module of it.
 """
 
 from botrt.handle._ask import Dialogues, Waiter
+from botrt.handle._done import DONE
 from botrt.handle._failures import Reporter
 from botrt.handle._flow import EXTENDER
 from botrt.handle._graph import Graph
@@ -16,6 +17,7 @@ from botrt.handle._states import ConversationStates
 from botrt.handle._texts import Texts
 
 __all__ = [
+    "DONE",
     "EXTENDER",
     "LANE",
     "ConversationStates",

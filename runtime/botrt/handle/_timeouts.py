@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from botrt.handle._done import DONE
+
 if TYPE_CHECKING:
     from botrt.handle._waiters import Key, Waiter
 
@@ -237,6 +239,10 @@ class Deadlines:
         """
         if self._wake is None:
             return resumed  # no sweeper asleep: nothing to end
+        if resumed is DONE:  # the run already asks again, or ended
+            if not self.waiting:
+                self._wake.set()
+            return resumed
         return self._then_check_idle(resumed)
 
     async def _then_check_idle(self, resumed: Awaitable[None]) -> None:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import inspect
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from time import perf_counter
-from typing import TYPE_CHECKING
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from botrt.handle._internal import LANE
+from botrt.handle._internal import DONE, LANE
 from botrt.host._direct_hook import DirectHook
 from botrt.host._flood import FloodControl
 from botrt.host._metrics import EVENT_BUCKETS
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from botrt.config import BotConfig
     from botrt.handle import Dispatcher
     from botrt.host._intake import IntakeSender
+    from botrt.host._intake_lane import IntakeLane
     from botrt.host._metrics import HostMetrics, Source
     from botrt.host._plugins import PluginRuntime
     from botrt.plugin import BotInfo, Roles
@@ -81,6 +83,10 @@ class EventPath:
         chain.extend(hook.botrt_event_middleware(host=self))
         self._outer = outer_chain(chain, partial(self.handle, past_middleware=True))
         self.dispatcher.middleware = hook.botrt_flow_middleware(host=self)
+        # Nothing in front of dispatch: the lanes run `handle` as its two halves, so that
+        # a run parked in ask() keeps no coroutine of `handle`'s (see `_begin`).
+        direct = not self._received and self._outer is None
+        self._intake.run_directly(self._begin if direct else None, self._end)
 
     async def submit(self, event: Event) -> None:
         """Queue `event` for dispatch; waits while the queue is full (backpressure).
@@ -147,14 +153,55 @@ class EventPath:
         finally:
             if lane is None or not lane.detached:
                 runtime.event_finished(epoch)  # a detached run was counted out when it detached
-            elapsed = perf_counter() - started
-            source = self._sources.get((event.bot, event.platform))
-            if source is None:
-                source = self.metrics.source(event.bot, event.platform)
-            # `Source.done`, inline: this runs for every event.
-            source.handled += 1
-            latency = source.latency
-            latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
-            latency.total += elapsed
+            self._count(event, started)
         if event.on_handled is not None:  # after `finally`: not for a cancelled run
             event.on_handled()
+
+    def _begin(self, event: Event, lane: IntakeLane) -> Coroutine[Any, Any, Any] | None:
+        """`handle` up to its await, for a lane: what is left to drive (None: nothing).
+
+        The lane keeps what `handle`'s frame would (the event, its epoch, the
+        start) and calls `_end` as the run ends, so a run that parks in
+        ``ask()`` keeps no frame of `handle`'s, and an event handled at once
+        (an answer whose run asks again) costs no coroutine.
+        """
+        lane.epoch = self.runtime.event_started()
+        lane.event = event
+        lane.started = perf_counter()
+        try:
+            run = self.dispatcher.deliver(event)
+        except BaseException:
+            self._end(lane, False)
+            raise
+        if run.__class__ is CoroutineType:
+            return run  # type: ignore[return-value]
+        if run is DONE:
+            self._end(lane, True)
+            return None
+        return _driven(run)
+
+    def _end(self, lane: IntakeLane, returned: bool) -> None:
+        """`handle`'s tail for what `_begin` started: `returned` is False for an exception."""
+        event, lane.event = lane.event, None
+        if not lane.detached:
+            self.runtime.event_finished(lane.epoch)  # type: ignore[arg-type]
+        self._count(event, lane.started)
+        if returned and event.on_handled is not None:
+            event.on_handled()
+
+    def _count(self, event: Event, started: float) -> None:
+        """Count `event`, which started at `started` (`perf_counter`), as handled."""
+        elapsed = perf_counter() - started
+        source = self._sources.get((event.bot, event.platform))
+        if source is None:
+            source = self.metrics.source(event.bot, event.platform)
+        # `Source.done`, inline: this runs for every event.
+        source.handled += 1
+        latency = source.latency
+        latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
+        latency.total += elapsed
+
+
+async def _driven(awaitable: Awaitable[object]) -> None:
+    """A coroutine around an awaitable that is not one (a resumed run that suspended)."""
+    await awaitable

@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from dataclasses import InitVar, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from botrt.adapter import Event
 from botrt.host._lanes import Lanes, lane_key
+
+if TYPE_CHECKING:
+    from botrt.host._intake_lane import IntakeLane
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,19 @@ class IntakeSender:
 
     def __init__(self, state: IntakeState) -> None:
         self._state = state
+
+    def run_directly(
+        self,
+        begin: Callable[[Event, IntakeLane], Coroutine[Any, Any, Any] | None] | None,
+        end: Callable[[IntakeLane, bool], None],
+    ) -> None:
+        """How the lanes run an event from now on: `begin`, then `end` (see `Lanes`).
+
+        None: the `handle` the intake was opened with, a coroutine per event.
+        """
+        lanes = self._state.lanes
+        lanes.begin = begin
+        lanes.end = end
 
     def send_nowait(self, event: Event) -> None:
         """Take `event` now if there is room.

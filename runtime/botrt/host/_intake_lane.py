@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Coroutine, Generator, Hashable
 from typing import TYPE_CHECKING, Any
 
-from botrt.handle._internal import Lane, Waiter
+from botrt.handle._internal import DONE, Lane, Waiter
 
 if TYPE_CHECKING:
     from botrt.host._lanes import Lanes
@@ -34,16 +34,6 @@ class _Yield:
         self.value = value
 
 
-class _Done(tuple):  # type: ignore[type-arg]
-    """An awaitable that is done at once, with no Python frame: a tuple's empty iterator."""
-
-    __slots__ = ()
-    __await__ = tuple.__iter__  # type: ignore[assignment]
-
-
-_DONE = _Done()
-
-
 class IntakeLane(Lane):
     """A lane of the intake, and the driver of the runs of its events.
 
@@ -55,7 +45,17 @@ class IntakeLane(Lane):
     this lane again (`resume`), which runs the coroutine on its `context`.
     """
 
-    __slots__ = ("context", "coro", "key", "lanes", "outside", "pending", "task")
+    __slots__ = (
+        "context",
+        "coro",
+        "event",
+        "key",
+        "lanes",
+        "outside",
+        "pending",
+        "started",
+        "task",
+    )
 
     def __init__(self, lanes: Lanes, key: Hashable, context: contextvars.Context) -> None:
         super().__init__()
@@ -69,6 +69,11 @@ class IntakeLane(Lane):
         # What the first step of a resumed run does: `_Yield` (pass it up) or an exception
         # (raise it in the run); `_NONE`: nothing.
         self.pending: Any = _NONE
+        # The event whose handling `coro` is, when the lanes run the handling's tail
+        # (`Lanes.end`) as the run ends, and when it started (`perf_counter`); None:
+        # `coro` is the whole handling (`Lanes.handle`).
+        self.event: Any = None
+        self.started = 0.0
 
     # -- the driver: what `await lane` runs -----------------------------------------
 
@@ -86,10 +91,8 @@ class IntakeLane(Lane):
                     if self.outside
                     else coro.send(None)  # type: ignore[union-attr]
                 )
-            except BaseException:
-                self.coro = None  # `_ended`, inline for the first drive's usual end
-                if self.task is None:
-                    self._ended()
+            except BaseException as exc:
+                self._ended(exc)
                 raise
             finally:
                 self.driving = False
@@ -116,8 +119,8 @@ class IntakeLane(Lane):
                 if self.outside
                 else coro.send(value)  # type: ignore[union-attr]
             )
-        except BaseException:
-            self._ended()
+        except BaseException as exc:
+            self._ended(exc)
             raise
         finally:
             self.driving = False
@@ -136,8 +139,8 @@ class IntakeLane(Lane):
                 if self.outside
                 else coro.throw(exc)  # type: ignore[union-attr]
             )
-        except BaseException:
-            self._ended()
+        except BaseException as exc:
+            self._ended(exc)
             raise
         finally:
             self.driving = False
@@ -153,13 +156,18 @@ class IntakeLane(Lane):
                 self.context.run(coro.close)
             else:
                 coro.close()
-            self._ended()
+            self._ended(None)
 
-    def _ended(self) -> None:
+    def _ended(self, exc: BaseException | None) -> None:
+        """The run ended with `exc` (StopIteration: it returned; None: it was closed)."""
         self.coro = None
-        if self.task is None:  # a resumed run ended (the lane task is gone)
-            self.finished()
-            self.context = None  # type: ignore[assignment]
+        try:
+            if self.event is not None:
+                self.lanes.end(self, exc.__class__ is StopIteration)
+        finally:
+            if self.task is None:  # a resumed run ended (the lane task is gone)
+                self.finished()
+                self.context = None  # type: ignore[assignment]
 
     # -- the lane -------------------------------------------------------------------
 
@@ -178,16 +186,15 @@ class IntakeLane(Lane):
                 yielded = self.context.run(coro.throw, answer)  # type: ignore[union-attr]
             else:
                 yielded = self.context.run(coro.send, answer)  # type: ignore[union-attr]
-        except StopIteration:
-            self._ended()
-            return _DONE
-        except BaseException:
-            self._ended()
+        except BaseException as exc:
+            self._ended(exc)
+            if exc.__class__ is StopIteration:
+                return DONE
             raise
         finally:
             self.driving = False
         if yielded.__class__ is Waiter:
-            return _DONE  # parked again: no frame of the answer's awaits it
+            return DONE  # parked again: no frame of the answer's awaits it
         self.outside = True
         self.pending = _Yield(yielded)  # the awaiting task yields it first
         return self

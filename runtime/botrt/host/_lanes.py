@@ -24,7 +24,7 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from contextlib import suppress
 from typing import Any
 
@@ -44,6 +44,13 @@ class Lanes:
 
     Attributes:
         handle: what a lane runs for each event.
+        begin: when set, what a lane runs for each event instead: it starts the
+            event's handling (and gives the lane its `event`, `epoch` and
+            `started`) and returns what is left to drive (None: nothing); the
+            lane ends the handling (`end`) as that ends. A run parked in
+            `ask()` then keeps no frame of the handling's own.
+        end: ``end(lane, returned)``: the handling's tail, once what `begin`
+            returned ends (`returned`: without an exception).
         release: gives an event's slot back to the intake once the event is done.
         backlogs: a lane per busy conversation: its backlog (None while it has none).
         tasks: the workers, and the short tasks that end parked runs (`resume_later`).
@@ -58,10 +65,12 @@ class Lanes:
 
     __slots__ = (
         "backlogs",
+        "begin",
         "closing",
         "context",
         "detached",
         "dialogues",
+        "end",
         "handle",
         "idle",
         "ready",
@@ -74,6 +83,8 @@ class Lanes:
         self, handle: Callable[[Event], Awaitable[None]], release: Callable[[], None]
     ) -> None:
         self.handle = handle
+        self.begin: Callable[[Event, IntakeLane], Coroutine[Any, Any, Any] | None] | None = None
+        self.end: Callable[[IntakeLane, bool], None] = _no_end
         self.release = release
         self.backlogs: dict[Hashable, deque[Event] | None] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -157,9 +168,16 @@ class Lanes:
                 parked = False
                 try:
                     while True:  # the conversation's events until its backlog is empty
-                        lane.coro = handle(event)
                         try:
-                            parked = await lane  # the lane drives the run: it may park it
+                            begin = self.begin
+                            if begin is None:
+                                lane.coro = handle(event)
+                                parked = await lane  # the lane drives the run: it may park it
+                            elif (coro := begin(event, lane)) is not None:
+                                lane.coro = coro
+                                parked = await lane
+                            else:
+                                parked = False  # handled at once (an answer's usual case)
                         except Exception:
                             log.exception("event %r could not be handled", event)
                         finally:
@@ -243,6 +261,10 @@ class Lanes:
 
 
 _enter_lane = LANE.set  # bound once: called for every lane task
+
+
+def _no_end(lane: IntakeLane, returned: bool) -> None:
+    """`Lanes.end` before a host sets `begin`: no lane has an `event` then."""
 
 
 def lane_key(event: Event) -> Hashable:
