@@ -185,21 +185,24 @@ class EventPath:
         event, lane.event = lane.event, None
         if not lane.detached:
             self.runtime.event_finished(lane.epoch)  # type: ignore[arg-type]
-        self._count(event, lane.started)
+        # `_count`, inline: this runs for every event.
+        elapsed = perf_counter() - lane.started
+        source = self._sources.get((event.bot, event.platform))
+        if source is None:
+            source = self.metrics.source(event.bot, event.platform)
+        source.handled += 1
+        latency = source.latency
+        latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
+        latency.total += elapsed
         if returned and event.on_handled is not None:
             event.on_handled()
 
     def _count(self, event: Event, started: float) -> None:
         """Count `event`, which started at `started` (`perf_counter`), as handled."""
-        elapsed = perf_counter() - started
         source = self._sources.get((event.bot, event.platform))
         if source is None:
             source = self.metrics.source(event.bot, event.platform)
-        # `Source.done`, inline: this runs for every event.
-        source.handled += 1
-        latency = source.latency
-        latency.counts[bisect_left(EVENT_BUCKETS, elapsed)] += 1
-        latency.total += elapsed
+        source.done(perf_counter() - started)
 
 
 async def _driven(awaitable: Awaitable[object]) -> None:

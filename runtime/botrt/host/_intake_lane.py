@@ -92,7 +92,11 @@ class IntakeLane(Lane):
                     else coro.send(None)  # type: ignore[union-attr]
                 )
             except BaseException as exc:
-                self._ended(exc)
+                self.coro = None
+                if self.task is None:
+                    self._ended(exc)  # a run resumed by `resume_later` ended
+                elif self.event is not None:  # `_ended`, inline for the usual end of an event
+                    self.lanes.end(self, exc.__class__ is StopIteration)
                 raise
             finally:
                 self.driving = False
