@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botrt.adapter import TextEvent
 from botrt.handle._ended import ConversationCancelled, ConversationEnded, ConversationTimeout
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from botrt.handle._lane import Lane
 
 log = logging.getLogger("botrt.conversations")
-PARKED: Any = object()  # `Waiter.inner` of a parked ask: the waiter is what its run yields
 _FOREVER = float("inf")  # a timeout that never ends: no deadline
 
 Key = tuple[str, int, int]
@@ -92,12 +91,14 @@ class Dialogues:
         self._cancel_words: frozenset[str] = frozenset()
         self._timeout = 0.0
 
-    def wait(self, waiter: Waiter, latest: TextEvent, lane: Lane | None) -> Any:
+    def wait(
+        self, waiter: Waiter, latest: TextEvent, lane: Lane | None
+    ) -> asyncio.Future[TextEvent] | None:
         """Make `waiter` wait for the next message of `latest`'s user in its chat on its bot.
 
-        Returns what the wait's first step yields: the waiter itself when
-        `lane` (the asking run's ``LANE``, None outside one) parks the run,
-        else what its wait on a future yields. `waiter.timeout` is in seconds
+        Returns the future the run waits on in its own task, or None when
+        `lane` (the asking run's ``LANE``, None outside one) parks the run:
+        the ask then yields `waiter` to it. `waiter.timeout` is in seconds
         (None: ``[conversations] timeout``); `latest` is what the end notice
         answers. The checks below raise at once.
 
@@ -132,16 +133,15 @@ class Dialogues:
         else:
             waiter.deadline = None
         if lane is None:
-            waiter.future = asyncio.get_running_loop().create_future()
-            return self._first_wait_step(waiter)
+            future = waiter.future = asyncio.get_running_loop().create_future()
+            return future
         lane.waiter = waiter
         lane.dialogues = self
         parks = lane.driving
         if parks:
             waiter.future = None
-            waiter.inner = PARKED
             if lane.detached and not lane.ending:
-                return waiter  # parks again (a dialogue's usual step): nothing to give back
+                return None  # parks again (a dialogue's usual step): nothing to give back
         else:
             # Before the lane lets go: a lane tells a parked wait by its missing future.
             waiter.future = asyncio.get_running_loop().create_future()
@@ -154,23 +154,9 @@ class Dialogues:
             epoch, lane.epoch = lane.epoch, None
             self._count_out(epoch)  # a reload no longer waits for this run
         if lane.ending and self.take(waiter):
-            waiter._resumed()
-            waiter.inner = None
+            waiter.resumed()
             raise ConversationEnded("the bot stopped while waiting for an answer", event=latest)
-        return waiter if parks else self._first_wait_step(waiter)
-
-    def _first_wait_step(self, waiter: Waiter) -> Any:
-        """The first step of a wait in the run's own task, on `waiter.future`."""
-        inner = self._wait_future(waiter, waiter.future).__await__()  # type: ignore[arg-type]
-        waiter.inner = inner
-        return inner.send(None)
-
-    async def _wait_future(self, waiter: Waiter, future: asyncio.Future[TextEvent]) -> TextEvent:
-        try:
-            return await future
-        finally:
-            self.take(waiter)  # cancelled while waiting
-            waiter._resumed()
+        return waiter.future
 
     def take(self, waiter: Waiter) -> bool:
         """Remove `waiter` from the waiting asks; False if it was resolved already."""
