@@ -93,6 +93,8 @@ class Dispatcher(FlowSet, Failures):
         self.unknown_reply: Callable[[], str] | None = None
         self.texts = Texts()
         self.cooldowns = Cooldowns(time.monotonic, lambda: self.texts)
+        # Bound once: every flow run is handed it, and a waiting run keeps it.
+        self._fail = self._failed
         self._middleware: tuple[FlowMiddleware, ...] = ()
         self._prefixes = tuple(prefixes)
         self._flows: dict[Flow, None] = {}
@@ -154,7 +156,7 @@ class Dispatcher(FlowSet, Failures):
     def _take(self, route: Route, event: Event) -> Awaitable[object]:
         flow = route.direct
         if flow is not None:
-            return route.run(flow, event, Delivery(), self.services, self._failed)
+            return route.run(flow, event, Delivery(), self.services, self._fail)
         tiers = route.tiers
         if not tiers:
             gate = route.gate
@@ -218,7 +220,7 @@ class Dispatcher(FlowSet, Failures):
     ) -> None:
         flow = rule.flow
         if pending is None and rule.later is None:
-            await rule.run(flow, event, delivery, self.services, self._failed)
+            await rule.run(flow, event, delivery, self.services, self._fail)
             return
         try:
             if pending is not None and not await pending:
@@ -226,9 +228,9 @@ class Dispatcher(FlowSet, Failures):
             if rule.later is not None and not await rule.later(event):
                 return
         except Exception as exc:
-            await self._failed(flow, event, exc, delivery)
+            await self._fail(flow, event, exc, delivery)
             return
-        await rule.run(flow, event, delivery, self.services, self._failed)
+        await rule.run(flow, event, delivery, self.services, self._fail)
 
 
 async def _raise(exc: Exception) -> bool:
