@@ -33,64 +33,59 @@ NOTES = """How a waiting ask holds no task: the intake's lanes run on a small po
 of long-lived worker tasks (`host/_lanes.py`), and a worker drives each event's
 handling itself (`IntakeLane` in `host/_intake_lane.py` is the awaitable it
 awaits, running the handling on the lane's own context and passing every
-suspension up to the worker). `ask()` registers a `Waiter` and yields it; the
-lane sees it, sets the coroutine aside (*parks* it), gives back its slot and
-its chat's turn, and the worker goes on with the next ready lane. The answer is
-handled in its own lane like any event: the dispatcher finds the waiter, and
-the answer's `Host.handle` awaits the parked lane, which resumes the run on the
-run's own context until it asks again or ends. No future, no step future, no
-wake-up of a second task per answer. A timeout (one sweeper, a queue per
-timeout value on the host's clock) or a stop resumes a parked run in a short task of the lanes; a
-hard stop closes it (its `finally` blocks run). A run that asks where no lane
-can park it (`TestHost`, a task the handler started) waits on a future in its
-own task, as before.
+suspension up to the worker). With nothing in front of dispatch (no
+`botrt_event_received` filter, no event middleware) the lane runs
+`Host.handle` as its two halves: `_begin` counts the event in and returns the
+dispatcher's coroutine, which the lane drives; `_end` (metrics, the reload
+epoch, `on_handled`) runs as that coroutine ends. `ask()` is a
+generator-based coroutine: it sends the prompt, registers a `Waiter` and
+yields it; the lane sees it, sets the run's coroutine aside (*parks* it),
+gives back its slot and its chat's turn, and the worker goes on. The answer is
+handled in its own lane like any event: the dispatcher finds the waiter and
+resumes the parked run at once, in the answer's task and on the run's own
+context, until it asks again or ends; the answer reaches the asking frame as
+the generator's `yield`'s value (no Python-level `StopIteration`), and an
+answer whose run asks again is handled with no coroutine of its own. A
+timeout (one sweeper, a queue per timeout value on the host's clock) or a stop
+resumes a parked run in a short task of the lanes; a hard stop closes it (its
+`finally` blocks run). A run that asks where no lane can park it (`TestHost`,
+a task the handler started) waits on a future in its own task.
 
-What the 10,000 waiting asks still hold, per ask (`tracemalloc` by
-traceback; 2,014 bytes in the run that profiled it):
+What the 10,000 waiting asks hold, per ask (`tracemalloc` by line; 1,842
+bytes in the run that profiled it):
 
 | bytes | what | why it stays |
 | ---: | --- | --- |
 | 456 | the flow walk's coroutine and its `FlowRun` | the run goes on after the answer (successor nodes, records) |
-| 320 | `Host.handle`'s coroutine for the `/chat` event | its tail (metrics, `on_handled`, the reload epoch) runs when the run ends |
+| 280 | `ask()`'s generator | the wait's frame: the answer arrives as its `yield`'s value |
 | 208 | the handler's coroutine (`chat`) | the user's code: its frame is the conversation |
+| 168 | the lane (`IntakeLane`: the run, its context, its event and start, the waiter) | what the answer resumes; the handling's tail runs when the run ends |
 | 136 | the run's contextvars: `CURRENT` set in the lane's context | the run resumes in its own context |
-| 136 | the lane (`IntakeLane`: the coroutine, the context, the waiter, the latest message) | what the answer resumes |
-| 112 | the `Delivery` of the event and the route's call (`handle/_dispatch.py`) | shared by the event's runs |
 | 88 | the `Waiter` | the key, deadline, timeout, latest message |
-| 80 | `ask()`'s awaitable (`_Asking`) | a slotted object instead of a 280-byte coroutine frame |
 | 64 | the lane visit's `Context` | kept for the parked run |
 | 64 | the key tuple (bot, chat, user) | the key of `Dialogues.waiting` |
-| 56 + 56 + 32 + 56 + 32 | the walk's stack, the run's node stack and records (lists, with their items) | the walk's state |
-| 48 | the deadline (`datetime`) | the host's clock is a `datetime` clock (`ManualClock` in tests) |
-| 37 | the `waiting` dict's entry | the lookup for the answer |
-| 24 + 8 | `Host.handle`'s start time; the timeout queue's slot | latency metrics; the timeout |
+| 56 + 56 + 56 + 32 | the walk's stack, the run's node stack and records (lists) | the walk's state |
+| 48 | the event's `Delivery` | shared by the event's runs |
+| 36 | the timeout queue's slot and the deadline (nanoseconds) | the timeout |
 
-Before the change a waiting ask also held its lane task (about 460 bytes with
-its entries in the loop's task sets), the lane's `_run` coroutine (about 250),
-a future (144), `Dialogues.wait`'s coroutine (320) and `ask()`'s (280), a
-token of the context variable, the heap's tuple, a set entry and the lane's key.
+`Host.handle`'s own coroutine (320 bytes) is no longer among them: the lane
+keeps the event and its start instead (16 bytes).
 
-Where the round trip's time goes (a count of Python function calls per event,
-`sys.setprofile`, 100 users): a command 126 (122 before), an ask round trip
-159 (183 before). Instructions per event (callgrind, 100 users: the driver
-with `--events 1300` minus `--events 300`, divided by 1,000, `PYTHONHASHSEED=0`,
-measured when this section was written): an ask round trip 189,474 → 176,131
-(−7%), a command 141,216 → 148,590 (+5%): every event now passes through the
-lane's driver (`IntakeLane.__next__`, a Python-level step where the lane used
-to `await` the handling directly), which is what parking costs the other
-events; ask ÷ command in instructions 0.75 → 0.84. A command builds its route, `FlowRun`, `Delivery` and walk; an answer
-instead resumes a parked run: the answer's lane awaits the parked lane (one
-`Context.run` per step), `ask()` returns and is called again (its awaitable,
-the prompt, a `Waiter`, the `waiting` dict, a deadline on the host's clock
-and the heap with its occasional rebuild of answered entries), and the
-original event's `Host.handle` frame passes the steps through. That
-bookkeeping is what keeps an ask dearer than a command.
-
-Lanes on long-lived workers (the queue-path section): the ask round trip at
-100 users went from 176,051 to 165,779 instructions (−5.8%, callgrind as
-above); the timed rows of this section were run at a load average of 7, where
-ask ÷ command per CPU second moved from 0.56–0.70× to 0.64–0.74×. The target
-of 1× is still missed: the answer's extra work listed above stays.
+The answer's path, against a command's: a command looks up its route by its
+first word and builds a `FlowRun`, a `Delivery` and a walk; an answer pops its
+waiter from one dict, resumes the parked run (`Context.run`, then the
+coroutine chain down to `ask()`'s generator), and the run asks again: a new
+generator, the prompt, a `Waiter`, the dict entry and a deadline. Callgrind
+per event (100 users, `--events 1300` minus `--events 300`, divided by 1,000,
+`PYTHONHASHSEED=0`): a command 130.2k, an ask round trip 122.5k. At 10,000
+users the round trip's instructions are about level with a command's
+(130.6k against 129.5k over 3,000 events) and the timed ratio is lower: each
+answer reaches a conversation that has been idle in memory for 10,000 other
+events (cache misses that instruction counts do not show), and the garbage
+collector walks what the 10,000 conversations keep alive, while a command
+keeps nothing. With the collector off the timed ratio stays below 1 there
+(0.96–0.97 per CPU second in a 3 s run), so the memory's locality, not the
+collector alone, makes the difference.
 """  # noqa: E501
 WAITING = 10_000
 TARGET_BYTES = 2_048
@@ -185,12 +180,17 @@ def main() -> None:
         ]
         for side in sides
     }
-    low, high = min(ratios["after"]), max(ratios["after"])
-    verdict_rate = "met" if low >= 1 else "**missed**"
-    rate_line = f"- ask ÷ command per CPU second: {low:.2f}–{high:.2f}×"
+
+    def per_users(side: str) -> str:
+        return ", ".join(f"{n:,} users {r:.2f}×" for n, r in zip(users, ratios[side], strict=True))
+
+    rate_line = f"- ask ÷ command per CPU second: {per_users('after')}"
     if "before" in ratios:
-        rate_line += f" (before: {min(ratios['before']):.2f}–{max(ratios['before']):.2f}×)"
-    rate_line += f"; target ≥ 1×: {verdict_rate}"
+        rate_line += f" (before: {per_users('before')})"
+    missed = [f"{n:,}" for n, r in zip(users, ratios["after"], strict=True) if r < 1]
+    rate_line += "; target ≥ 1×: " + (
+        f"**missed** at {', '.join(missed)} users" if missed else "met at every number of users"
+    )
     before_line = ""
     if "before" in mem:
         b_ask, b_event, b_rss, b_tasks = mem["before"]
