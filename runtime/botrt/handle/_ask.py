@@ -75,10 +75,9 @@ def ask(
     version that started it).
 
     `timeout` is in seconds (default ``[conversations] timeout``); `keyboard`
-    (a ``botrt.adapter.Keyboard``) goes with the prompt. It returns an
-    awaitable (a generator-based coroutine, which a waiting ask keeps
-    smaller than a native one): ``await`` it; a task for it needs a
-    coroutine around it.
+    (a ``botrt.adapter.Keyboard``) goes with the prompt. It is a
+    generator-based coroutine (the answer reaches it with no exception raised
+    in Python): ``await`` it; a task for it needs a coroutine around it.
 
     :raises ConversationTimeout: no answer within `timeout` seconds.
     :raises ConversationCancelled: the user sent a ``[conversations] cancel`` word.
