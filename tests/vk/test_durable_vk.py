@@ -241,3 +241,31 @@ async def test_an_update_handled_again_replies_with_the_same_random_ids(vk: Fake
         await other.call("messages.send", peer_id=USER, message="first")
     assert [m.text for m in vk.sent] == ["first", "second", "first"]
     assert len({m.random_id for m in vk.sent}) == 3
+
+
+async def test_a_reply_through_the_event_keeps_the_derived_random_ids(vk: FakeVK) -> None:
+    # `MessageNew.reply`'s short way (one piece, no options) numbers its sends as
+    # `ReplyApi.call` does, and derives the same ids as before it had one: an update
+    # accepted by the previous version and redelivered to this one keeps its ids.
+    from botrt.protocols.vk import VkApi
+    from botrt.protocols.vk._outbound import job_random_id
+    from botrt.protocols.vk._parse import parse_update
+
+    update = {
+        "type": "message_new",
+        "group_id": HOOKED,
+        "event_id": "event-1",
+        "object": {"message": {"id": 1, "from_id": USER, "peer_id": USER, "text": "/x"}},
+    }
+    async with VkApi("token-a", api_url=vk.api_url) as api:
+        for _ in range(2):  # the update handled, then handled again after a crash
+            replies = ReplyApi(api, "hooked", update_key(update))
+            event = parse_update(update, bot="hooked", api=replies)  # type: ignore[arg-type]
+            await event.reply("first")  # type: ignore[attr-defined]
+            await replies.call("messages.send", peer_id=USER, message="second")
+            await event.reply("third")  # type: ignore[attr-defined]
+    key = "reply:hooked:event-1"
+    expected = [job_random_id(key, n) for n in range(3)]
+    # The second handling's copies carry the same ids: VK (FakeVK) drops them.
+    assert [m.text for m in vk.sent] == ["first", "second", "third"]
+    assert [m.random_id for m in vk.sent] == expected

@@ -260,12 +260,17 @@ class VkApi(Exchange):
             return self._coalescer().send(params)
         return self._exchange(method, params)
 
-    def _send_text(self, peer_id: int, text: str) -> Awaitable[dict[str, Any]]:
+    def _send_text(
+        self, peer_id: int, text: str, random_id: int | None = None
+    ) -> Awaitable[dict[str, Any]]:
         # `call("messages.send", peer_id=..., message=...)`'s work for the usual reply
         # (`MessageNew.reply` with no options), without the keyword dicts, `prepare`'s
-        # copy and a coroutine: every reply of a command comes here.
+        # copy and a coroutine: every reply of a command comes here (`ReplyApi`'s with
+        # its derived `random_id`).
         self._calls["messages.send"] += 1
-        params = {"peer_id": peer_id, "message": text, "random_id": _random_id()}
+        if random_id is None:
+            random_id = _random_id()
+        params = {"peer_id": peer_id, "message": text, "random_id": random_id}
         if self.coalesce:
             return self._coalescer().send(params)
         return self._exchange("messages.send", params)

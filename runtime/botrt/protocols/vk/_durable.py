@@ -151,5 +151,12 @@ class ReplyApi:
             self._sent += 1
         return await self._api.call(method, **params)
 
+    def _send_text(self, peer_id: int, text: str) -> Awaitable[dict[str, Any]]:
+        # `MessageNew.reply`'s short way for the usual reply (one piece, no options):
+        # `VkApi`'s own, with the derived id, numbered as `call` numbers its sends.
+        random_id = job_random_id(self._key, self._sent)
+        self._sent += 1
+        return self._api._send_text(peer_id, text, random_id)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._api, name)

@@ -243,8 +243,8 @@ class MessageNew(TextEvent):
             self._typing = None
             typing.cancel()
         if not options and len(text) <= MAX_MESSAGE_LENGTH:
-            # The usual reply, one piece: `VkApi`'s own short way (a `ReplyApi`, which
-            # numbers its sends, has none: it goes through its `call`).
+            # The usual reply, one piece: `VkApi`'s own short way (a `ReplyApi`'s
+            # numbers the send as its `call` would).
             send = getattr(type(api), "_send_text", None)
             if send is not None:
                 await send(api, self.peer_id, text)
