@@ -13,8 +13,8 @@ from typing import Any
 import anyio
 import pytest
 
+from _served import bare_config, serving
 from botrt.adapter import TextEvent
-from botrt.config import parse_config
 from botrt.handle import ConversationEnded, ConversationTimeout, ask, get_event, on_command
 from botrt.host import Host
 from botrt.testing import ManualClock, MemoryEvent
@@ -91,27 +91,13 @@ async def gated(event: TextEvent) -> None:
 async def served(
     clock: ManualClock | None = None, drain_grace: float | None = None
 ) -> AsyncIterator[Host]:
-    host = Host(
-        parse_config(
-            {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
-            base_dir=".",
-        ),
-        entry_points=False,
-    )
+    host = Host(bare_config(), entry_points=False)
     if clock is not None:
         host.info.clock = clock
     if drain_grace is not None:
         host.drain_grace = drain_grace  # read when serving starts
-    await host.start()
-    host.dispatcher.replace((), [loop, patient, forever, stubborn, hang, gated])
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: host.serve(signals=False))
-            await anyio.wait_all_tasks_blocked()
-            yield host
-            host.request_stop()
-    finally:
-        await host.stop()
+    async with serving(host, [loop, patient, forever, stubborn, hang, gated]):
+        yield host
 
 
 async def say(host: Host, text: str, user_id: int) -> MemoryEvent:

@@ -8,15 +8,14 @@ cannot be sent fails the ask like any error of the handler.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
 import pytest
 
+from _served import bare_config, serving
 from botrt.adapter import TextEvent
-from botrt.config import parse_config
 from botrt.handle import ask, on_command
 from botrt.host import Host
 from botrt.testing import MemoryEvent
@@ -48,25 +47,8 @@ async def twice(event: TextEvent) -> None:
     await answer.reply(f"done {answer.text}")
 
 
-@asynccontextmanager
-async def served() -> AsyncIterator[Host]:
-    host = Host(
-        parse_config(
-            {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
-            base_dir=".",
-        ),
-        entry_points=False,
-    )
-    await host.start()
-    host.dispatcher.replace((), [twice])
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: host.serve(signals=False))
-            await anyio.wait_all_tasks_blocked()
-            yield host
-            host.request_stop()
-    finally:
-        await host.stop()
+def served() -> AbstractAsyncContextManager[Host]:
+    return serving(Host(bare_config(), entry_points=False), [twice])
 
 
 async def say(host: Host, event: MemoryEvent) -> MemoryEvent:

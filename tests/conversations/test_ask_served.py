@@ -13,8 +13,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from _served import bare_config, serving
 from botrt.adapter import TextEvent
-from botrt.config import parse_config
 from botrt.handle import ask, on_command
 from botrt.host import Host
 from botrt.testing import MemoryEvent, TestHost
@@ -50,23 +50,8 @@ def message(text: str, user_id: int, peer_id: int | None = None) -> MemoryEvent:
 
 @asynccontextmanager
 async def served(**config: Any) -> AsyncIterator[Host]:
-    host = SmallHost(
-        parse_config(
-            {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}, **config},
-            base_dir=".",
-        ),
-        entry_points=False,
-    )
-    await host.start()
-    host.dispatcher.replace((), [quiz, ping])
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: host.serve(signals=False))
-            await anyio.wait_all_tasks_blocked()
-            yield host
-            host.request_stop()
-    finally:
-        await host.stop()
+    async with serving(SmallHost(bare_config(**config), entry_points=False), [quiz, ping]) as host:
+        yield host
 
 
 async def test_fifty_waiting_users_hold_none_of_four_slots() -> None:

@@ -10,14 +10,13 @@ when its run ends, not when it parks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 import pytest
 
+from _served import bare_config, serving
 from botrt.adapter import TextEvent
-from botrt.config import parse_config
 from botrt.handle import ask, on_command
 from botrt.host import Host
 from botrt.testing import MemoryEvent
@@ -48,28 +47,8 @@ async def wait(event: TextEvent) -> None:
     await ask("?")
 
 
-@asynccontextmanager
-async def served(log: list[str], *, hard: bool = False) -> AsyncIterator[Host]:
-    host = Host(
-        parse_config(
-            {"console": {"enabled": False}, "plugins": {"builtin": False, "dirs": []}},
-            base_dir=".",
-        ),
-        entry_points=False,
-    )
-    await host.start()
-    host.dispatcher.replace((), [hi, boom, talk, wait])
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: host.serve(signals=False))
-            await anyio.wait_all_tasks_blocked()
-            yield host
-            if hard:
-                tg.cancel_scope.cancel()  # a stop past its grace: parked runs are closed
-            else:
-                host.request_stop()
-    finally:
-        await host.stop()
+def served(*, hard: bool = False) -> AbstractAsyncContextManager[Host]:
+    return serving(Host(bare_config(), entry_points=False), [hi, boom, talk, wait], hard=hard)
 
 
 async def say(host: Host, text: str, log: list[str], user_id: int = 7) -> MemoryEvent:
@@ -86,7 +65,7 @@ def handled(host: Host) -> int:
 
 async def test_each_event_ends_once_whatever_its_flows_did() -> None:
     log: list[str] = []
-    async with served(log) as host:
+    async with served() as host:
         greeted = await say(host, "/hi", log)
         await say(host, "/boom", log)  # the flow failed: handled all the same
         await say(host, "no command", log)  # no flow takes it: handled at once
@@ -98,7 +77,7 @@ async def test_each_event_ends_once_whatever_its_flows_did() -> None:
 
 async def test_a_dialogue_start_ends_with_its_run_and_each_answer_at_once() -> None:
     log: list[str] = []
-    async with served(log) as host:
+    async with served() as host:
         await say(host, "/talk", log)
         assert log == []
         assert handled(host) == 0
@@ -116,7 +95,7 @@ async def test_a_dialogue_start_ends_with_its_run_and_each_answer_at_once() -> N
 
 async def test_a_parked_run_closed_at_a_hard_stop_is_not_handled() -> None:
     log: list[str] = []
-    async with served(log, hard=True) as host:
+    async with served(hard=True) as host:
         await say(host, "/wait", log)
         await say(host, "/hi", log, user_id=8)
     assert log == ["handled /hi"]
@@ -125,7 +104,7 @@ async def test_a_parked_run_closed_at_a_hard_stop_is_not_handled() -> None:
 
 async def test_a_stop_ends_a_parked_run_and_then_its_event() -> None:
     log: list[str] = []
-    async with served(log) as host:
+    async with served() as host:
         event = await say(host, "/wait", log)
     # The stop ended the wait; the user was told, the run returned: handled.
     assert event.replies[0] == "?"
