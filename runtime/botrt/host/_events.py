@@ -169,6 +169,9 @@ class EventPath:
         lane.event = event
         lane.started = perf_counter()
         try:
+            # In the worker's context, not the lane's: `deliver` only looks up the route and
+            # builds the run's coroutine (an answer resumes its run on the run's own
+            # context); plugins' code runs when the lane drives the coroutine.
             run = self.dispatcher.deliver(event)
         except BaseException:
             self._end(lane, False)
