@@ -9,6 +9,7 @@ it through the entry point group ``botrt``::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -107,9 +108,37 @@ class HostSpec:
         """A load or reload of `plugin` was refused; the old version (if any) keeps serving."""
 
 
-def make_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
+class HostPluginManager(pluggy.PluginManager):
+    """pluggy's plugin manager, telling its host when a hook module comes or goes.
+
+    Attributes:
+        on_change: called after every `register` and `unregister` (None: nobody
+            listens). The host decides at start what runs in front of dispatch
+            for every event; a hook module registered later must change that.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.on_change: Callable[[], None] | None = None
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """As pluggy's `register`, then `on_change`."""
+        registered = super().register(plugin, name)
+        if self.on_change is not None:
+            self.on_change()
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        """As pluggy's `unregister`, then `on_change`."""
+        unregistered = super().unregister(plugin, name)
+        if self.on_change is not None:
+            self.on_change()
+        return unregistered
+
+
+def make_plugin_manager(*, entry_points: bool = True) -> HostPluginManager:
     """A plugin manager with botrt's hook specs and the ``botrt`` entry points loaded."""
-    pm = pluggy.PluginManager(PROJECT)
+    pm = HostPluginManager(PROJECT)
     pm.add_hookspecs(HostSpec)
     if entry_points:
         pm.load_setuptools_entrypoints(PROJECT)

@@ -16,8 +16,9 @@ import anyio
 import pytest
 
 from _served import bare_config, serving
-from botrt.adapter import TextEvent
+from botrt.adapter import Event, TextEvent
 from botrt.handle import ask, on_command
+from botrt.hooks import hookimpl
 from botrt.host import Host
 from botrt.testing import MemoryEvent
 
@@ -110,3 +111,28 @@ async def test_a_stop_ends_a_parked_run_and_then_its_event() -> None:
     assert event.replies[0] == "?"
     assert len(event.replies) == 2
     assert log == ["handled /wait"]
+
+
+class DropSecrets:
+    @hookimpl
+    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
+        return False if getattr(event, "text", "").startswith("secret") else None
+
+
+async def test_a_filter_registered_while_serving_sees_the_next_events() -> None:
+    # The host decides at start that nothing stands in front of dispatch; a hook module
+    # an embedding registers later must still filter every event from then on.
+    log: list[str] = []
+    async with served() as host:
+        before = await say(host, "secret one", log)
+        filters = DropSecrets()
+        host.pm.register(filters)
+        dropped = await say(host, "secret two", log)
+        greeted = await say(host, "/hi", log)
+        host.pm.unregister(filters)
+        after = await say(host, "secret three", log)
+    texts = ["secret one", "secret two", "/hi", "secret three"]
+    assert log == [f"handled {text}" for text in texts]
+    assert greeted.replies == ["hello"]
+    assert handled(host) == 3  # the dropped one never reached the dispatcher
+    assert before.replies == dropped.replies == after.replies == []

@@ -28,11 +28,10 @@ from botrt.host._metrics import EVENT_BUCKETS
 from botrt.host._middleware import EventMiddleware, outer_chain
 
 if TYPE_CHECKING:
-    import pluggy
-
     from botrt.adapter import Event
     from botrt.config import BotConfig
     from botrt.handle import Dispatcher
+    from botrt.hooks import HostPluginManager
     from botrt.host._intake import IntakeSender
     from botrt.host._intake_lane import IntakeLane
     from botrt.host._metrics import HostMetrics, Source
@@ -47,7 +46,7 @@ class EventPath:
 
     # Set by `Host`'s wiring before any event arrives.
     config: BotConfig
-    pm: pluggy.PluginManager
+    pm: HostPluginManager
     dispatcher: Dispatcher
     runtime: PluginRuntime
     metrics: HostMetrics
@@ -77,12 +76,17 @@ class EventPath:
             )
             chain.append(self.flood)
         hook = self.pm.hook
-        # The filters run inline in `handle`, first: as cheap as before for VK's tracker.
-        self._received = bool(hook.botrt_event_received.get_hookimpls())
         self._received_hook = DirectHook(hook.botrt_event_received)
         chain.extend(hook.botrt_event_middleware(host=self))
         self._outer = outer_chain(chain, partial(self.handle, past_middleware=True))
         self.dispatcher.middleware = hook.botrt_flow_middleware(host=self)
+        self._wire_filters()
+        # A filter registered or removed later (an embedding's own hook module) counts.
+        self.pm.on_change = self._wire_filters
+
+    def _wire_filters(self) -> None:
+        # The filters run inline in `handle`, first: as cheap as before for VK's tracker.
+        self._received = bool(self.pm.hook.botrt_event_received.get_hookimpls())
         # Nothing in front of dispatch: the lanes run `handle` as its two halves, so that
         # a run parked in ask() keeps no coroutine of `handle`'s (see `_begin`).
         direct = not self._received and self._outer is None

@@ -17,7 +17,7 @@ import anyio
 
 from botrt.adapter import Adapter, Event, MemberSource, Outbound
 from botrt.handle import Dispatcher, Services
-from botrt.hooks import make_plugin_manager
+from botrt.hooks import HostPluginManager, make_plugin_manager
 from botrt.host._conversations import dialogues_for
 from botrt.host._events import EventPath
 from botrt.host._intake import open_intake
@@ -41,8 +41,6 @@ from botrt.plugin import (
 from botrt.plugin._internal import BackgroundTasks
 
 if TYPE_CHECKING:
-    import pluggy
-
     from botrt.config import BotConfig
 
 log = logging.getLogger("botrt.host")
@@ -88,7 +86,7 @@ class Host(EventPath, Lifecycle):
         self.config = config
         self.stdin = stdin if stdin is not None else sys.stdin
         self.stdout = stdout if stdout is not None else sys.stdout
-        self.pm: pluggy.PluginManager = make_plugin_manager(entry_points=entry_points)
+        self.pm: HostPluginManager = make_plugin_manager(entry_points=entry_points)
         for module in hook_modules:
             self.pm.register(module)
         self.storage: Any = None
