@@ -1,4 +1,4 @@
-"""A host serving in a task group for the length of a test: what the served-host tests share."""
+"""What the host tests share: a host serving for the length of a test, a bare config, a filter."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ from typing import Any
 
 import anyio
 
+from botrt.adapter import Event
 from botrt.config import BotConfig, parse_config
 from botrt.handle import Flow
+from botrt.hooks import hookimpl
 from botrt.host import Host
+
+
+class DropSecrets:
+    """A hook module whose ``botrt_event_received`` drops every text starting "secret"."""
+
+    @hookimpl
+    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
+        return False if getattr(event, "text", "").startswith("secret") else None
 
 
 def bare_config(**sections: Any) -> BotConfig:

@@ -10,10 +10,10 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from botrt.adapter import Event, TextEvent
+from _served import DropSecrets
+from botrt.adapter import TextEvent
 from botrt.config import parse_config
 from botrt.handle import Flow, node
-from botrt.hooks import hookimpl
 from botrt.host import Host
 from botrt.testing import MemoryEvent
 
@@ -100,12 +100,6 @@ async def test_one_conversation_is_handled_in_order_while_others_run() -> None:
             while len(order) < 3:
                 await wait_all_tasks_blocked()
     assert order == ["b1", "a1", "a2"]
-
-
-class DropSecrets:
-    @hookimpl
-    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
-        return False if getattr(event, "text", "").startswith("secret") else None
 
 
 async def test_middleware_can_drop_events() -> None:

@@ -15,10 +15,9 @@ from contextlib import AbstractAsyncContextManager
 import anyio
 import pytest
 
-from _served import bare_config, serving
-from botrt.adapter import Event, TextEvent
+from _served import DropSecrets, bare_config, serving
+from botrt.adapter import TextEvent
 from botrt.handle import ask, on_command
-from botrt.hooks import hookimpl
 from botrt.host import Host
 from botrt.testing import MemoryEvent
 
@@ -111,12 +110,6 @@ async def test_a_stop_ends_a_parked_run_and_then_its_event() -> None:
     assert event.replies[0] == "?"
     assert len(event.replies) == 2
     assert log == ["handled /wait"]
-
-
-class DropSecrets:
-    @hookimpl
-    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
-        return False if getattr(event, "text", "").startswith("secret") else None
 
 
 async def test_a_filter_registered_while_serving_sees_the_next_events() -> None:

@@ -8,20 +8,14 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from botrt.adapter import Event, TextEvent
+from _served import DropSecrets
+from botrt.adapter import TextEvent
 from botrt.config import parse_config
 from botrt.handle import Flow, node
-from botrt.hooks import hookimpl
 from botrt.host import Host
 from botrt.testing import MemoryEvent
 
 pytestmark = pytest.mark.anyio
-
-
-class DropSecrets:
-    @hookimpl
-    def botrt_event_received(self, host: Host, event: Event) -> bool | None:
-        return False if getattr(event, "text", "").startswith("secret") else None
 
 
 def make_host() -> Host:
